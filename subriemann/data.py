@@ -1,0 +1,130 @@
+"""Training data as in §1.1: inputs x_j, label map ω, class outputs y_ℓ, y_ω.
+
+Indices are 0-based in code: ω maps sample j ∈ {0..N-1} to a class
+ℓ ∈ {0..n_classes-1}.  In the paper the number of classes equals the output
+dimension Q; here ``class_outputs`` may have any number of rows (classes), each
+a vector in R^Q.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from subriemann.errors import InputError, ShapeError, check_array
+
+__all__ = ["TrainingData"]
+
+
+class TrainingData:
+    """Labelled training data of §1.1.
+
+    Parameters
+    ----------
+    inputs : array-like, shape=[N, M]
+        Training inputs x_j^{(0)} ∈ R^M.
+    labels : array-like of int, shape=[N]
+        The label map ω (1.1), 0-based: sample j belongs to class ``labels[j]``.
+    class_outputs : array-like, shape=[n_classes, Q]
+        Class outputs y_ℓ ∈ R^Q, one row per class (the paper has n_classes = Q).
+
+    Attributes
+    ----------
+    N, M, Q : int
+    target : ndarray, shape=[Q*N]
+        y_ω = (y_ω(1)ᵀ, ..., y_ω(N)ᵀ)ᵀ stacked sample-major. Implements (1.2).
+    class_counts : ndarray, shape=[n_classes]
+        N_i, the number of inputs in class i (§1.1).
+    """
+
+    def __init__(self, inputs, labels, class_outputs):
+        inputs = check_array(inputs, "inputs", ndim=2)
+        if inputs.shape[0] == 0 or inputs.shape[1] == 0:
+            raise ShapeError(
+                f"inputs is empty (shape {inputs.shape}); expected at least one sample of dimension M >= 1"
+            )
+        class_outputs = check_array(class_outputs, "class_outputs", ndim=2)
+        if class_outputs.shape[0] == 0 or class_outputs.shape[1] == 0:
+            raise ShapeError(
+                f"class_outputs is empty (shape {class_outputs.shape}); expected shape (n_classes, Q)"
+            )
+        labels_arr = np.asarray(labels)
+        if labels_arr.shape != (inputs.shape[0],):
+            raise ShapeError(
+                f"labels must have shape (N,) = ({inputs.shape[0]},), got {labels_arr.shape}"
+            )
+        if labels_arr.dtype.kind == "f":
+            if not np.all(np.isfinite(labels_arr)) or np.any(labels_arr != np.round(labels_arr)):
+                raise InputError(
+                    "labels must be integers (the label map ω), got non-integer values"
+                )
+            labels_arr = labels_arr.astype(np.int64)
+        elif labels_arr.dtype.kind not in "iu":
+            raise InputError(
+                f"labels must be integers (the label map ω), got dtype {labels_arr.dtype}"
+            )
+        n_classes = class_outputs.shape[0]
+        out = (labels_arr < 0) | (labels_arr >= n_classes)
+        if np.any(out):
+            j = int(np.flatnonzero(out)[0])
+            raise InputError(
+                f"label {int(labels_arr[j])} of sample {j} is out of range; expected ω(j) in "
+                f"[0, {n_classes}) (one row of class_outputs per class)"
+            )
+        self.inputs = np.array(inputs, dtype=np.float64)
+        self.labels = labels_arr.astype(np.int64)
+        self.class_outputs = np.array(class_outputs, dtype=np.float64)
+        self._targets = self.class_outputs[self.labels]
+
+    @classmethod
+    def regression(cls, inputs, targets) -> TrainingData:
+        """Data with an arbitrary target y_j ∈ R^Q per sample (each sample its own class).
+
+        Parameters
+        ----------
+        inputs : array-like, shape=[N, M]
+        targets : array-like, shape=[N, Q]
+        """
+        targets = check_array(targets, "targets", ndim=2)
+        inputs = check_array(inputs, "inputs", ndim=2)
+        if targets.shape[0] != inputs.shape[0]:
+            raise ShapeError(
+                f"targets has {targets.shape[0]} rows but inputs has {inputs.shape[0]}; "
+                "expected one target per input"
+            )
+        return cls(inputs, np.arange(inputs.shape[0]), targets)
+
+    @classmethod
+    def one_hot(cls, inputs, labels, Q: int | None = None) -> TrainingData:
+        """Classification data whose class outputs are the unit vectors y_ℓ = e_ℓ ∈ R^Q."""
+        labels = np.asarray(labels)
+        if Q is None:
+            Q = int(labels.max()) + 1 if labels.size else 0
+        return cls(inputs, labels, np.eye(Q))
+
+    @property
+    def N(self) -> int:
+        return self.inputs.shape[0]
+
+    @property
+    def M(self) -> int:
+        return self.inputs.shape[1]
+
+    @property
+    def Q(self) -> int:
+        return self.class_outputs.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return self.class_outputs.shape[0]
+
+    @property
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=self.n_classes)
+
+    @property
+    def target(self) -> np.ndarray:
+        """y_ω stacked sample-major, shape ``(Q*N,)``. Implements (1.2)/(1.8)."""
+        return self._targets.reshape(-1).copy()
+
+    def __repr__(self) -> str:
+        return f"TrainingData(N={self.N}, M={self.M}, Q={self.Q}, n_classes={self.n_classes})"

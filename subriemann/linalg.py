@@ -1,0 +1,259 @@
+"""One place for the numerics every later module uses: rank policy, stable solves, projectors.
+
+Why SVD (and never (DDᵀ)⁻¹): the paper writes Pen[D] = Dᵀ(DDᵀ)⁻¹ (1.23) and the
+adapted flow as Dᵀ(DDᵀ)⁻²D∇ (1.27).  Forming DDᵀ squares the condition number,
+and (DDᵀ)⁻² raises it to the fourth power: with cond(D) = 1e4 the literal
+formula already loses all 16 digits.  A thin SVD D = U Σ Vᵀ gives every object
+of the paper from the factors of D itself, with errors proportional to cond(D):
+
+* Pen[D] r = V Σ⁻¹ Uᵀ r  (minimum-norm least squares, (1.23), (4.5)–(4.6)),
+* P = V Vᵀ (1.25) and 𝒫 = U Uᵀ ((4.2), (5.4)),
+* DDᵀ = RᵀΛR with R = Uᵀ, Λ = Σ² (4.1) and its generalised inverse (4.3),
+* grad_h = Pen Penᵀ ∇_θ = V Σ⁻² Vᵀ ∇_θ (2.30).
+
+A rank decision always goes through :class:`RankPolicy`, is reported in a
+:class:`RankReport` and can be overridden by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from subriemann.errors import InputError, NumericalError, ShapeError
+
+__all__ = ["RankPolicy", "DEFAULT_RANK_POLICY", "RankReport", "JacobianSVD", "numerical_rank"]
+
+
+@dataclass(frozen=True)
+class RankPolicy:
+    """Which singular values count as non-zero.
+
+    σ_i counts when σ_i > max(atol, rtol·σ_max).  The default (both ``None``)
+    is numpy's ``matrix_rank`` rule, rtol = max(m, n)·eps: singular values
+    below it are indistinguishable from round-off in an m×n float64 matrix.
+
+    Parameters
+    ----------
+    rtol : float, optional
+        Relative tolerance (times σ_max). Default max(m, n)·eps.
+    atol : float, optional
+        Absolute tolerance. Default 0.
+    """
+
+    rtol: float | None = None
+    atol: float | None = None
+
+    def __post_init__(self):
+        for name in ("rtol", "atol"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value >= 0):
+                raise InputError(f"RankPolicy.{name} must be a finite number >= 0, got {value!r}")
+
+    def tolerance(self, singular_values, shape) -> float:
+        """The threshold below which a singular value is treated as zero."""
+        s_max = float(np.max(singular_values)) if np.size(singular_values) else 0.0
+        rtol = self.rtol if self.rtol is not None else max(shape) * np.finfo(np.float64).eps
+        return max(self.atol or 0.0, rtol * s_max)
+
+    def describe(self) -> str:
+        if self.rtol is None and self.atol is None:
+            return "default: sigma > sigma_max * max(m, n) * eps (numpy.linalg.matrix_rank)"
+        return f"sigma > max(atol={self.atol or 0.0:g}, rtol={self.rtol if self.rtol is not None else 'max(m,n)*eps'} * sigma_max)"
+
+
+DEFAULT_RANK_POLICY = RankPolicy()
+
+
+def resolve_policy(policy) -> RankPolicy:
+    """``None`` → default policy; a float → relative tolerance; a RankPolicy as is."""
+    if policy is None:
+        return DEFAULT_RANK_POLICY
+    if isinstance(policy, RankPolicy):
+        return policy
+    if isinstance(policy, int | float) and not isinstance(policy, bool):
+        return RankPolicy(rtol=float(policy))
+    raise InputError(f"rank_policy must be a RankPolicy, a float rtol or None, got {policy!r}")
+
+
+@dataclass(frozen=True)
+class RankReport:
+    """The outcome of a rank decision: what was decided and on which evidence.
+
+    ``sigma_min`` is the smallest singular value of the matrix (min(m, n) of
+    them), zero or not; ``sigma_min_kept`` the smallest one counted in the rank.
+    """
+
+    rank: int
+    shape: tuple
+    sigma_min: float
+    sigma_max: float
+    sigma_min_kept: float
+    tolerance: float
+    policy: str = field(default="")
+
+    @property
+    def full_row_rank(self) -> bool:
+        """rank = number of rows (rank D = QN, the condition (2.1))."""
+        return self.rank == self.shape[0]
+
+    @property
+    def full_column_rank(self) -> bool:
+        """rank = number of columns (rank D = K, the condition (5.1))."""
+        return self.rank == self.shape[1]
+
+    @property
+    def condition_number(self) -> float:
+        """σ_max / σ_min_kept on the retained part (inf if rank 0)."""
+        return self.sigma_max / self.sigma_min_kept if self.rank else float("inf")
+
+    def as_dict(self) -> dict:
+        return {
+            "rank": self.rank,
+            "shape": list(self.shape),
+            "sigma_min": self.sigma_min,
+            "sigma_max": self.sigma_max,
+            "sigma_min_kept": self.sigma_min_kept,
+            "tolerance": self.tolerance,
+            "policy": self.policy,
+        }
+
+
+def numerical_rank(singular_values, shape, policy=None) -> RankReport:
+    """Decide the rank of an m×n matrix from its singular values under ``policy``."""
+    policy = resolve_policy(policy)
+    s = np.asarray(singular_values, dtype=np.float64)
+    tol = policy.tolerance(s, shape)
+    rank = int(np.count_nonzero(s > tol))
+    return RankReport(
+        rank=rank,
+        shape=tuple(int(d) for d in shape),
+        sigma_min=float(s.min()) if s.size else 0.0,
+        sigma_max=float(s.max()) if s.size else 0.0,
+        sigma_min_kept=float(s[rank - 1]) if rank else 0.0,
+        tolerance=float(tol),
+        policy=policy.describe(),
+    )
+
+
+class JacobianSVD:
+    """Thin SVD of a Jacobian D (m×n) truncated at its numerical rank.
+
+    All of the paper's linear algebra on D is a method here.  Nothing forms DDᵀ
+    or DᵀD, nor inverts them (see the module docstring for why).
+
+    Parameters
+    ----------
+    D : ndarray, shape=[m, n]
+        A Jacobian, e.g. D[θ] (QN×K) of (1.17).
+    rank_policy : RankPolicy or float or None
+        How to decide the numerical rank; see :class:`RankPolicy`.
+    """
+
+    def __init__(self, D, rank_policy=None):
+        D = np.asarray(D, dtype=np.float64)
+        if D.ndim != 2 or 0 in D.shape:
+            raise ShapeError(f"D must be a non-empty 2-D matrix, got shape {D.shape}")
+        if not np.all(np.isfinite(D)):
+            raise NumericalError(
+                "the Jacobian D contains NaN or inf; the map overflowed at this point "
+                "(check the scale of theta and of the inputs)"
+            )
+        self.D = D
+        U, s, Vt = np.linalg.svd(D, full_matrices=False)
+        self.singular_values = s
+        self.report = numerical_rank(s, D.shape, rank_policy)
+        r = self.report.rank
+        self.U, self.s, self.Vt = U[:, :r], s[:r], Vt[:r]
+        self._U_thin = U
+
+    @property
+    def rank(self) -> int:
+        return self.report.rank
+
+    # -- solves ---------------------------------------------------------------
+    def solve(self, rhs):
+        """Minimum-norm least-squares solution u of D u = rhs: u = D⁺ rhs = V Σ⁻¹ Uᵀ rhs.
+
+        With rank D = m this is Pen[D] rhs (1.23); with rank loss it is the
+        least-squares solution of (4.5)–(4.6).  ``rhs`` may be (m,) or (m, k).
+        """
+        return self.Vt.T @ ((self.U.T @ rhs) / _col(self.s, rhs))
+
+    def solve_transpose(self, rhs):
+        """Minimum-norm least-squares u of Dᵀ u = rhs: u = (Dᵀ)⁺ rhs = U Σ⁻¹ Vᵀ rhs.
+
+        With rank D = m this is Pen[D]ᵀ rhs, the step (2.29).
+        """
+        return self.U @ ((self.Vt @ rhs) / _col(self.s, rhs))
+
+    def gram_solve(self, rhs):
+        """(DDᵀ)⁺ rhs = U Σ⁻² Uᵀ rhs, the Ψ of (4.10) (up to sign), without forming DDᵀ."""
+        return self.U @ ((self.U.T @ rhs) / _col(self.s**2, rhs))
+
+    def normal_solve(self, rhs):
+        """(DᵀD)⁺ rhs = V Σ⁻² Vᵀ rhs: grad_g (5.17) when rank D = n, grad_h (2.30) in general."""
+        return self.Vt.T @ ((self.Vt @ rhs) / _col(self.s**2, rhs))
+
+    # -- Pen[D] and projectors -----------------------------------------------
+    def pseudo_inverse(self):
+        """D⁺ = V Σ⁻¹ Uᵀ, shape (n, m): Pen[D] of (1.23)/(2.2) when rank D = m."""
+        return (self.Vt.T / self.s) @ self.U.T
+
+    def row_projector(self):
+        """P = D⁺D = V Vᵀ (n×n), orthoprojector onto range Dᵀ. Implements (1.25)."""
+        return self.Vt.T @ self.Vt
+
+    def kernel_projector(self):
+        """1 − P (n×n), orthoprojector onto ker D (the vertical space)."""
+        return np.eye(self.D.shape[1]) - self.row_projector()
+
+    def range_projector(self):
+        """𝒫 = DD⁺ = U Uᵀ (m×m), orthoprojector onto range D. Implements (4.2)/(5.4)."""
+        return self.U @ self.U.T
+
+    def range_complement_projector(self):
+        """𝒫^⊥ = 1 − 𝒫 (m×m)."""
+        return np.eye(self.D.shape[0]) - self.range_projector()
+
+    def project_row(self, v):
+        """P v without forming P."""
+        return self.Vt.T @ (self.Vt @ v)
+
+    def project_kernel(self, v):
+        """(1 − P) v, the vertical part of v."""
+        return v - self.project_row(v)
+
+    def project_range(self, w):
+        """𝒫 w without forming 𝒫."""
+        return self.U @ (self.U.T @ w)
+
+    def spectral_split(self):
+        """DDᵀ = RᵀΛR (4.1) with R ∈ SO(m), and the generalised inverse Λ⁻¹ of §4.1.
+
+        Returns
+        -------
+        R : ndarray, shape=[m, m]
+            Rows are eigenvectors of DDᵀ (R = Uᵀ of a full SVD, det R = +1).
+        Lam : ndarray, shape=[m]
+            Eigenvalues σ_i² (zero beyond the numerical rank).
+        Lam_inv : ndarray, shape=[m]
+            Generalised inverse: 1/σ_i² on the rank, 0 elsewhere ((4.3)).
+        """
+        m = self.D.shape[0]
+        # a thin SVD already has a square U unless D is tall
+        U = self._U_thin if self.D.shape[1] >= m else np.linalg.svd(self.D)[0]
+        if np.linalg.det(U) < 0:
+            U = U.copy()
+            U[:, -1] *= -1.0
+        lam = np.zeros(m)
+        lam[: self.rank] = self.s**2
+        lam_inv = np.zeros(m)
+        lam_inv[: self.rank] = 1.0 / self.s**2
+        return U.T, lam, lam_inv
+
+
+def _col(s, rhs):
+    """Broadcast singular values against a vector or a matrix right-hand side."""
+    return s if np.ndim(rhs) == 1 else s[:, None]

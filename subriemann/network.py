@@ -1,0 +1,420 @@
+"""The network of §1.1 as a smooth map θ ↦ x[θ] ∈ R^{QN}, with closed-form derivatives.
+
+``MLP`` holds the architecture (1.3)–(1.5) and the parameter layout;
+``NetworkMap`` evaluates it on N training inputs and is a
+:class:`~subriemann.maps.SmoothMap` whose Jacobian (1.17), Jacobian-vector and
+vector-Jacobian products and the directional derivative of the Jacobian are
+vectorised forward/backward propagation (no loop over outputs).
+
+Everything is written with ``autograd.numpy`` so it stays differentiable: the
+Lie-bracket machinery and geomstats' sub-Riemannian geodesics differentiate
+through the closed-form Jacobian.  When the argument is not being traced, the
+Jacobian is written straight into one preallocated array (no concatenation
+copy), which keeps it within a small factor of the cost of writing QN×K floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.tracer import isbox
+
+from subriemann.data import TrainingData
+from subriemann.errors import ActivationError, InputError, ShapeError, check_array
+from subriemann.maps import SmoothMap
+
+__all__ = [
+    "Activation",
+    "ACTIVATIONS",
+    "NONSMOOTH_ACTIVATIONS",
+    "get_activation",
+    "MLP",
+    "NetworkMap",
+]
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation σ with its first and second derivatives.
+
+    ``smooth`` says whether σ′ is Lipschitz (the paper's standing assumption,
+    §1.1); the second derivative of a non-smooth activation is its a.e. value.
+    """
+
+    name: str
+    fn: object
+    d1: object
+    d2: object
+    smooth: bool = True
+
+    def __call__(self, z):
+        return self.fn(z)
+
+
+def _sigmoid(z):
+    # tanh form: no overflow for large |z| and autograd-traceable
+    return 0.5 * (anp.tanh(0.5 * z) + 1.0)
+
+
+def _tanh_d1(z):
+    t = anp.tanh(z)
+    return 1.0 - t * t
+
+
+def _tanh_d2(z):
+    t = anp.tanh(z)
+    return -2.0 * t * (1.0 - t * t)
+
+
+def _sigmoid_d1(z):
+    s = _sigmoid(z)
+    return s * (1.0 - s)
+
+
+def _sigmoid_d2(z):
+    s = _sigmoid(z)
+    return s * (1.0 - s) * (1.0 - 2.0 * s)
+
+
+def _silu_d1(z):
+    s = _sigmoid(z)
+    return s + z * s * (1.0 - s)
+
+
+def _silu_d2(z):
+    s = _sigmoid(z)
+    return s * (1.0 - s) * (2.0 + z * (1.0 - 2.0 * s))
+
+
+ACTIVATIONS = {
+    "tanh": Activation("tanh", anp.tanh, _tanh_d1, _tanh_d2),
+    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_d1, _sigmoid_d2),
+    "softplus": Activation("softplus", lambda z: anp.logaddexp(0.0, z), _sigmoid, _sigmoid_d1),
+    "sin": Activation("sin", anp.sin, anp.cos, lambda z: -anp.sin(z)),
+    "silu": Activation("silu", lambda z: z * _sigmoid(z), _silu_d1, _silu_d2),
+    "identity": Activation(
+        "identity", lambda z: z, lambda z: anp.ones_like(z), lambda z: anp.zeros_like(z)
+    ),
+}
+ACTIVATIONS["swish"] = ACTIVATIONS["silu"]
+
+# σ′ is not Lipschitz (not even continuous): the paper's existence/uniqueness
+# argument for (1.9) and every second-derivative construction fail for these.
+NONSMOOTH_ACTIVATIONS = {
+    "relu": Activation(
+        "relu",
+        lambda z: anp.maximum(z, 0.0),
+        lambda z: anp.where(z > 0, 1.0, 0.0),
+        lambda z: anp.zeros_like(z),
+        smooth=False,
+    ),
+    "leaky_relu": Activation(
+        "leaky_relu",
+        lambda z: anp.where(z > 0, z, 0.01 * z),
+        lambda z: anp.where(z > 0, 1.0, 0.01),
+        lambda z: anp.zeros_like(z),
+        smooth=False,
+    ),
+    "abs": Activation(
+        "abs", anp.abs, lambda z: anp.sign(z), lambda z: anp.zeros_like(z), smooth=False
+    ),
+    "hardtanh": Activation(
+        "hardtanh",
+        lambda z: anp.clip(z, -1.0, 1.0),
+        lambda z: anp.where(anp.abs(z) < 1.0, 1.0, 0.0),
+        lambda z: anp.zeros_like(z),
+        smooth=False,
+    ),
+}
+
+
+def get_activation(activation, allow_nonsmooth: bool = False) -> Activation:
+    """Resolve an activation name (or :class:`Activation`) and enforce smoothness.
+
+    Raises
+    ------
+    ActivationError
+        Unknown name, or a non-smooth activation without ``allow_nonsmooth=True``.
+    """
+    if isinstance(activation, Activation):
+        act = activation
+    elif isinstance(activation, str):
+        key = activation.lower()
+        if key in ACTIVATIONS:
+            act = ACTIVATIONS[key]
+        elif key in NONSMOOTH_ACTIVATIONS:
+            act = NONSMOOTH_ACTIVATIONS[key]
+        else:
+            raise ActivationError(
+                f"unknown activation {activation!r}; expected one of "
+                f"{sorted(ACTIVATIONS)} (smooth) or {sorted(NONSMOOTH_ACTIVATIONS)} "
+                "(non-smooth, needs allow_nonsmooth=True), or an Activation object"
+            )
+    else:
+        raise ActivationError(
+            f"activation must be a name or an Activation, got {type(activation).__name__}"
+        )
+    if not act.smooth and not allow_nonsmooth:
+        raise ActivationError(
+            f"activation {act.name!r} has a derivative that is not Lipschitz, which violates the "
+            "paper's assumption (§1.1: σ′ Lipschitz, needed for (1.9) to be well posed and for "
+            "second derivatives); use a smooth activation such as 'tanh', 'softplus' or 'silu', "
+            "or pass allow_nonsmooth=True to accept it explicitly"
+        )
+    return act
+
+
+class MLP:
+    """Architecture with L hidden layers (1.3) and an affine output layer (1.4).
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``[M, M_1, ..., M_L, Q]``: input dimension, hidden widths, output dimension.
+    activation : str or Activation
+        σ of the hidden layers. Smooth names: tanh, sigmoid, softplus, sin, silu
+        (swish), identity.
+    allow_nonsmooth : bool
+        Opt in to ReLU-type activations, which the paper's theory does not cover.
+
+    Notes
+    -----
+    The parameter vector θ ∈ R^K lists W_1 (row-major), b_1, W_2, b_2, ...,
+    W_{L+1}, b_{L+1}; W_ℓ ∈ R^{M_ℓ × M_{ℓ-1}}.
+    """
+
+    def __init__(self, layer_sizes, activation="tanh", allow_nonsmooth: bool = False):
+        sizes = list(layer_sizes) if not isinstance(layer_sizes, str | bytes) else None
+        if sizes is None or len(sizes) < 2:
+            raise InputError(
+                f"layer_sizes must list at least [M, Q] (input and output dimensions), got {layer_sizes!r}"
+            )
+        for i, m in enumerate(sizes):
+            if not isinstance(m, int | np.integer) or isinstance(m, bool) or m < 1:
+                raise InputError(f"layer_sizes[{i}] must be a positive integer, got {m!r}")
+        self.layer_sizes = [int(m) for m in sizes]
+        self.activation = get_activation(activation, allow_nonsmooth)
+        self._shapes = [
+            (self.layer_sizes[i + 1], self.layer_sizes[i]) for i in range(len(self.layer_sizes) - 1)
+        ]
+        offsets, k = [], 0
+        for m_out, m_in in self._shapes:
+            offsets.append((k, k + m_out * m_in, k + m_out * m_in + m_out))
+            k += m_out * m_in + m_out
+        self._offsets = offsets
+        self.K = k
+
+    @property
+    def L(self) -> int:
+        """Number of hidden layers."""
+        return len(self.layer_sizes) - 2
+
+    @property
+    def M(self) -> int:
+        return self.layer_sizes[0]
+
+    @property
+    def Q(self) -> int:
+        return self.layer_sizes[-1]
+
+    @staticmethod
+    def count_parameters(layer_sizes) -> int:
+        """K = Σ_ℓ (M_ℓ M_{ℓ-1} + M_ℓ). Implements (1.5)."""
+        return sum(b * a + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=False))
+
+    def init(self, seed=0, weight_scale: float = 1.0, bias_scale: float = 0.1):
+        """Random θ: W_ℓ ~ N(0, weight_scale²/M_{ℓ-1}), b_ℓ ~ N(0, bias_scale²). Shape ``(K,)``."""
+        rng = np.random.default_rng(seed)
+        params = [
+            (
+                rng.normal(0.0, weight_scale / np.sqrt(m_in), size=(m_out, m_in)),
+                rng.normal(0.0, bias_scale, size=m_out),
+            )
+            for m_out, m_in in self._shapes
+        ]
+        return self.pack(params)
+
+    def unpack(self, theta):
+        """θ ↦ [(W_1, b_1), ..., (W_{L+1}, b_{L+1})] (views; autograd-traceable)."""
+        if tuple(anp.shape(theta)) != (self.K,):
+            raise ShapeError(
+                f"theta must have shape (K,) = ({self.K},), got {tuple(anp.shape(theta))}"
+            )
+        return [
+            (anp.reshape(theta[s:m], shape), theta[m:e])
+            for (s, m, e), shape in zip(self._offsets, self._shapes, strict=True)
+        ]
+
+    def pack(self, params):
+        """[(W_1, b_1), ...] ↦ θ, shape ``(K,)``; inverse of :meth:`unpack`."""
+        params = list(params)
+        if len(params) != len(self._shapes):
+            raise ShapeError(f"expected {len(self._shapes)} (W, b) pairs, got {len(params)}")
+        pieces = []
+        for i, ((W, b), shape) in enumerate(zip(params, self._shapes, strict=True)):
+            if tuple(anp.shape(W)) != shape or tuple(anp.shape(b)) != (shape[0],):
+                raise ShapeError(
+                    f"layer {i + 1}: expected W of shape {shape} and b of shape ({shape[0]},), "
+                    f"got {tuple(anp.shape(W))} and {tuple(anp.shape(b))}"
+                )
+            pieces += [anp.reshape(W, (-1,)), b]
+        theta = anp.concatenate(pieces)
+        return theta if isbox(theta) else np.asarray(theta, dtype=np.float64)
+
+    def forward(self, theta, inputs):
+        """Outputs x_j^{(L+1)} for inputs of shape ``(N, M)``; returns ``(N, Q)``."""
+        return self._forward(self.unpack(theta), inputs)[0]
+
+    # -- propagation shared by the map and its derivatives ---------------------
+    def _forward(self, params, inputs):
+        """Return (output (N,Q), pre-activations z_ℓ, activations a_{ℓ-1} incl. inputs)."""
+        a, pre, acts = inputs, [], [inputs]
+        for W, b in params[:-1]:
+            z = anp.dot(a, W.T) + b
+            a = self.activation.fn(z)
+            pre.append(z)
+            acts.append(a)
+        W, b = params[-1]
+        return anp.dot(a, W.T) + b, pre, acts
+
+    def __repr__(self) -> str:
+        return f"MLP({self.layer_sizes}, activation={self.activation.name!r}, K={self.K})"
+
+
+class NetworkMap(SmoothMap):
+    """The network evaluated on N inputs: f : R^K → R^{QN}, θ ↦ x[θ] (1.6)–(1.8).
+
+    Parameters
+    ----------
+    mlp : MLP
+    inputs : array-like, shape=[N, M], or TrainingData
+        The training inputs x_j^{(0)}.
+
+    Notes
+    -----
+    Output rows are sample-major: entry j*Q + q is component q of x_j.  The
+    Jacobian uses backward factors B_ℓ = ∂x/∂z_ℓ ∈ R^{N×Q×M_ℓ} with
+    B_{L+1} = 1 and B_ℓ = (B_{ℓ+1} W_{ℓ+1}) ⊙ σ′(z_ℓ); the W_ℓ-block of D is
+    B_ℓ ⊗ a_{ℓ-1} and the b_ℓ-block is B_ℓ.  ``jacobian_derivative`` propagates
+    the tangents (dz_ℓ, da_ℓ, dB_ℓ) of the same recursion, which needs σ″.
+    """
+
+    def __init__(self, mlp: MLP, inputs):
+        if not isinstance(mlp, MLP):
+            raise InputError(f"mlp must be an MLP, got {type(mlp).__name__}")
+        if isinstance(inputs, TrainingData):
+            inputs = inputs.inputs
+        inputs = check_array(inputs, "inputs", ndim=2)
+        if inputs.shape[0] == 0:
+            raise ShapeError("inputs is empty; expected at least one training input (N >= 1)")
+        if inputs.shape[1] != mlp.M:
+            raise ShapeError(
+                f"inputs have dimension {inputs.shape[1]} but the network's input layer has "
+                f"M = {mlp.M}; expected inputs of shape (N, {mlp.M})"
+            )
+        self.mlp = mlp
+        self.inputs = np.array(inputs, dtype=np.float64)
+        self.N = inputs.shape[0]
+        self.Q = mlp.Q
+        super().__init__(mlp.K, mlp.Q * self.N)
+
+    def _value(self, theta):
+        return anp.reshape(self.mlp.forward(theta, self.inputs), (-1,))
+
+    def _backward_factors(self, params, pre):
+        """[B_1, ..., B_{L+1}] with B_ℓ = ∂x/∂z_ℓ, each (N, Q, M_ℓ)."""
+        act = self.mlp.activation
+        N, Q = self.N, self.Q
+        B = anp.broadcast_to(np.eye(Q), (N, Q, Q))
+        factors = [B]
+        for (W, _), z in zip(params[:0:-1], pre[::-1], strict=True):
+            B = anp.matmul(B, W) * act.d1(z)[:, None, :]
+            factors.append(B)
+        return factors[::-1]
+
+    def _assemble(self, blocks):
+        """Lay out per-layer (B_ℓ, a_{ℓ-1}) pairs as D (QN, K) in the θ layout."""
+        N, Q, K = self.N, self.Q, self.dim_in
+        if any(isbox(B) or isbox(a) for B, a in blocks):
+            pieces = []
+            for B, a in blocks:
+                pieces.append(anp.reshape(B[:, :, :, None] * a[:, None, None, :], (N, Q, -1)))
+                pieces.append(B)
+            return anp.reshape(anp.concatenate(pieces, axis=2), (N * Q, K))
+        # Not traced: write every block in place, once.
+        D = np.empty((N, Q, K))
+        for (B, a), (s, m, e) in zip(blocks, self.mlp._offsets, strict=True):
+            view = D[:, :, s:m].reshape(N, Q, B.shape[2], a.shape[1])
+            np.multiply(B[:, :, :, None], a[:, None, None, :], out=view)
+            D[:, :, m:e] = B
+        return D.reshape(N * Q, K)
+
+    def _value_and_jacobian(self, theta):
+        params = self.mlp.unpack(theta)
+        out, pre, acts = self.mlp._forward(params, self.inputs)
+        B = self._backward_factors(params, pre)
+        return anp.reshape(out, (-1,)), self._assemble(list(zip(B, acts, strict=True)))
+
+    def _jacobian(self, theta):
+        return self._value_and_jacobian(theta)[1]
+
+    def _tangents(self, params, dparams, pre, acts):
+        """Forward tangents (dz_ℓ, da_ℓ) of the hidden layers along dθ, and dx."""
+        act = self.mlp.activation
+        da = anp.zeros_like(self.inputs)
+        dpre, dacts = [], [da]
+        for (W, _), (dW, db), z, a in zip(params[:-1], dparams[:-1], pre, acts[:-1], strict=True):
+            dz = anp.dot(da, W.T) + anp.dot(a, dW.T) + db
+            da = act.d1(z) * dz
+            dpre.append(dz)
+            dacts.append(da)
+        (W, _), (dW, db) = params[-1], dparams[-1]
+        dx = anp.dot(da, W.T) + anp.dot(acts[-1], dW.T) + db
+        return dpre, dacts, dx
+
+    def _jvp(self, theta, v):
+        params, dparams = self.mlp.unpack(theta), self.mlp.unpack(v)
+        _, pre, acts = self.mlp._forward(params, self.inputs)
+        return anp.reshape(self._tangents(params, dparams, pre, acts)[2], (-1,))
+
+    def _vjp(self, theta, w):
+        params = self.mlp.unpack(theta)
+        _, pre, acts = self.mlp._forward(params, self.inputs)
+        delta = anp.reshape(w, (self.N, self.Q))
+        grads = []
+        for layer in range(len(params) - 1, -1, -1):
+            W = params[layer][0]
+            grads.append((anp.dot(delta.T, acts[layer]), anp.sum(delta, axis=0)))
+            if layer > 0:
+                delta = anp.dot(delta, W) * self.mlp.activation.d1(pre[layer - 1])
+        return self.mlp.pack(grads[::-1])
+
+    def _jacobian_derivative(self, theta, v):
+        act = self.mlp.activation
+        params, dparams = self.mlp.unpack(theta), self.mlp.unpack(v)
+        _, pre, acts = self.mlp._forward(params, self.inputs)
+        dpre, dacts, _ = self._tangents(params, dparams, pre, acts)
+        N, Q = self.N, self.Q
+        B = anp.broadcast_to(np.eye(Q), (N, Q, Q))
+        dB = anp.zeros((N, Q, Q))
+        Bs, dBs = [B], [dB]
+        for (W, _), (dW, _), z, dz in zip(
+            params[:0:-1], dparams[:0:-1], pre[::-1], dpre[::-1], strict=True
+        ):
+            C = anp.matmul(B, W)
+            dC = anp.matmul(dB, W) + anp.matmul(B, dW)
+            s1 = act.d1(z)[:, None, :]
+            B, dB = C * s1, dC * s1 + C * (act.d2(z) * dz)[:, None, :]
+            Bs.append(B)
+            dBs.append(dB)
+        Bs, dBs = Bs[::-1], dBs[::-1]
+        pieces = []
+        for B, dB, a, da in zip(Bs, dBs, acts, dacts, strict=True):
+            dW = dB[:, :, :, None] * a[:, None, None, :] + B[:, :, :, None] * da[:, None, None, :]
+            pieces += [anp.reshape(dW, (N, Q, -1)), dB]
+        return anp.reshape(anp.concatenate(pieces, axis=2), (N * Q, self.dim_in))
+
+    def __repr__(self) -> str:
+        return f"NetworkMap({self.mlp!r}, N={self.N}, QN={self.dim_out})"
