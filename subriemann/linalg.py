@@ -19,11 +19,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import autograd.numpy as anp
 import numpy as np
+from autograd.extend import defjvp, defvjp, primitive
 
 from subriemann.errors import InputError, NumericalError, ShapeError
 
-__all__ = ["RankPolicy", "DEFAULT_RANK_POLICY", "RankReport", "JacobianSVD", "numerical_rank"]
+__all__ = [
+    "RankPolicy",
+    "DEFAULT_RANK_POLICY",
+    "RankReport",
+    "JacobianSVD",
+    "numerical_rank",
+    "pseudo_inverse",
+    "pseudo_inverse_derivative",
+]
 
 
 @dataclass(frozen=True)
@@ -201,6 +211,14 @@ class JacobianSVD:
         """D⁺ = V Σ⁻¹ Uᵀ, shape (n, m): Pen[D] of (1.23)/(2.2) when rank D = m."""
         return (self.Vt.T / self.s) @ self.U.T
 
+    def pseudo_inverse_derivative(self, dD):
+        """d/dt (D + t dD)⁺ at t = 0, shape (n, m), at constant rank.
+
+        See :func:`pseudo_inverse_derivative`; the frame brackets of
+        ``bundles.PullbackBundle`` are built from it.
+        """
+        return pseudo_inverse_derivative(self.D, self.pseudo_inverse(), dD)
+
     def row_projector(self):
         """P = D⁺D = V Vᵀ (n×n), orthoprojector onto range Dᵀ. Implements (1.25)."""
         return self.Vt.T @ self.Vt
@@ -228,6 +246,22 @@ class JacobianSVD:
     def project_range(self, w):
         """𝒫 w without forming 𝒫."""
         return self.U @ (self.U.T @ w)
+
+    def independent_columns(self):
+        """Indices of ``rank`` columns of D that span range D (= range 𝒫), shape (rank,).
+
+        Chosen by QR with column pivoting (Businger–Golub): each pivot is the
+        column with the largest component orthogonal to those already chosen,
+        so the selection is as well conditioned as a greedy choice can be.
+        These are the "r-tuple of column vectors of D" suggested for the V_α
+        of (4.13).  Returned in increasing order.
+        """
+        from scipy.linalg import qr
+
+        if self.rank == 0:
+            return np.zeros(0, dtype=np.intp)
+        _, pivots = qr(self.D, mode="r", pivoting=True)
+        return np.sort(pivots[: self.rank]).astype(np.intp)
 
     def spectral_split(self):
         """DDᵀ = RᵀΛR (4.1) with R ∈ SO(m), and the generalised inverse Λ⁻¹ of §4.1.
@@ -257,3 +291,82 @@ class JacobianSVD:
 def _col(s, rhs):
     """Broadcast singular values against a vector or a matrix right-hand side."""
     return s if np.ndim(rhs) == 1 else s[:, None]
+
+
+def pseudo_inverse_derivative(D, D_pinv, dD):
+    """Directional derivative of the pseudo-inverse, d/dt (D + t dD)⁺ at t = 0.
+
+    Golub–Pereyra (1973), valid where the rank of D is locally constant::
+
+        dD⁺ = −D⁺ dD D⁺ + D⁺D⁺ᵀ dDᵀ (1 − DD⁺) + (1 − D⁺D) dDᵀ D⁺ᵀD⁺.
+
+    With full row rank (DD⁺ = 1, D⁺ᵀD⁺ = (DDᵀ)⁻¹) the middle term vanishes and
+    this is dPen[dD] = −Pen dD Pen + (1 − P) dDᵀ (DDᵀ)⁻¹.  Only D⁺ (from the SVD)
+    is used, no inverse of DDᵀ.  Written with ``autograd.numpy`` so that it is
+    itself differentiable (higher brackets differentiate it again).
+
+    Parameters
+    ----------
+    D : array-like, shape=[m, n]
+    D_pinv : array-like, shape=[n, m]
+        D⁺, e.g. ``JacobianSVD(D).pseudo_inverse()``.
+    dD : array-like, shape=[m, n]
+        Direction.
+
+    Returns
+    -------
+    dD_pinv : array-like, shape=[n, m]
+    """
+    dDt = anp.transpose(dD)
+    term1 = -anp.dot(D_pinv, anp.dot(dD, D_pinv))
+    range_defect = dDt - anp.dot(anp.dot(dDt, D), D_pinv)  # dDᵀ (1 − DD⁺)
+    term2 = anp.dot(D_pinv, anp.dot(anp.transpose(D_pinv), range_defect))
+    Y = anp.dot(anp.dot(dDt, anp.transpose(D_pinv)), D_pinv)  # dDᵀ D⁺ᵀ D⁺
+    term3 = Y - anp.dot(D_pinv, anp.dot(D, Y))
+    return term1 + term2 + term3
+
+
+@primitive
+def pseudo_inverse(D, rank_policy=None):
+    """D⁺ (n×m) through :class:`JacobianSVD`, differentiable by autograd in both modes.
+
+    Pen[D] of (1.23) when rank D = m.  This is the traceable route to the frame
+    Pen[D[θ]] when θ is an autograd box (Lie brackets, geomstats' Hamiltonian
+    geodesics): the value is the truncated SVD pseudo-inverse (rank decided by
+    ``rank_policy``), and the derivatives are the closed form of
+    :func:`pseudo_inverse_derivative` rather than autograd's SVD derivative,
+    which divides by σ_i² − σ_j² and is unstable at close singular values.
+    Derivatives assume the rank is locally constant.
+
+    Parameters
+    ----------
+    D : array-like, shape=[m, n]
+    rank_policy : RankPolicy or float or None
+
+    Returns
+    -------
+    D_pinv : array-like, shape=[n, m]
+    """
+    return JacobianSVD(D, rank_policy).pseudo_inverse()
+
+
+def _pseudo_inverse_vjp(ans, D, rank_policy=None):
+    # adjoint of dD ↦ dD⁺ under the trace inner product, term by term
+    def vjp(g):
+        gt = anp.transpose(g)
+        ans_t = anp.transpose(ans)
+        term1 = -anp.dot(ans_t, anp.dot(g, ans_t))
+        range_defect = gt - anp.dot(D, anp.dot(ans, gt))  # (1 − DD⁺) gᵀ
+        term2 = anp.dot(anp.dot(range_defect, ans), ans_t)
+        Z = anp.dot(anp.dot(ans_t, ans), gt)  # D⁺ᵀD⁺ gᵀ
+        term3 = Z - anp.dot(anp.dot(Z, ans), D)
+        return term1 + term2 + term3
+
+    return vjp
+
+
+defvjp(pseudo_inverse, _pseudo_inverse_vjp)
+defjvp(
+    pseudo_inverse,
+    lambda g, ans, D, rank_policy=None: pseudo_inverse_derivative(D, ans, g),
+)

@@ -323,55 +323,95 @@ class NetworkMap(SmoothMap):
     def _value(self, theta):
         return anp.reshape(self.mlp.forward(theta, self.inputs), (-1,))
 
-    def _backward_factors(self, params, pre):
-        """[B_1, ..., B_{L+1}] with B_ℓ = ∂x/∂z_ℓ, each (N, Q, M_ℓ)."""
+    def _backward_factors(self, params, pre, dparams=None, dpre=None):
+        """Backward factors B_ℓ = ∂x/∂z_ℓ and, along a tangent dθ, their derivatives dB_ℓ.
+
+        Returns two lists over ℓ = 1..L+1 of arrays (N, Q, M_ℓ): [B_ℓ] and
+        [dB_ℓ] (all ``None`` without a tangent; dB_{L+1} = 0 is ``None``).
+        """
         act = self.mlp.activation
         N, Q = self.N, self.Q
-        B = anp.broadcast_to(np.eye(Q), (N, Q, Q))
-        factors = [B]
-        for (W, _), z in zip(params[:0:-1], pre[::-1], strict=True):
-            B = anp.matmul(B, W) * act.d1(z)[:, None, :]
-            factors.append(B)
-        return factors[::-1]
+        tangent = dparams is not None
+        Bs, dBs = [anp.broadcast_to(np.eye(Q), (N, Q, Q))], [None]
+        # C = B_{ℓ+1} W_{ℓ+1}; for ℓ = L it is W_{L+1} for every sample, so the
+        # product with B_{L+1} = 1 is skipped.
+        C = params[-1][0][None]
+        dC = dparams[-1][0][None] if tangent else None
+        for layer in range(self.mlp.L, 0, -1):
+            z = pre[layer - 1]
+            s1 = act.d1(z)[:, None, :]
+            B = C * s1
+            dB = dC * s1 + C * (act.d2(z) * dpre[layer - 1])[:, None, :] if tangent else None
+            Bs.append(B)
+            dBs.append(dB)
+            if layer > 1:
+                # one (NQ × M_ℓ)·(M_ℓ × M_{ℓ-1}) product instead of N batched small ones
+                W = params[layer - 1][0]
+                C = _rows_times(B, W)
+                if tangent:
+                    dC = _rows_times(dB, W) + _rows_times(B, dparams[layer - 1][0])
+        return Bs[::-1], dBs[::-1]
 
-    def _assemble(self, blocks):
-        """Lay out per-layer (B_ℓ, a_{ℓ-1}) pairs as D (QN, K) in the θ layout."""
+    def _assemble(self, layers):
+        """Lay out a (QN, K) matrix in the θ layout from per-layer factors.
+
+        ``layers[ℓ]`` is ``(terms, bias)``: the W_ℓ-block is Σ B ⊗ a over the
+        ``(B, a)`` pairs in ``terms`` (B (N, Q, M_ℓ), a (N, M_{ℓ-1})), the
+        b_ℓ-block is ``bias`` (N, Q, M_ℓ); ``None`` factors are zero.
+        """
         N, Q, K = self.N, self.Q, self.dim_in
-        if any(isbox(B) or isbox(a) for B, a in blocks):
+        layers = [([(B, a) for B, a in terms if a is not None], bias) for terms, bias in layers]
+        traced = any(
+            isbox(x) for terms, bias in layers for x in (bias, *(y for t in terms for y in t))
+        )
+        if traced:
             pieces = []
-            for B, a in blocks:
-                pieces.append(anp.reshape(B[:, :, :, None] * a[:, None, None, :], (N, Q, -1)))
-                pieces.append(B)
+            for (terms, bias), (n_out, n_in) in zip(layers, self.mlp._shapes, strict=True):
+                outer = [
+                    anp.reshape(B[:, :, :, None] * a[:, None, None, :], (N, Q, -1))
+                    for B, a in terms
+                ]
+                pieces.append(
+                    sum(outer[1:], outer[0]) if outer else anp.zeros((N, Q, n_out * n_in))
+                )
+                pieces.append(anp.zeros((N, Q, n_out)) if bias is None else bias)
             return anp.reshape(anp.concatenate(pieces, axis=2), (N * Q, K))
         # Not traced: write every block in place, once.
         D = np.empty((N, Q, K))
-        for (B, a), (s, m, e) in zip(blocks, self.mlp._offsets, strict=True):
-            view = D[:, :, s:m].reshape(N, Q, B.shape[2], a.shape[1])
-            np.multiply(B[:, :, :, None], a[:, None, None, :], out=view)
-            D[:, :, m:e] = B
+        for (terms, bias), (s, m, e) in zip(layers, self.mlp._offsets, strict=True):
+            if not terms:
+                D[:, :, s:m] = 0.0
+            for k, (B, a) in enumerate(terms):
+                _write_outer(D[:, :, s:m], B, a, accumulate=k > 0)
+            D[:, :, m:e] = 0.0 if bias is None else bias
         return D.reshape(N * Q, K)
 
     def _value_and_jacobian(self, theta):
         params = self.mlp.unpack(theta)
         out, pre, acts = self.mlp._forward(params, self.inputs)
-        B = self._backward_factors(params, pre)
-        return anp.reshape(out, (-1,)), self._assemble(list(zip(B, acts, strict=True)))
+        Bs, _ = self._backward_factors(params, pre)
+        layers = [([(B, a)], B) for B, a in zip(Bs, acts, strict=True)]
+        return anp.reshape(out, (-1,)), self._assemble(layers)
 
     def _jacobian(self, theta):
         return self._value_and_jacobian(theta)[1]
 
     def _tangents(self, params, dparams, pre, acts):
-        """Forward tangents (dz_ℓ, da_ℓ) of the hidden layers along dθ, and dx."""
+        """Forward tangents (dz_ℓ, da_ℓ) along dθ, and dx; da_0 = ``None`` (inputs are fixed)."""
         act = self.mlp.activation
-        da = anp.zeros_like(self.inputs)
+        da = None
         dpre, dacts = [], [da]
         for (W, _), (dW, db), z, a in zip(params[:-1], dparams[:-1], pre, acts[:-1], strict=True):
-            dz = anp.dot(da, W.T) + anp.dot(a, dW.T) + db
+            dz = anp.dot(a, dW.T) + db
+            if da is not None:
+                dz = dz + anp.dot(da, W.T)
             da = act.d1(z) * dz
             dpre.append(dz)
             dacts.append(da)
         (W, _), (dW, db) = params[-1], dparams[-1]
-        dx = anp.dot(da, W.T) + anp.dot(acts[-1], dW.T) + db
+        dx = anp.dot(acts[-1], dW.T) + db
+        if da is not None:
+            dx = dx + anp.dot(da, W.T)
         return dpre, dacts, dx
 
     def _jvp(self, theta, v):
@@ -392,29 +432,61 @@ class NetworkMap(SmoothMap):
         return self.mlp.pack(grads[::-1])
 
     def _jacobian_derivative(self, theta, v):
-        act = self.mlp.activation
+        # d/dt of D's blocks B_ℓ ⊗ a_{ℓ-1} and B_ℓ: dB_ℓ ⊗ a_{ℓ-1} + B_ℓ ⊗ da_{ℓ-1} and dB_ℓ
         params, dparams = self.mlp.unpack(theta), self.mlp.unpack(v)
         _, pre, acts = self.mlp._forward(params, self.inputs)
         dpre, dacts, _ = self._tangents(params, dparams, pre, acts)
-        N, Q = self.N, self.Q
-        B = anp.broadcast_to(np.eye(Q), (N, Q, Q))
-        dB = anp.zeros((N, Q, Q))
-        Bs, dBs = [B], [dB]
-        for (W, _), (dW, _), z, dz in zip(
-            params[:0:-1], dparams[:0:-1], pre[::-1], dpre[::-1], strict=True
-        ):
-            C = anp.matmul(B, W)
-            dC = anp.matmul(dB, W) + anp.matmul(B, dW)
-            s1 = act.d1(z)[:, None, :]
-            B, dB = C * s1, dC * s1 + C * (act.d2(z) * dz)[:, None, :]
-            Bs.append(B)
-            dBs.append(dB)
-        Bs, dBs = Bs[::-1], dBs[::-1]
-        pieces = []
-        for B, dB, a, da in zip(Bs, dBs, acts, dacts, strict=True):
-            dW = dB[:, :, :, None] * a[:, None, None, :] + B[:, :, :, None] * da[:, None, None, :]
-            pieces += [anp.reshape(dW, (N, Q, -1)), dB]
-        return anp.reshape(anp.concatenate(pieces, axis=2), (N * Q, self.dim_in))
+        Bs, dBs = self._backward_factors(params, pre, dparams, dpre)
+        layers = [
+            ([(B, da)] if dB is None else [(dB, a), (B, da)], dB)
+            for B, dB, a, da in zip(Bs, dBs, acts, dacts, strict=True)
+        ]
+        return self._assemble(layers)
 
     def __repr__(self) -> str:
         return f"NetworkMap({self.mlp!r}, N={self.N}, QN={self.dim_out})"
+
+
+def _rows_times(B, W):
+    """(N, Q, m) · (m, n) -> (N, Q, n) as one matrix product over the NQ rows."""
+    N, Q, m = B.shape
+    return anp.reshape(anp.dot(anp.reshape(B, (N * Q, m)), W), (N, Q, -1))
+
+
+# The W_ℓ-block of D is the outer product B_ℓ[j, q, o] a_{ℓ-1}[j, i], stored
+# contiguously in (o, i) for every output row (j, q).  A broadcast multiply
+# runs one ufunc inner loop per (j, q, o), only M_{ℓ-1} long, and that loop
+# overhead, not the memory traffic, dominates for hidden layers.  Copying B
+# (broadcast along i) into the block and then scaling it in place by a tiled
+# along o makes the multiply one contiguous loop of length M_ℓ M_{ℓ-1} per row.
+# Temporaries are built per chunk of samples so they stay small: large
+# short-lived arrays make glibc map and fault in fresh pages on every call.
+# Measured on the bench_jacobian sizes: 1.3–3× faster hidden-layer blocks.
+_OUTER_CHUNK_BYTES = 1 << 20
+# Below this many rows o (e.g. the output layer, M_{L+1} = Q) the plain
+# broadcast multiply is faster.
+_OUTER_MIN_ROWS = 8
+
+
+def _write_outer(out, B, a, accumulate=False):
+    """out[j, q, o*n_in + i] (+)= B[j, q, o] a[j, i] in place; ``out`` is (N, Q, n_out*n_in)."""
+    N, Q, n_out = B.shape
+    n_in = a.shape[1]
+    view = out.reshape(N, Q, n_out, n_in)  # splits the contiguous last axis: a view
+    if n_out < _OUTER_MIN_ROWS:
+        if accumulate:
+            view += B[:, :, :, None] * a[:, None, None, :]
+        else:
+            np.multiply(B[:, :, :, None], a[:, None, None, :], out=view)
+        return
+    step = max(1, _OUTER_CHUNK_BYTES // (Q * n_out * n_in * 8))
+    for j in range(0, N, step):
+        rows = slice(j, j + step)
+        tiled = np.tile(a[rows], n_out)[:, None, :]
+        if accumulate:
+            product = np.repeat(B[rows], n_in, axis=2)
+            product *= tiled
+            out[rows] += product
+        else:
+            np.copyto(view[rows], B[rows, :, :, None])
+            out[rows] *= tiled

@@ -1,0 +1,396 @@
+"""Classic distributions with their known answers, for teaching and for testing the Frobenius machinery.
+
+Every entry returns a :class:`~subriemann.distributions.Distribution` whose
+frame is written with ``autograd.numpy`` (exact brackets) and whose ``known``
+dict records the documented answers: ``dim``, ``rank``, ``growth_vector`` (at a
+generic point), ``step``, ``involutive``, ``bracket_generating`` and, where it
+applies, the singular set and the growth vector there.  References: R.
+Montgomery, *A Tour of Subriemannian Geometries* (AMS 2002), ch. 1–2, 6;
+A. Agrachev, D. Barilari, U. Boscain, *A Comprehensive Introduction to
+Sub-Riemannian Geometry* (CUP 2020), ch. 3–4.
+
+``network_bundle`` builds the pullback bundle V of a small network (§2.3),
+the paper's own example of a non-integrable distribution (§2.4);
+:func:`from_spec` resolves a name or a network spec for the command line.
+"""
+
+from __future__ import annotations
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+
+from subriemann.distributions import Distribution
+from subriemann.errors import InputError, check_array
+
+__all__ = [
+    "heisenberg",
+    "engel",
+    "martinet",
+    "contact_r5",
+    "level_set_foliation",
+    "rank_one",
+    "linear_horizontal",
+    "network_bundle",
+    "ENTRIES",
+    "names",
+    "get",
+    "from_spec",
+]
+
+
+def heisenberg() -> Distribution:
+    """Heisenberg distribution on R³: X = ∂x − (y/2)∂z, Y = ∂y + (x/2)∂z.
+
+    [X, Y] = ∂z everywhere, so Δ is a contact distribution (ker of
+    dz − (x dy − y dx)/2), bracket-generating of step 2 with growth vector
+    (2, 3) at every point, and nowhere involutive.  With X, Y orthonormal it is
+    the first Heisenberg group's sub-Riemannian structure; its normal geodesics
+    project to circles whose enclosed area is the z-displacement.
+    """
+
+    def frame(p):
+        x, y = p[0], p[1]
+        one, zero = anp.ones_like(x), anp.zeros_like(x)
+        return anp.stack([anp.stack([one, zero, -y / 2]), anp.stack([zero, one, x / 2])], axis=1)
+
+    return Distribution(
+        frame,
+        3,
+        name="heisenberg",
+        known={
+            "dim": 3,
+            "rank": 2,
+            "growth_vector": (2, 3),
+            "step": 2,
+            "involutive": False,
+            "bracket_generating": True,
+            "contact": True,
+            "brackets": "[X, Y] = d/dz",
+        },
+    )
+
+
+def engel() -> Distribution:
+    """Engel distribution on R⁴: X₁ = ∂₁, X₂ = ∂₂ + x₁∂₃ + x₃∂₄.
+
+    [X₁, X₂] = ∂₃, [X₁, [X₁, X₂]] = 0, [X₂, [X₁, X₂]] = −∂₄: growth vector
+    (2, 3, 4) at every point (step 3); the Engel structure is the unique stable
+    rank-2 distribution germ on a 4-manifold.
+    """
+
+    def frame(p):
+        one, zero = anp.ones_like(p[0]), anp.zeros_like(p[0])
+        return anp.stack(
+            [anp.stack([one, zero, zero, zero]), anp.stack([zero, one, p[0], p[2]])], axis=1
+        )
+
+    return Distribution(
+        frame,
+        4,
+        name="engel",
+        known={
+            "dim": 4,
+            "rank": 2,
+            "growth_vector": (2, 3, 4),
+            "step": 3,
+            "involutive": False,
+            "bracket_generating": True,
+            "brackets": "[X1, X2] = d3, [X2, [X1, X2]] = -d4",
+        },
+    )
+
+
+def martinet() -> Distribution:
+    """Martinet distribution on R³: X = ∂x, Y = ∂y + (x²/2)∂z.
+
+    [X, Y] = x∂z and [X, [X, Y]] = ∂z.  Off the Martinet surface {x = 0} it is
+    contact (growth (2, 3)); on it [X, Y] = 0, so Δ is involutive *at* those
+    points (pointwise Frobenius holds) without being integrable, and the growth
+    vector is (2, 2, 3): bracket-generating of step 3, not 2.  The singular
+    surface carries the famous abnormal (rigid) geodesics, the lines x = 0,
+    z = const.
+    """
+
+    def frame(p):
+        x = p[0]
+        one, zero = anp.ones_like(x), anp.zeros_like(x)
+        return anp.stack([anp.stack([one, zero, zero]), anp.stack([zero, one, x**2 / 2])], axis=1)
+
+    return Distribution(
+        frame,
+        3,
+        name="martinet",
+        known={
+            "dim": 3,
+            "rank": 2,
+            "growth_vector": (2, 3),
+            "step": 2,
+            "involutive": False,
+            "bracket_generating": True,
+            "singular_set": "x = 0 (the Martinet surface)",
+            "growth_vector_singular": (2, 2, 3),
+            "step_singular": 3,
+            "involutive_at_singular_points": True,
+            "brackets": "[X, Y] = x d/dz, [X, [X, Y]] = d/dz",
+        },
+    )
+
+
+def contact_r5() -> Distribution:
+    """Standard contact distribution on R⁵ = {(x₁, y₁, x₂, y₂, z)}.
+
+    Xᵢ = ∂xᵢ − (yᵢ/2)∂z, Yᵢ = ∂yᵢ + (xᵢ/2)∂z (i = 1, 2), the kernel of
+    dz − ½Σ(xᵢdyᵢ − yᵢdxᵢ): [Xᵢ, Yᵢ] = ∂z, all other brackets vanish; growth
+    (4, 5), step 2 (the second Heisenberg group).
+    """
+
+    def frame(p):
+        x1, y1, x2, y2 = p[0], p[1], p[2], p[3]
+        one, zero = anp.ones_like(x1), anp.zeros_like(x1)
+        cols = [
+            [one, zero, zero, zero, -y1 / 2],
+            [zero, one, zero, zero, x1 / 2],
+            [zero, zero, one, zero, -y2 / 2],
+            [zero, zero, zero, one, x2 / 2],
+        ]
+        return anp.stack([anp.stack(c) for c in cols], axis=1)
+
+    return Distribution(
+        frame,
+        5,
+        name="contact_r5",
+        known={
+            "dim": 5,
+            "rank": 4,
+            "growth_vector": (4, 5),
+            "step": 2,
+            "involutive": False,
+            "bracket_generating": True,
+            "contact": True,
+            "brackets": "[X_i, Y_i] = d/dz, others 0",
+        },
+    )
+
+
+def _default_level_function(x):
+    """φ(x) = x_n + Σ_{i<n-1} x_i x_{i+1} + Σ_{i<n} sin x_i: ∂_nφ = 1, so dφ never vanishes."""
+    n = x.shape[0]
+    head = x[: n - 1]
+    return x[n - 1] + anp.sum(x[: n - 2] * x[1 : n - 1]) + anp.sum(anp.sin(head))
+
+
+def level_set_foliation(phi=None, dim=3) -> Distribution:
+    """Tangent spaces of the level sets of φ : R^dim → R: Δ_p = ker dφ(p), integrable.
+
+    Frame: the projector 1 − nnᵀ with n = ∇φ/|∇φ| — dim columns spanning a
+    rank dim − 1 space (a redundant frame, on purpose: the machinery must rank
+    it through the rank policy).  The level sets are the leaves, so Δ is
+    involutive at every point where ∇φ ≠ 0 (growth vector (dim − 1,)).
+
+    Parameters
+    ----------
+    phi : callable, optional
+        Autograd-traceable φ(x), x of shape (dim,).  Default
+        φ(x) = x_n + Σ x_i x_{i+1} + Σ sin x_i (over i < n − 1 and i < n), whose
+        gradient never vanishes.
+    dim : int
+        At least 2.
+    """
+    if not isinstance(dim, int | np.integer) or dim < 2:
+        raise InputError(f"level_set_foliation needs dim >= 2, got {dim!r}")
+    phi = _default_level_function if phi is None else phi
+    if not callable(phi):
+        raise InputError(f"phi must be a callable R^dim -> R, got {type(phi).__name__}")
+    grad_phi = autograd.grad(phi)
+
+    def frame(p):
+        g = grad_phi(p)
+        n = g / anp.sqrt(anp.sum(g * g))
+        return anp.eye(dim) - anp.outer(n, n)
+
+    return Distribution(
+        frame,
+        int(dim),
+        name="level_set_foliation",
+        known={
+            "dim": int(dim),
+            "rank": int(dim) - 1,
+            "growth_vector": (int(dim) - 1,),
+            "step": 1,
+            "involutive": True,
+            "bracket_generating": dim == 1,
+            "leaves": "the level sets of phi",
+        },
+    )
+
+
+def _default_line_field(p):
+    head = anp.ones_like(p[:1])
+    return anp.concatenate([head, anp.sin(p[:-1]) * p[1:] + p[:-1] ** 2])
+
+
+def rank_one(field=None, dim=3) -> Distribution:
+    """The line field spanned by one nowhere-zero vector field: always integrable.
+
+    [X, X] = 0, and by tensoriality [aX, bX] = (a Xb − b Xa)X ∈ Δ, so the
+    Frobenius condition holds trivially (§2.4): the leaves are the integral
+    curves of X.  Growth vector (1,).
+
+    Parameters
+    ----------
+    field : callable, optional
+        Autograd-traceable X(p), shape (dim,).  Default
+        X = (1, sin(p₁)p₂ + p₁², ...), which never vanishes.
+    dim : int
+    """
+    if not isinstance(dim, int | np.integer) or dim < 1:
+        raise InputError(f"dim must be a positive integer, got {dim!r}")
+    field = _default_line_field if field is None else field
+    if not callable(field):
+        raise InputError(f"field must be a callable R^dim -> R^dim, got {type(field).__name__}")
+
+    def frame(p):
+        return anp.reshape(field(p), (dim, 1))
+
+    return Distribution(
+        frame,
+        int(dim),
+        name="rank_one",
+        known={
+            "dim": int(dim),
+            "rank": 1,
+            "growth_vector": (1,),
+            "step": 1,
+            "involutive": True,
+            "bracket_generating": dim == 1,
+            "leaves": "integral curves of the field",
+        },
+    )
+
+
+_DEFAULT_A = np.array([[1.0, 2.0, 0.0, -1.0], [0.0, 1.0, 3.0, 1.0]])
+
+
+def linear_horizontal(A=None) -> Distribution:
+    """Δ = range Aᵀ ⊂ R^n for a linear map A : R^n → R^m: the pullback bundle of θ ↦ Aθ.
+
+    A constant distribution (frame Aᵀ), so every bracket vanishes and Δ is
+    integrable; the leaves are the affine planes θ₀ + range Aᵀ, orthogonal to
+    the fibres θ₀ + ker A of (2.32).  It is V of ``LinearMap(A)`` (§2.3).
+
+    Parameters
+    ----------
+    A : array-like, shape=[m, n], optional
+        Default a fixed 2×4 matrix of rank 2.
+    """
+    A = _DEFAULT_A if A is None else np.array(check_array(A, "A", ndim=2))
+    frame_matrix = np.array(A.T)
+    rank = int(np.linalg.matrix_rank(A))
+    n = A.shape[1]
+    return Distribution(
+        lambda p: frame_matrix,
+        n,
+        name="linear_horizontal",
+        known={
+            "dim": n,
+            "rank": rank,
+            "growth_vector": (rank,),
+            "step": 1,
+            "involutive": True,
+            "bracket_generating": rank == n,
+            "leaves": "affine planes theta0 + range A^T",
+        },
+    )
+
+
+def network_bundle(
+    layer_sizes=(2, 3, 2), n_samples=2, activation="tanh", seed=0, input_scale=1.0
+) -> Distribution:
+    """Pullback bundle V = range Dᵀ of a small network on random inputs (§2.3–2.4).
+
+    Built by ``PullbackBundle(NetworkMap(...)).distribution()``, whose brackets
+    come from ``jacobian_derivative`` (see :mod:`subriemann.distributions` for
+    the proof that they are vertical).  Over-parametrized tanh networks with
+    QN ≥ 2 are generically not involutive, QN = 1 always is; the sub-Riemannian
+    structure (R^K, V, h) of (2.33).  ``base_point`` is θ₀ = mlp.init(seed).
+    """
+    from subriemann.bundles import PullbackBundle
+    from subriemann.network import MLP, NetworkMap
+
+    mlp = MLP(list(layer_sizes), activation=activation)
+    rng = np.random.default_rng(seed)
+    inputs = input_scale * rng.standard_normal((int(n_samples), mlp.M))
+    f = NetworkMap(mlp, inputs)
+    dist = PullbackBundle(f).distribution()
+    QN = f.dim_out
+    dist.name = f"network_bundle({list(layer_sizes)}, N={n_samples}, {activation})"
+    dist.base_point = mlp.init(seed)
+    dist.known = {
+        "dim": mlp.K,
+        "rank": QN,
+        "involutive": QN == 1,
+        "involutive_reason": (
+            "QN = 1: a rank-one bundle is always integrable"
+            if QN == 1
+            else "generic: brackets of Pen[D]e_i are vertical and nonzero (numerical evidence)"
+        ),
+    }
+    return dist
+
+
+ENTRIES = {
+    "heisenberg": heisenberg,
+    "engel": engel,
+    "martinet": martinet,
+    "contact_r5": contact_r5,
+    "level_set_foliation": level_set_foliation,
+    "rank_one": rank_one,
+    "linear_horizontal": linear_horizontal,
+}
+
+
+def names() -> list:
+    """Names of the catalog entries (``get(name)`` builds one)."""
+    return sorted(ENTRIES)
+
+
+def get(name: str, **kwargs) -> Distribution:
+    """The catalog entry ``name`` (see :func:`names`), built with ``kwargs``."""
+    key = str(name).lower().replace("-", "_")
+    if key not in ENTRIES:
+        raise InputError(f"unknown catalog entry {name!r}; expected one of {names()}")
+    return ENTRIES[key](**kwargs)
+
+
+def from_spec(spec: str) -> Distribution:
+    """Resolve a command-line spec: a catalog name, or ``network:M,M1,...,Q[:N=n][:seed=s][:act=a]``.
+
+    Examples
+    --------
+    ``heisenberg``, ``martinet``, ``network:2,3,2:N=2:seed=0:act=tanh``.
+    """
+    spec = str(spec).strip()
+    if not spec.lower().startswith("network"):
+        return get(spec)
+    parts = spec.split(":")
+    if len(parts) < 2 or not parts[1]:
+        raise InputError(
+            f"network spec {spec!r} needs layer sizes, e.g. 'network:2,3,2:N=2:seed=0:act=tanh'"
+        )
+    try:
+        sizes = [int(x) for x in parts[1].split(",")]
+    except ValueError as exc:
+        raise InputError(f"layer sizes in {spec!r} must be integers, got {parts[1]!r}") from exc
+    options = {"n": "2", "seed": "0", "act": "tanh"}
+    for item in parts[2:]:
+        key, _, value = item.partition("=")
+        key = key.strip().lower()
+        if key not in options or not value:
+            raise InputError(f"unknown network option {item!r}; expected N=, seed= or act=")
+        options[key] = value.strip()
+    try:
+        n_samples, seed = int(options["n"]), int(options["seed"])
+    except ValueError as exc:
+        raise InputError(f"N and seed must be integers in {spec!r}") from exc
+    return network_bundle(sizes, n_samples=n_samples, activation=options["act"], seed=seed)

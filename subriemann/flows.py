@@ -1,0 +1,440 @@
+"""Gradient flows on parameter space and their images in the output layer.
+
+* :class:`StandardFlow` — the Euclidean gradient flow θ′ = −Dᵀ∇ₓC (1.9)/(1.19),
+  whose output velocity is −DDᵀ∇ₓC (1.22).
+* :class:`AdaptedFlow` — the geometrically adapted flow: −grad_h C (2.4) when
+  over-parametrized, −grad_g C (5.2) when under-parametrized, (6.2) at K = QN,
+  and the DAE (4.5)–(4.6) under rank loss.  In every regime the direction is
+  −D⁺∇ₓC, the minimum-norm solution of D θ′ = −∇ₓC (proof in the class
+  docstring), computed from one Jacobian and one SVD.
+* :class:`OutputFlow` — the comparison model (1.11) on R^{QN} with its
+  explicit solution (1.13).
+
+A flow is a callable ``flow(theta) -> dθ/ds`` with ``output_velocity(theta)``
+and ``evaluate(theta)``; the latter returns a :class:`FlowPoint` holding
+everything an integrator or a report needs at one point, from a single Jacobian.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from subriemann.cost import L2Cost
+from subriemann.errors import InputError, NumericalError, RankConditionError, check_vector
+from subriemann.linalg import JacobianSVD, RankReport, numerical_rank, resolve_policy
+from subriemann.maps import SmoothMap
+
+__all__ = ["FlowPoint", "ParameterFlow", "StandardFlow", "AdaptedFlow", "OutputFlow", "REGIMES"]
+
+#: Regimes of :class:`AdaptedFlow` and the equations they implement.
+REGIMES = {
+    "over": "(2.4)/(1.27): -grad_h C, needs rank D = QN (2.1)",
+    "under": "(5.2)/(1.30): -grad_g C, needs rank D = K (5.1)",
+    "borderline": "(6.2): -D^-1 D^-T grad_theta C, needs K = QN and D invertible",
+    "rank-loss": "(4.5)-(4.6): the DAE -D^T Psi with Psi the least-squares solution of DD^T Psi = -grad_x C",
+    "auto": "chosen at every evaluation from K, QN and the numerical rank of D",
+}
+
+
+@dataclass(frozen=True)
+class FlowPoint:
+    """Everything known about a flow at one point θ, computed from one Jacobian.
+
+    Attributes
+    ----------
+    theta : ndarray, shape=[K]
+    x : ndarray, shape=[QN]
+        Output x[θ] (1.6)–(1.8).
+    cost : float
+        C[x[θ]] (1.7).
+    velocity : ndarray, shape=[K]
+        dθ/ds, the vector field at θ.
+    output_velocity : ndarray, shape=[QN] or None
+        dx/ds = D[θ] dθ/ds; ``None`` only for a standard-flow point evaluated
+        without geometry.
+    report : RankReport or None
+        Numerical rank of D[θ] with σ_min, σ_max (``None`` without geometry).
+    regime : str
+        "standard" or the adapted regime used at θ.
+    singular_values : ndarray, shape=[min(QN, K)] or None
+        All singular values of D[θ] (for re-deciding the rank under another policy).
+    svd : JacobianSVD or None
+        The factorisation of D[θ] when one was computed (adapted flows).
+    """
+
+    theta: np.ndarray
+    x: np.ndarray
+    cost: float
+    velocity: np.ndarray
+    output_velocity: np.ndarray | None
+    report: RankReport | None
+    regime: str
+    singular_values: np.ndarray | None = None
+    svd: JacobianSVD | None = None
+
+    @property
+    def rank(self) -> int | None:
+        return None if self.report is None else self.report.rank
+
+    @property
+    def sigma_min(self) -> float | None:
+        return None if self.report is None else self.report.sigma_min
+
+
+class ParameterFlow:
+    """Base class of the vector fields on parameter space R^K driven by an L² cost.
+
+    Parameters
+    ----------
+    f : SmoothMap
+        θ ↦ x[θ], R^K → R^{QN}.
+    cost : L2Cost
+        The cost C on R^{QN} (its ``target`` is y_ω, its ``N`` the sample count).
+    rank_policy : RankPolicy, float or None
+        How rank decisions on D are made (see :class:`~subriemann.linalg.RankPolicy`).
+    """
+
+    #: the regime label of a standard-flow point; AdaptedFlow overrides per point
+    name = "flow"
+
+    def __init__(self, f, cost, rank_policy=None):
+        if not isinstance(f, SmoothMap):
+            raise InputError(f"f must be a SmoothMap (e.g. NetworkMap), got {type(f).__name__}")
+        if not isinstance(cost, L2Cost):
+            raise InputError(f"cost must be an L2Cost, got {type(cost).__name__}")
+        if cost.dim != f.dim_out:
+            raise InputError(
+                f"the cost lives on R^{cost.dim} but f maps to R^{f.dim_out}; expected the "
+                "cost's target y_omega to have the length QN of f's output"
+            )
+        self.f = f
+        self.cost = cost
+        self.rank_policy = resolve_policy(rank_policy)
+        # Integrators evaluate the field at a point and then record that same
+        # point (RK methods evaluate f at the accepted state, FSAL): a small
+        # cache keyed on θ's bytes makes the recording free.
+        self._cache: OrderedDict = OrderedDict()
+
+    @property
+    def K(self) -> int:
+        return self.f.dim_in
+
+    @property
+    def QN(self) -> int:
+        return self.f.dim_out
+
+    @property
+    def N(self) -> int:
+        return self.cost.N
+
+    def _cached(self, theta, key):
+        entry = self._cache.get(theta.tobytes())
+        return None if entry is None else entry.get(key)
+
+    def _store(self, theta, **values):
+        k = theta.tobytes()
+        entry = self._cache.pop(k, {})
+        entry.update(values)
+        self._cache[k] = entry
+        while len(self._cache) > 8:
+            self._cache.popitem(last=False)
+
+    def _theta(self, theta):
+        # a copy: solvers may reuse their state buffer, and points are cached
+        return np.array(check_vector(theta, self.K, "theta"), dtype=np.float64)
+
+    def __call__(self, theta):
+        """dθ/ds at θ, shape ``(K,)``."""
+        return self.evaluate(theta, geometry=False).velocity
+
+    def output_velocity(self, theta):
+        """dx/ds = D[θ] dθ/ds, shape ``(QN,)``."""
+        return self.evaluate(theta).output_velocity
+
+    def evaluate(self, theta, geometry: bool = True) -> FlowPoint:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(K={self.K}, QN={self.QN}, N={self.N})"
+
+
+def _finite(v, what: str):
+    if not np.all(np.isfinite(v)):
+        raise NumericalError(
+            f"the {what} is not finite (overflow); the orbit has left the region where the "
+            "map can be evaluated in float64"
+        )
+    return v
+
+
+class StandardFlow(ParameterFlow):
+    """The Euclidean gradient flow θ′ = −∇_θC = −Dᵀ∇ₓC. Implements (1.9)/(1.19).
+
+    ``flow(theta)`` needs one vector–Jacobian product (no Jacobian);
+    ``output_velocity(theta)`` = −DDᵀ∇ₓC (1.22), the gradient of C for the
+    induced output metric (DDᵀ)⁻¹ (3.1).
+
+    Parameters
+    ----------
+    f : SmoothMap
+    cost : L2Cost
+    rank_policy : RankPolicy, float or None
+        Only used to *report* the rank of D in :meth:`evaluate`.
+
+    Examples
+    --------
+    >>> import subriemann as sr
+    >>> data = sr.TrainingData.regression(np.array([[0.0], [1.0]]), np.array([[1.0], [0.0]]))
+    >>> net = sr.MLP([1, 3, 1]); f = sr.NetworkMap(net, data.inputs)
+    >>> flow = StandardFlow(f, sr.L2Cost.from_data(data))
+    >>> flow(net.init(0)).shape
+    (10,)
+    """
+
+    name = "standard"
+
+    def _velocity(self, theta):
+        x = self._cached(theta, "x")
+        v = self._cached(theta, "velocity")
+        if v is None:
+            x = np.asarray(self.f(theta), dtype=np.float64)
+            v = -np.asarray(self.f.vjp(theta, self.cost.grad(x)), dtype=np.float64)
+            _finite(v, "standard-flow velocity -D^T grad_x C")
+            self._store(theta, x=x, velocity=v)
+        return x, v
+
+    def evaluate(self, theta, geometry: bool = True) -> FlowPoint:
+        """The flow at θ; with ``geometry`` also D's rank report and the output velocity.
+
+        Implements (1.19) and (1.22): velocity −Dᵀ∇ₓC, output velocity
+        −DDᵀ∇ₓC = D·velocity.  With ``geometry=False`` no Jacobian is formed.
+        """
+        theta = self._theta(theta)
+        point = self._cached(theta, "point")
+        if point is not None and (point.report is not None or not geometry):
+            return point
+        if not geometry:
+            x, v = self._velocity(theta)
+            return FlowPoint(theta, x, float(self.cost(x)), v, None, None, self.name)
+        x, D = self.f.value_and_jacobian(theta)
+        x, D = np.asarray(x, dtype=np.float64), np.asarray(D, dtype=np.float64)
+        _finite(D, "Jacobian D")
+        gx = self.cost.grad(x)
+        v = -(gx @ D)
+        sv = np.linalg.svd(D, compute_uv=False)
+        report = numerical_rank(sv, D.shape, self.rank_policy)
+        point = FlowPoint(theta, x, float(self.cost(x)), v, D @ v, report, self.name, sv)
+        self._store(theta, x=x, velocity=v, point=point)
+        return point
+
+    def output_velocity(self, theta):
+        """dx/ds = −D Dᵀ∇ₓC, shape ``(QN,)``. Implements (1.22)/(3.1).
+
+        Computed as D(−Dᵀ∇ₓC) with one vjp and one jvp: DDᵀ is never formed.
+        """
+        theta = self._theta(theta)
+        _, v = self._velocity(theta)
+        return _finite(np.asarray(self.f.jvp(theta, v), dtype=np.float64), "output velocity")
+
+
+class AdaptedFlow(ParameterFlow):
+    """The geometrically adapted gradient flow in all of the paper's regimes.
+
+    ``flow(theta)`` returns θ′ = −D⁺∇ₓC, where D⁺ = V Σ⁻¹ Uᵀ is the pseudo-inverse
+    of D = D[θ] from its SVD truncated at the numerical rank r (one Jacobian and
+    one SVD per evaluation, no Gram matrix is ever formed).
+
+    Parameters
+    ----------
+    f : SmoothMap
+        θ ↦ x[θ], R^K → R^{QN}.
+    cost : L2Cost
+    regime : {"auto", "over", "under", "borderline", "rank-loss"}
+        "over" (2.4)/(1.27), needs K ≥ QN and rank D = QN (2.1);
+        "under" (5.2)/(1.30), needs K ≤ QN and rank D = K (5.1);
+        "borderline" (6.2), needs K = QN and rank D = K;
+        "rank-loss" the DAE (4.5)–(4.6), any rank;
+        "auto" picks at every evaluation: "borderline" if rank D = K = QN,
+        "over" if rank D = QN < K, "under" if rank D = K < QN, else "rank-loss".
+    rank_policy : RankPolicy, float or None
+        Decides the numerical rank r.
+
+    Attributes
+    ----------
+    regime : str
+        The requested regime.
+    last_regime : str or None
+        The regime used at the last evaluation (for "auto", the one it picked).
+
+    Raises
+    ------
+    RankConditionError
+        At construction, when the requested regime is impossible for the
+        dimensions (e.g. "over" with K < QN); at evaluation, when a forced
+        regime's rank condition fails at θ.  A forced "over" does **not**
+        silently fall back to the DAE: with rank D < QN the law (2.6) no
+        longer holds, so the caller must choose "rank-loss" or "auto" knowingly.
+        (:func:`~subriemann.integrate.integrate` turns this error into the
+        status ``"rank_condition_failed"``.)
+
+    Notes
+    -----
+    **All regimes are the one direction −D⁺∇ₓC.**  Write the thin SVD truncated
+    at the rank r, D = U Σ Vᵀ (U: QN×r, V: K×r orthonormal columns, Σ > 0), so
+    D⁺ = V Σ⁻¹ Uᵀ, and ∇_θC = Dᵀ∇ₓC (1.18).
+
+    * grad_h (2.30): Pen[D] Pen[D]ᵀ ∇_θC.  In general Pen Penᵀ = V Σ⁻² Vᵀ
+      (= (DᵀD)⁺, which restricted to V = range Dᵀ is h⁻¹), hence
+      grad_h C = V Σ⁻² Vᵀ · V Σ Uᵀ ∇ₓC = V Σ⁻¹ Uᵀ ∇ₓC = D⁺∇ₓC.  With rank D = QN,
+      Pen = Dᵀ(DDᵀ)⁻¹ = D⁺ (1.23) and, since D Pen = 1 (1.24),
+      Pen Penᵀ Dᵀ∇ₓC = Pen (D Pen)ᵀ ∇ₓC = Pen ∇ₓC: the same vector, (2.4) = −D⁺∇ₓC.
+      (Equivalently Penᵀ Dᵀ∇ₓ = Penᵀ P Dᵀ ∇ₓ and Pen Penᵀ Dᵀ∇ₓ = Pen 𝒫∇ₓ.)
+    * grad_g (5.17): with rank D = K, DᵀD = V Σ² Vᵀ is invertible and
+      (DᵀD)⁻¹Dᵀ∇ₓC = V Σ⁻² Vᵀ V Σ Uᵀ ∇ₓC = D⁺∇ₓC: (5.2) = −D⁺∇ₓC.  These are
+      the normal equations of min |Dθ′ + ∇ₓC|, whose unique solution is D⁺(−∇ₓC).
+    * (6.2): at K = QN with D invertible, D⁺ = D⁻¹ and D⁻¹D⁻ᵀDᵀ∇ₓC = D⁻¹∇ₓC.
+    * DAE (4.5)–(4.6): DDᵀ = U Σ² Uᵀ, and ker DDᵀ = ker Dᵀ.  The least-squares
+      solutions of DDᵀΨ = ∇ₓC are Ψ = U Σ⁻² Uᵀ∇ₓC + k with Dᵀk = 0, so
+      θ′ = −DᵀΨ = −V Σ Uᵀ U Σ⁻² Uᵀ∇ₓC = −V Σ⁻¹ Uᵀ∇ₓC = −D⁺∇ₓC for every
+      choice of Ψ (the Ψ of (4.10) is the minimum-norm one).  *Sign:* the
+      paper writes DDᵀΨ = −∇ₓC in (4.5)–(4.6) together with θ′ = −DᵀΨ, which
+      would give x′ = +𝒫∇ₓC; its own (4.11) drops that sign and concludes
+      x′ = −𝒫∇ₓC (4.7), and at full rank (4.5) must reduce to (2.4).  The
+      descent reading, DDᵀΨ = +∇ₓC, is the one implemented.
+
+    Hence the output velocity is always D θ′ = −U Uᵀ∇ₓC = −𝒫∇ₓC, with 𝒫 the
+    orthoprojector onto range D: (4.7), (5.3), and −∇ₓC (2.5)/(6.4) when
+    rank D = QN (𝒫 = 1).  The regime therefore decides which rank condition is
+    *required* (and reported), not which formula is evaluated; computing
+    −D⁺∇ₓC directly costs one factor of cond(D) less accuracy than applying the
+    literal (1.27) Dᵀ(DDᵀ)⁻²D∇_θC, whose Gram matrix squares cond(D) twice.
+    """
+
+    name = "adapted"
+
+    def __init__(self, f, cost, regime: str = "auto", rank_policy=None):
+        super().__init__(f, cost, rank_policy)
+        if regime not in REGIMES:
+            raise InputError(
+                f"unknown regime {regime!r}; expected one of {sorted(REGIMES)}: "
+                + "; ".join(f"{k} = {v}" for k, v in REGIMES.items())
+            )
+        K, QN = self.K, self.QN
+        impossible = {
+            "over": (K < QN, f"K = {K} < QN = {QN}: rank D <= K < QN, so (2.1) can never hold"),
+            "under": (K > QN, f"K = {K} > QN = {QN}: rank D <= QN < K, so (5.1) can never hold"),
+            "borderline": (K != QN, f"K = {K} != QN = {QN}; (6.2) needs a square D"),
+        }
+        if regime in impossible and impossible[regime][0]:
+            raise RankConditionError(
+                f"regime {regime!r} is impossible here: {impossible[regime][1]}; "
+                "use regime='auto' (or 'rank-loss' for the DAE (4.5))"
+            )
+        self.regime = regime
+        self.last_regime: str | None = None
+
+    def _pick_regime(self, rank: int) -> str:
+        K, QN = self.K, self.QN
+        if rank == QN:
+            return "borderline" if K == QN else "over"
+        if rank == K:
+            return "under"
+        return "rank-loss"
+
+    def _check_rank(self, report: RankReport) -> str:
+        picked = self._pick_regime(report.rank)
+        if self.regime == "auto":
+            return picked
+        if self.regime == "rank-loss":
+            return "rank-loss"
+        needed = {"over": self.QN, "under": self.K, "borderline": self.K}[self.regime]
+        if report.rank != needed:
+            cond = {"over": "rank D = QN (2.1)", "under": "rank D = K (5.1)"}.get(
+                self.regime, "rank D = K = QN (D invertible, §6)"
+            )
+            raise RankConditionError(
+                f"the {self.regime!r} adapted flow needs {cond}, but rank D = {report.rank} "
+                f"(shape {report.shape}, sigma_min = {report.sigma_min:.3g}, sigma_max = "
+                f"{report.sigma_max:.3g}, tolerance {report.tolerance:.3g}; {report.policy}); "
+                "use regime='rank-loss' (the DAE (4.5)) or 'auto' to continue under rank loss"
+            )
+        return self.regime
+
+    def evaluate(self, theta, geometry: bool = True) -> FlowPoint:
+        """The adapted flow at θ: velocity −D⁺∇ₓC, output velocity −𝒫∇ₓC, rank report.
+
+        Implements (2.4)/(1.27), (5.2)/(1.30), (6.2) or (4.5)–(4.6) and (4.7)
+        (see the class notes for why they coincide).  One Jacobian, one SVD.
+        ``geometry`` is accepted for interface symmetry; the adapted flow
+        always needs D.
+        """
+        theta = self._theta(theta)
+        point = self._cached(theta, "point")
+        if point is None:
+            x, D = self.f.value_and_jacobian(theta)
+            x = np.asarray(x, dtype=np.float64)
+            svd = JacobianSVD(D, self.rank_policy)  # raises NumericalError on NaN/inf in D
+            gx = self.cost.grad(x)
+            v = -svd.solve(gx)
+            _finite(v, "adapted-flow velocity -D^+ grad_x C")
+            # D v = −U Uᵀ ∇ₓC exactly: use the projector rather than the product
+            # so the recorded output velocity has no cond(D) amplification.
+            xdot = -svd.project_range(gx)
+            regime = self._check_rank(svd.report)
+            point = FlowPoint(
+                theta, x, float(self.cost(x)), v, xdot, svd.report, regime, svd.singular_values, svd
+            )
+            self._store(theta, point=point)
+        else:
+            self._check_rank(point.report)
+        self.last_regime = point.regime
+        return point
+
+    def __repr__(self) -> str:
+        return f"AdaptedFlow(K={self.K}, QN={self.QN}, N={self.N}, regime={self.regime!r})"
+
+
+class OutputFlow:
+    """The Euclidean gradient flow in the output layer, x′ = −∇ₓC[x]. Implements (1.11).
+
+    Parameters
+    ----------
+    cost : L2Cost
+        C[x] = |x − y_ω|²/(2N).
+    """
+
+    def __init__(self, cost):
+        if not isinstance(cost, L2Cost):
+            raise InputError(f"cost must be an L2Cost, got {type(cost).__name__}")
+        self.cost = cost
+
+    @property
+    def N(self) -> int:
+        return self.cost.N
+
+    def __call__(self, x):
+        """x′ = −∇ₓC = −(x − y_ω)/N, shape ``(QN,)``. Implements (1.11)/(1.12)."""
+        return -self.cost.grad(x)
+
+    def solution(self, x0, s):
+        """x(s) = y_ω + e^{−s/N}(x(0) − y_ω). Implements (1.13).
+
+        Parameters
+        ----------
+        x0 : array-like, shape=[QN]
+        s : float or array-like, shape=[n]
+
+        Returns
+        -------
+        ndarray, shape=[QN] or [n, QN]
+        """
+        from subriemann.theory import residual_law
+
+        x0 = check_vector(x0, self.cost.dim, "x0")
+        return self.cost.target + residual_law(s, x0, self.cost.target, self.N)
+
+    def __repr__(self) -> str:
+        return f"OutputFlow({self.cost!r})"

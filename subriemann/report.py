@@ -1,0 +1,636 @@
+"""Records (JSON/CSV), figures and a progress bar: the package's only output layer besides the CLI.
+
+Everything a run produces goes through here, in a form that lets any figure be
+regenerated later without re-running the run:
+
+* :func:`make_record` wraps results with the package version, the library
+  versions, the configuration and the seed; :func:`write_json` /
+  :func:`read_json` store it (numpy arrays become lists, non-finite floats
+  become ``null``).
+* The figure functions take plain arrays (as stored in a record), draw the
+  paper's theory lines next to the measured curves, label every axis and save
+  a PNG. :func:`figures_from_record` redraws the figures of a stored record.
+* :class:`ProgressBar` is a dependency-free progress indicator for stderr that
+  stays silent when stderr is not a terminal and appears only for work that
+  lasts longer than a second.
+
+Figures are drawn on :class:`matplotlib.figure.Figure` objects with the Agg
+canvas, never through ``pyplot``: no screen, no global figure state, safe in
+worker processes and under test.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import math
+import platform
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from subriemann.errors import InputError
+
+__all__ = [
+    "ProgressBar",
+    "progress_bar",
+    "provenance",
+    "make_record",
+    "to_jsonable",
+    "write_json",
+    "read_json",
+    "write_csv",
+    "format_table",
+    "plot_cost_law",
+    "plot_sigma_min",
+    "plot_trapping",
+    "plot_frobenius",
+    "plot_growth_vector",
+    "figures_from_record",
+    "RECORD_SCHEMA",
+]
+
+#: Version of the record layout written by :func:`make_record`.
+RECORD_SCHEMA = 1
+
+
+# -- progress -----------------------------------------------------------------
+class ProgressBar:
+    """A one-line progress bar on a terminal stream, usable as a ``progress(done, total)`` callback.
+
+    Parameters
+    ----------
+    label : str
+        Text in front of the bar.
+    total : float, optional
+        Amount of work; may also be given with each update (the callback
+        convention of :func:`subriemann.integrate.integrate` and of the surveys).
+    stream : file-like, optional
+        Where to draw; default ``sys.stderr``.
+    enabled : bool, optional
+        Force the bar on or off.  Default: on only when ``stream`` is a TTY, so
+        logs and pipes never receive carriage returns.
+    delay : float
+        Seconds of work before the bar first appears: short tasks stay silent.
+    min_interval : float
+        Minimum seconds between redraws.
+
+    Examples
+    --------
+    >>> with ProgressBar("survey", enabled=False) as bar:
+    ...     for i in range(10):
+    ...         bar(i + 1, 10)
+    """
+
+    def __init__(
+        self,
+        label: str = "",
+        total: float | None = None,
+        stream=None,
+        enabled: bool | None = None,
+        delay: float = 1.0,
+        min_interval: float = 0.1,
+        width: int = 28,
+    ):
+        self.label = label
+        self.total = total
+        self.stream = sys.stderr if stream is None else stream
+        if enabled is None:
+            isatty = getattr(self.stream, "isatty", None)
+            enabled = bool(isatty()) if callable(isatty) else False
+        self.enabled = enabled
+        self.delay = float(delay)
+        self.min_interval = float(min_interval)
+        self.width = int(width)
+        self.done = 0.0
+        self._start = time.monotonic()
+        self._last_draw = -math.inf
+        self._drawn = False
+        self._closed = False
+
+    def __call__(self, done, total=None) -> None:
+        """Record progress ``done`` out of ``total`` (the callback convention)."""
+        self.update(done, total)
+
+    def update(self, done, total=None) -> None:
+        if total is not None:
+            self.total = float(total)
+        self.done = float(done)
+        if not self.enabled or self._closed:
+            return
+        now = time.monotonic()
+        finished = self.total is not None and self.done >= self.total
+        if now - self._start < self.delay and not (finished and self._drawn):
+            return
+        if now - self._last_draw < self.min_interval and not finished:
+            return
+        self._last_draw = now
+        self._draw(now)
+
+    def render(self, now: float | None = None) -> str:
+        """The bar as a string (without carriage return), e.g. ``label [####....]  40% 2.0s``."""
+        elapsed = (time.monotonic() if now is None else now) - self._start
+        if self.total and self.total > 0:
+            frac = min(max(self.done / self.total, 0.0), 1.0)
+            fill = int(round(frac * self.width))
+            bar = "#" * fill + "." * (self.width - fill)
+            eta = elapsed * (1.0 - frac) / frac if frac > 0 else math.inf
+            eta_text = f" eta {eta:.0f}s" if math.isfinite(eta) and frac < 1.0 else ""
+            count = (
+                f" {int(self.done)}/{int(self.total)}"
+                if float(self.total).is_integer() and float(self.done).is_integer()
+                else ""
+            )
+            return f"{self.label} [{bar}] {100 * frac:3.0f}%{count} {elapsed:.1f}s{eta_text}"
+        return f"{self.label} {self.done:g} {elapsed:.1f}s"
+
+    def _draw(self, now: float) -> None:
+        text = self.render(now)
+        self.stream.write("\r" + text.ljust(getattr(self, "_last_len", 0)))
+        self._last_len = len(text)
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """Finish the line (only if something was drawn)."""
+        if self._closed:
+            return
+        if self.enabled and self._drawn:
+            self._draw(time.monotonic())
+            self.stream.write("\n")
+            self.stream.flush()
+        self._closed = True
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def progress_bar(label: str, quiet: bool = False, stream=None, **kwargs) -> ProgressBar:
+    """A :class:`ProgressBar` on stderr, switched off by ``quiet`` (the CLI's ``--quiet``)."""
+    return ProgressBar(label, stream=stream, enabled=False if quiet else None, **kwargs)
+
+
+# -- records ------------------------------------------------------------------
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def provenance() -> dict:
+    """Versions and platform of the current run (for a record's ``environment`` field)."""
+    from subriemann import __version__
+
+    return {
+        "subriemann": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **{name: _version(name) for name in ("numpy", "scipy", "autograd", "geomstats")},
+        "matplotlib": _version("matplotlib"),
+    }
+
+
+def make_record(kind: str, config: Mapping, seed, results: Mapping, **extra) -> dict:
+    """A self-describing run record: what was run (config, seed), with what, and what came out.
+
+    Parameters
+    ----------
+    kind : str
+        The run's kind (``"demo"``, ``"train"``, ``"frobenius"``, ``"survey"``);
+        :func:`figures_from_record` dispatches on it.
+    config : mapping
+        Everything needed to re-run: architecture, data, flow, integrator, ε...
+    seed : int or None
+    results : mapping
+        Scalars and arrays (numpy arrays are fine).
+
+    Returns
+    -------
+    dict
+        ``{"schema", "kind", "subriemann_version", "created", "environment",
+        "config", "seed", "results", **extra}``, already JSON-safe.
+    """
+    from subriemann import __version__
+
+    record = {
+        "schema": RECORD_SCHEMA,
+        "kind": str(kind),
+        "subriemann_version": __version__,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "environment": provenance(),
+        "config": dict(config),
+        "seed": seed,
+        "results": dict(results),
+        **extra,
+    }
+    return to_jsonable(record)
+
+
+def to_jsonable(obj):
+    """Convert numpy values, tuples and paths for JSON; NaN and ±inf become ``None``.
+
+    JSON has no NaN/inf; ``None`` (``null``) reads back as NaN through
+    ``np.asarray(values, dtype=float)``, so arrays survive a round trip.
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.bool_ | bool):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating | float):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, str | int):
+        return obj
+    if hasattr(obj, "as_dict"):
+        return to_jsonable(obj.as_dict())
+    raise InputError(f"cannot store a {type(obj).__name__} in a JSON record: {obj!r}")
+
+
+def write_json(path, record) -> Path:
+    """Write ``record`` (made JSON-safe) to ``path``, creating parent folders; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(to_jsonable(record), indent=2, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def read_json(path) -> dict:
+    """Read a record written by :func:`write_json`."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"record file {str(path)!r} does not exist") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"record file {str(path)!r} is not valid JSON (line {exc.lineno}: {exc.msg})"
+        ) from exc
+
+
+def write_csv(path, rows, header: Sequence[str] | None = None, comments: Mapping | None = None):
+    """Write rows to CSV: a list of dicts, or a dict of equal-length columns.
+
+    ``comments`` (e.g. version, config, seed) go first as ``# key: value``
+    lines, so the table carries its own provenance.
+    """
+    path = Path(path)
+    if isinstance(rows, Mapping):
+        columns = {k: np.asarray(v).ravel() for k, v in rows.items()}
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise InputError(f"CSV columns must have equal lengths, got {sorted(lengths)}")
+        n = lengths.pop() if lengths else 0
+        rows = [{k: v[i] for k, v in columns.items()} for i in range(n)]
+    rows = [dict(r) for r in rows]
+    if header is None:
+        header = list(dict.fromkeys(k for r in rows for k in r))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        for key, value in (comments or {}).items():
+            fh.write(f"# {key}: {json.dumps(to_jsonable(value))}\n")
+        writer = csv.DictWriter(fh, fieldnames=list(header), extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: _csv_cell(r.get(k)) for k in header})
+    return path
+
+
+def _csv_cell(value):
+    value = to_jsonable(value)
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list):
+        return json.dumps(value)
+    return value
+
+
+def format_table(rows: Sequence[tuple], header: Sequence[str] | None = None) -> str:
+    """Align rows of cells into a plain-text table (floats in ``%.4g``)."""
+    cells = [[_cell_text(c) for c in row] for row in rows]
+    if header is not None:
+        cells.insert(0, [str(h) for h in header])
+    ncol = max(len(r) for r in cells)
+    widths = [max(len(r[i]) for r in cells if i < len(r)) for i in range(ncol)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in cells]
+    if header is not None:
+        lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.4g}"
+    return str(value)
+
+
+# -- figures ------------------------------------------------------------------
+def _figure(nrows: int = 1, ncols: int = 1, height: float = 4.0, **kw):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4 * ncols, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, **kw)
+    return fig, axes
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _positive(values):
+    """Values for a log axis: non-positive and non-finite entries are masked (not clipped)."""
+    arr = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(arr) & (arr > 0), arr, np.nan)
+
+
+def plot_cost_law(curves: Mapping, C0: float, N: int, path, eps=None, s_stop=None) -> Path:
+    """log C(s) of each flow against the law C(0)e^{−2s/N}; lower panel: relative deviation.
+
+    Implements the comparison of a measured orbit with (1.14)/(2.6) and marks the
+    a-priori stopping time (2.18).
+
+    Parameters
+    ----------
+    curves : mapping label -> (s, cost)
+        Arrays of equal length per flow.
+    C0 : float
+        C(0), common to all flows (same start).
+    N : int
+        Number of training inputs.
+    path : path-like
+        PNG to write.
+    eps : float, optional
+        Target cost ε (drawn as a horizontal line).
+    s_stop : float, optional
+        Predicted stopping time s_ε = (N/2) log(C0/ε) (vertical line).
+    """
+    fig, (ax, ax_dev) = _figure(2, 1, height=3.0, sharex=True)
+    s_max = max((float(np.nanmax(np.asarray(s, float))) for s, _ in curves.values()), default=1.0)
+    if s_stop is not None:
+        s_max = max(s_max, float(s_stop))
+    grid = np.linspace(0.0, s_max, 200)
+    ax.semilogy(grid, C0 * np.exp(-2.0 * grid / N), "k--", lw=1.2, label="theory C(0)e^{-2s/N}")
+    for label, (s, cost) in curves.items():
+        s, cost = np.asarray(s, float), np.asarray(cost, float)
+        ax.semilogy(s, _positive(cost), marker=".", ms=3, lw=1.2, label=label)
+        deviation = np.abs(cost / (C0 * np.exp(-2.0 * s / N)) - 1.0)
+        ax_dev.semilogy(s, _positive(deviation), marker=".", ms=3, lw=1.0, label=label)
+    if eps is not None:
+        ax.axhline(eps, color="grey", lw=0.8, ls=":", label=f"ε = {eps:g}")
+    if s_stop is not None:
+        for a in (ax, ax_dev):
+            a.axvline(s_stop, color="grey", lw=0.8, ls="-.")
+        ax.annotate(
+            f"s_ε = {s_stop:.3g}",
+            (s_stop, C0),
+            xytext=(-4, 0),
+            textcoords="offset points",
+            ha="right",
+            va="top",
+            fontsize=8,
+        )
+    ax.set_ylabel("cost C(s)")
+    ax.set_title(f"Cost along the orbits vs the law (2.6), N = {N}")
+    ax.legend(fontsize=8)
+    ax_dev.set_xlabel("flow time s")
+    ax_dev.set_ylabel("|C(s) / (C(0)e^{-2s/N}) − 1|")
+    return _save(fig, path)
+
+
+def plot_sigma_min(curves: Mapping, path, sigma_max: Mapping | None = None) -> Path:
+    """σ_min(D[θ(s)]) along each orbit: the rank condition (2.1) holds while it stays > 0.
+
+    Parameters
+    ----------
+    curves : mapping label -> (s, sigma_min)
+    path : path-like
+    sigma_max : mapping label -> (s, sigma_max), optional
+        Drawn dashed, to show the condition number's spread.
+    """
+    fig, ax = _figure()
+    for i, (label, (s, smin)) in enumerate(curves.items()):
+        color = f"C{i}"
+        ax.semilogy(
+            np.asarray(s, float),
+            _positive(smin),
+            color=color,
+            marker=".",
+            ms=3,
+            label=f"σ_min(D), {label}",
+        )
+        if sigma_max and label in sigma_max:
+            s2, smax = sigma_max[label]
+            ax.semilogy(
+                np.asarray(s2, float),
+                _positive(smax),
+                color=color,
+                ls="--",
+                lw=0.8,
+                label=f"σ_max(D), {label}",
+            )
+    ax.set_xlabel("flow time s")
+    ax.set_ylabel("singular value of D[θ(s)]")
+    ax.set_title("Rank condition (2.1) along the orbits: σ_min(D) > 0")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_trapping(curves: Mapping, path, bounds: Mapping | None = None, threshold=None) -> Path:
+    """Trapping ratio ε(θ) = |Dᵀ∇ₓC| / |∇ₓC| (3.4) along each orbit.
+
+    When rank D = QN, σ_min(D) ≤ ε(θ) ≤ σ_max(D); those bounds (from the
+    singular values along the same orbit) are the theory lines.  Where ε(θ) is
+    small the standard flow crawls (Prop. 3.1), while the adapted flow's
+    output velocity is −∇ₓC whatever ε(θ) is.
+
+    Parameters
+    ----------
+    curves : mapping label -> (s, ratio)
+    path : path-like
+    bounds : mapping label -> (s, sigma_min, sigma_max), optional
+    threshold : float, optional
+        A trapping threshold (horizontal line).
+    """
+    fig, ax = _figure()
+    for i, (label, (s, ratio)) in enumerate(curves.items()):
+        color = f"C{i}"
+        s = np.asarray(s, float)
+        ax.semilogy(s, _positive(ratio), color=color, marker=".", ms=3, label=f"ε(θ), {label}")
+        if bounds and label in bounds:
+            sb, lo, hi = (np.asarray(a, float) for a in bounds[label])
+            ax.fill_between(
+                sb,
+                _positive(lo),
+                _positive(hi),
+                color=color,
+                alpha=0.12,
+                label=f"[σ_min, σ_max] of D, {label}",
+            )
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", lw=0.8, ls=":", label=f"threshold {threshold:g}")
+    ax.set_xlabel("flow time s")
+    ax.set_ylabel("ε(θ) = |Dᵀ∇ₓC| / |∇ₓC|")
+    ax.set_title("Trapping ratio (3.4) along the orbits")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_frobenius(relative_defects, path, tolerance: float, labels=None, title=None) -> Path:
+    """Relative Frobenius defect at sample points against the involutivity tolerance.
+
+    A distribution is involutive (2.31) where the defect is below the tolerance;
+    points above it are evidence of non-integrability (a sub-Riemannian
+    structure (2.33)).
+
+    Parameters
+    ----------
+    relative_defects : array-like, shape=[n_points]
+    path : path-like
+    tolerance : float
+        The tolerance of the verdict (horizontal line).
+    labels : sequence of str, optional
+        One per point (e.g. seeds).
+    """
+    values = np.asarray(relative_defects, float)
+    fig, ax = _figure()
+    x = np.arange(values.size)
+    floor = max(float(tolerance), 1e-300) * 1e-3
+    ax.bar(
+        x, np.where(values > floor, values, floor), color=np.where(values > tolerance, "C3", "C2")
+    )
+    ax.axhline(tolerance, color="k", ls="--", lw=1.0, label=f"tolerance {tolerance:.2g}")
+    ax.set_yscale("log")
+    ax.set_xticks(x, labels if labels is not None else [str(i) for i in x], fontsize=8)
+    ax.set_xlabel("sample point")
+    ax.set_ylabel("relative Frobenius defect |Ω_p| / scale")
+    ax.set_title(title or "Frobenius test (2.31): defect per point (red = not involutive)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_growth_vector(growth, dim: int, path, title=None) -> Path:
+    """Growth vector (dim Δ, dim Δ², ...) of a distribution against the ambient dimension.
+
+    Reaching ``dim`` means the distribution is bracket generating (Chow–Rashevskii).
+    """
+    growth = [int(g) for g in growth]
+    fig, ax = _figure()
+    steps = np.arange(1, len(growth) + 1)
+    ax.step(steps, growth, where="mid", marker="o", label="dim Δ^k")
+    ax.axhline(dim, color="k", ls="--", lw=1.0, label=f"ambient dimension {dim}")
+    ax.set_xticks(steps)
+    ax.set_ylim(0, dim + 1)
+    ax.set_xlabel("bracket step k")
+    ax.set_ylabel("dim Δ^k (rank of the k-th derived distribution)")
+    ax.set_title(title or f"Growth vector {tuple(growth)}")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def figures_from_record(record: Mapping, outdir) -> list[Path]:
+    """Redraw the figures of a run record (as written by the CLI) into ``outdir``.
+
+    ``demo``/``train`` records hold, per flow, the arrays ``s, cost, sigma_min,
+    sigma_max, trapping_ratio``; ``frobenius`` records hold the defects per
+    point and, for catalog entries, the growth vector.
+    """
+    outdir = Path(outdir)
+    kind = record.get("kind")
+    results = record.get("results", {})
+    paths: list[Path] = []
+    if kind in ("demo", "train"):
+        flows = results.get("flows", {})
+        orbits = {name: fl["orbit"] for name, fl in flows.items() if fl.get("orbit")}
+        if not orbits:
+            return paths
+        paths.append(
+            plot_cost_law(
+                {name: (o["s"], o["cost"]) for name, o in orbits.items()},
+                C0=results["C0"],
+                N=results["N"],
+                path=outdir / "cost_law.png",
+                eps=results.get("eps"),
+                s_stop=results.get("stopping_time"),
+            )
+        )
+        paths.append(
+            plot_sigma_min(
+                {name: (o["s"], o["sigma_min"]) for name, o in orbits.items()},
+                outdir / "sigma_min.png",
+                sigma_max={
+                    name: (o["s"], o["sigma_max"])
+                    for name, o in orbits.items()
+                    if o.get("sigma_max") is not None
+                },
+            )
+        )
+        trapping = {
+            n: (o["s"], o["trapping_ratio"])
+            for n, o in orbits.items()
+            if o.get("trapping_ratio") is not None
+        }
+        if trapping:
+            paths.append(
+                plot_trapping(
+                    trapping,
+                    outdir / "trapping.png",
+                    bounds={
+                        n: (o["s"], o["sigma_min"], o["sigma_max"])
+                        for n, o in orbits.items()
+                        if o.get("sigma_max") is not None and n in trapping
+                    },
+                )
+            )
+    elif kind == "frobenius":
+        points = results.get("points", [])
+        if points:
+            paths.append(
+                plot_frobenius(
+                    [p["relative_defect"] for p in points],
+                    outdir / "frobenius.png",
+                    tolerance=results["tolerance"],
+                    labels=[str(p.get("label", i)) for i, p in enumerate(points)],
+                    title=f"Frobenius test of {results.get('name', 'the distribution')}",
+                )
+            )
+        if results.get("growth_vector"):
+            paths.append(
+                plot_growth_vector(
+                    results["growth_vector"],
+                    results["dim"],
+                    outdir / "growth_vector.png",
+                    title=f"Growth vector of {results.get('name', 'the distribution')}",
+                )
+            )
+    else:
+        raise InputError(
+            f"cannot draw figures for a record of kind {kind!r}; expected 'demo', 'train' or "
+            "'frobenius' (survey figures are drawn from the survey's CSV by SurveyResult.plot)"
+        )
+    return paths

@@ -1,0 +1,214 @@
+"""Closed forms of the paper: cost law, residual law, stopping time, trapping bound.
+
+These are the a-priori predictions that the orbits of :mod:`subriemann.flows`
+are measured against.  In the output layer the adapted flow *is* the Euclidean
+gradient flow (1.11), whose solution (1.13) is explicit; everything here
+follows from it:
+
+* residual law (1.13)/(2.7):  x(s) − y_ω = e^{−s/N} (x(0) − y_ω),
+* cost law (1.14)/(2.6):      C(s) = e^{−2s/N} C(0),
+* stopping time (2.18):       s_ε = (N/2) log(C(0)/ε),
+* trapping bound (3.6):       |I| ≥ N L_U / (|x(s₀) − y_ω| ε)  for the standard flow.
+
+:func:`compare_with_law` measures how far a recorded
+:class:`~subriemann.integrate.Trajectory` is from these predictions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from subriemann.errors import InputError, ShapeError, check_array
+
+__all__ = [
+    "cost_law",
+    "residual_law",
+    "stopping_time",
+    "trapping_time_bound",
+    "compare_with_law",
+]
+
+
+def _positive_scalar(value, name: str, what: str, allow_zero: bool = False) -> float:
+    """A finite real number > 0 (or ≥ 0), else :class:`InputError` saying what it stands for."""
+    if isinstance(value, bool) or not np.isscalar(value) and np.ndim(value) != 0:
+        raise InputError(f"{name} must be a real number ({what}), got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be a real number ({what}), got {value!r}") from exc
+    if not np.isfinite(v):
+        raise InputError(f"{name} must be finite ({what}), got {v!r}")
+    if v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InputError(f"{name} must be {bound} ({what}), got {v!r}")
+    return v
+
+
+def _sample_count(N) -> int:
+    """N, the number of training inputs: an integer ≥ 1."""
+    if isinstance(N, bool) or not isinstance(N, int | np.integer | float | np.floating):
+        raise InputError(f"N must be the number of training inputs, an integer >= 1, got {N!r}")
+    if not np.isfinite(N) or N < 1 or float(N) != int(N):
+        raise InputError(f"N must be the number of training inputs, an integer >= 1, got {N!r}")
+    return int(N)
+
+
+def _times(s):
+    """Flow times as a float64 array (scalar stays 0-d); finite, any sign."""
+    s = check_array(s, "s")
+    if s.ndim > 1:
+        raise ShapeError(f"s must be a scalar or a 1-D array of flow times, got shape {s.shape}")
+    return np.asarray(s, dtype=np.float64)
+
+
+def cost_law(s, C0, N):
+    """The cost along the adapted flow: C(s) = e^{−2s/N} C(0). Implements (1.14)/(2.6).
+
+    Parameters
+    ----------
+    s : float or array-like, shape=[n]
+        Flow times (any finite real; the theorem is stated for s ≥ 0).
+    C0 : float
+        C(0) ≥ 0, the cost at s = 0.
+    N : int
+        Number of training inputs.
+
+    Returns
+    -------
+    float or ndarray, shape=[n]
+        C(s), with the shape of ``s``.
+    """
+    C0 = _positive_scalar(C0, "C0", "the initial cost C(0)", allow_zero=True)
+    N = _sample_count(N)
+    out = C0 * np.exp(-2.0 * _times(s) / N)
+    return float(out) if out.ndim == 0 else out
+
+
+def residual_law(s, x0, y, N):
+    """The output residual along the adapted flow: x(s) − y_ω = e^{−s/N}(x(0) − y_ω). Implements (2.7).
+
+    Parameters
+    ----------
+    s : float or array-like, shape=[n]
+        Flow times.
+    x0 : array-like, shape=[QN]
+        Initial output x(0) = x[θ(0)].
+    y : array-like, shape=[QN]
+        Target y_ω.
+    N : int
+        Number of training inputs.
+
+    Returns
+    -------
+    ndarray, shape=[QN] or [n, QN]
+        The residual x(s) − y_ω (one row per time when ``s`` is an array).
+    """
+    x0 = check_array(x0, "x0", ndim=1)
+    y = check_array(y, "y", shape=(x0.shape[0],))
+    N = _sample_count(N)
+    decay = np.exp(-_times(s) / N)
+    return np.multiply.outer(decay, np.asarray(x0) - np.asarray(y))
+
+
+def stopping_time(eps, C0, N) -> float:
+    """The a-priori stopping time s_ε = (N/2) log(C(0)/ε). Implements (2.18).
+
+    The earliest s ≥ 0 with C(s) ≤ ε on an orbit of the adapted flow along
+    which the rank condition (2.1) holds; 0 when C(0) ≤ ε already.
+
+    Parameters
+    ----------
+    eps : float
+        Target cost ε > 0.
+    C0 : float
+        Initial cost C(0) > 0.  (C(0) = 0 means θ(0) already is a global
+        minimizer: there is nothing to stop, and it is rejected as an input error.)
+    N : int
+        Number of training inputs.
+
+    Raises
+    ------
+    InputError
+        ε ≤ 0, C(0) ≤ 0, N < 1 or a non-finite value.
+    """
+    eps = _positive_scalar(eps, "eps", "the target cost epsilon of (2.17)")
+    C0 = _positive_scalar(C0, "C0", "the initial cost C(0); C(0) = 0 is already a global minimum")
+    N = _sample_count(N)
+    return max(0.0, 0.5 * N * np.log(C0 / eps))
+
+
+def trapping_time_bound(arc_length, residual_norm, ratio, N) -> float:
+    """Lower bound on the time the standard flow spends in a trapping region. Implements (3.6).
+
+    |I| ≥ N L_U / (|x[θ(s₀)] − y_ω| ε), for a region U where
+    |Dᵀ∇ₓC| < ε |∇ₓC| (3.4) that the orbit of (3.7) crosses with arc length L_U.
+
+    Parameters
+    ----------
+    arc_length : float
+        L_U ≥ 0 (3.5), the arc length of the orbit inside U.
+    residual_norm : float
+        |x[θ(s₀)] − y_ω| > 0 at the entry time s₀.
+    ratio : float
+        ε > 0 of (3.4), the bound on |Dᵀ∇ₓC| / |∇ₓC| inside U.
+    N : int
+        Number of training inputs.
+    """
+    L = _positive_scalar(arc_length, "arc_length", "L_U of (3.5)", allow_zero=True)
+    r = _positive_scalar(residual_norm, "residual_norm", "|x(s0) - y_omega| at the entry time")
+    e = _positive_scalar(ratio, "ratio", "epsilon of (3.4)")
+    return _sample_count(N) * L / (r * e)
+
+
+def compare_with_law(traj) -> dict:
+    """How far a recorded orbit is from the predictions (2.6), (2.7) and (2.18).
+
+    Parameters
+    ----------
+    traj : Trajectory
+        From :func:`subriemann.integrate.integrate`; uses its ``s``, ``x``,
+        ``cost``, ``target``, ``N``, ``eps`` and ``event_s``.
+
+    Returns
+    -------
+    dict
+        ``law_residual`` (max |log C(s) − log C(0) + 2s/N|),
+        ``max_rel_cost_error`` (max |C(s)/(C(0)e^{−2s/N}) − 1|),
+        ``max_rel_residual_error`` (max |x(s) − y − e^{−s/N}(x(0) − y)| / |e^{−s/N}(x(0) − y)|),
+        ``predicted_stopping_time`` (2.18) and ``reached_stopping_time``
+        (the recorded crossing of C = ε) with their ``stopping_time_rel_error``
+        when the trajectory was run with a target cost ε (else ``None``).
+    """
+    s = np.asarray(traj.s, dtype=np.float64)
+    if s.size == 0:
+        raise InputError("the trajectory is empty; expected at least its initial point")
+    ds = s - s[0]
+    cost = np.asarray(traj.cost, dtype=np.float64)
+    C0 = float(cost[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_cost = np.abs(cost / cost_law(ds, C0, traj.N) - 1.0) if C0 > 0 else np.zeros_like(cost)
+    predicted = residual_law(ds, traj.x[0], traj.target, traj.N)
+    actual = np.asarray(traj.x) - np.asarray(traj.target)
+    scale = np.linalg.norm(predicted, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_res = np.where(
+            scale > 0, np.linalg.norm(actual - predicted, axis=1) / np.where(scale > 0, scale, 1), 0
+        )
+    out = {
+        "law_residual": float(traj.law_residual()),
+        "max_rel_cost_error": float(np.max(rel_cost)),
+        "max_rel_residual_error": float(np.max(rel_res)),
+        "predicted_stopping_time": None,
+        "reached_stopping_time": None,
+        "stopping_time_rel_error": None,
+    }
+    if traj.eps is not None and C0 > 0:
+        predicted_s = s[0] + stopping_time(traj.eps, C0, traj.N)
+        out["predicted_stopping_time"] = float(predicted_s)
+        if traj.event_s is not None:
+            out["reached_stopping_time"] = float(traj.event_s)
+            out["stopping_time_rel_error"] = (
+                abs(traj.event_s - predicted_s) / predicted_s if predicted_s > 0 else 0.0
+            )
+    return out
