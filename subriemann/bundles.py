@@ -19,6 +19,16 @@ used is in ``at(θ).report`` / :meth:`PullbackBundle.rank_report`.
 ``Euclidean(K)``, with projection f: vertical = ker D (the tangent spaces of the
 fibers f⁻¹(x), (2.32)), horizontal = V.  It implements the O'Neill integrability
 tensor that geomstats leaves abstract, from the Lie brackets of the frame.
+
+Example (overparametrized, K = 17 > QN = 3):
+
+>>> import numpy as np, subriemann as sr
+>>> data = sr.TrainingData.regression(np.random.default_rng(0).normal(size=(3, 2)), np.ones((3, 1)))
+>>> f, cost = sr.NetworkMap(sr.MLP([2, 4, 1]), data), sr.L2Cost.from_data(data)
+>>> theta = f.mlp.init(seed=0); grad_x = cost.grad(f(theta))
+>>> grad_h = sr.PullbackBundle(f).grad(theta, f.vjp(theta, grad_x))  # (2.30)
+>>> bool(np.allclose(f.jvp(theta, grad_h), grad_x))  # D·grad_h C = ∇ₓC, (1.28)
+True
 """
 
 from __future__ import annotations
@@ -41,14 +51,15 @@ __all__ = ["PullbackBundle", "BundleFiber"]
 _DEFAULT_RTOL = 1e-8
 
 
-def _columns(fn, vec):
+def _columns(fn, vec, dim: int, name: str):
     """Apply a map written for (K,) or (K, m) column inputs to vec of shape (K,) or (n, K)."""
-    vec = np.asarray(vec, dtype=np.float64)
-    if vec.ndim == 1:
-        return fn(vec)
-    if vec.ndim == 2:
-        return fn(vec.T).T
-    raise ShapeError(f"expected a vector (K,) or a stack of vectors (n, K), got shape {vec.shape}")
+    vec = check_array(vec, name)
+    if vec.ndim not in (1, 2) or vec.shape[-1] != dim:
+        raise ShapeError(
+            f"{name} must be a vector ({dim},) or a stack of vectors (n, {dim}), "
+            f"got shape {vec.shape}"
+        )
+    return fn(vec) if vec.ndim == 1 else fn(vec.T).T
 
 
 class BundleFiber:
@@ -111,15 +122,15 @@ class BundleFiber:
 
     def horizontal_projection(self, tangent_vec):
         """P v: the component of v in V_θ. ``tangent_vec`` (K,) or (n, K)."""
-        return _columns(self.svd.project_row, tangent_vec)
+        return _columns(self.svd.project_row, tangent_vec, self.bundle.dim, "tangent_vec")
 
     def vertical_projection(self, tangent_vec):
         """(1 − P) v: the component of v in ker D (tangent to the fiber f⁻¹(x))."""
-        return _columns(self.svd.project_kernel, tangent_vec)
+        return _columns(self.svd.project_kernel, tangent_vec, self.bundle.dim, "tangent_vec")
 
     def push_forward(self, tangent_vec):
         """f_* v = D v, shape (QN,) or (n, QN)."""
-        return _columns(lambda v: self.D @ v, tangent_vec)
+        return _columns(lambda v: self.D @ v, tangent_vec, self.bundle.dim, "tangent_vec")
 
     def inner_product(self, tangent_vec_a, tangent_vec_b):
         """h(u, w) = (Du)ᵀG(Dw) = (D̃u)·(D̃w). Implements (2.22)/(2.25).
@@ -127,8 +138,9 @@ class BundleFiber:
         Defined for any u, w ∈ R^K (it is the semi-definite form DᵀGD); it is
         the bundle metric on V_θ.
         """
-        a = _columns(lambda v: self.D_whitened @ v, tangent_vec_a)
-        b = _columns(lambda v: self.D_whitened @ v, tangent_vec_b)
+        K = self.bundle.dim
+        a = _columns(lambda v: self.D_whitened @ v, tangent_vec_a, K, "tangent_vec_a")
+        b = _columns(lambda v: self.D_whitened @ v, tangent_vec_b, K, "tangent_vec_b")
         return np.sum(a * b, axis=-1)
 
     def grad(self, covector):
@@ -137,7 +149,7 @@ class BundleFiber:
         See :meth:`PullbackBundle.grad` for the derivation for a general G and
         the rank-loss case.  ``covector`` (K,) or (n, K).
         """
-        return _columns(self.svd.normal_solve, covector)
+        return _columns(self.svd.normal_solve, covector, self.bundle.dim, "covector")
 
     def horizontal_lift(self, tangent_vec):
         """The u ∈ V_θ with Du = w (least squares in the G-norm with rank loss).
@@ -207,7 +219,8 @@ class PullbackBundle(FiberBundle):
     -----
     **Frames and solves.**  All quantities come from the SVD D̃ = Ũ Σ̃ Ṽᵀ:
     Pen[D̃] = Ṽ Σ̃⁻¹ Ũᵀ, P = Ṽ Ṽᵀ, grad_h = Ṽ Σ̃⁻² Ṽᵀ∇; errors grow like
-    cond(D), whereas the literal (1.27) with (DDᵀ)⁻² loses cond(D)⁴.
+    cond(D), whereas the literal (1.27) inverts DDᵀ (condition cond(D)²) and its
+    push-forward residual grows like eps·cond(D)² (tests/test_ill_conditioning.py).
 
     **Rank loss.**  If rank D = r < QN, Pen[D̃] is the Moore–Penrose inverse,
     P the projector onto range Dᵀ, and grad_h C = D̃⁺L⁻¹∇ₓC; for Euclidean G this
@@ -418,10 +431,7 @@ class PullbackBundle(FiberBundle):
             flat_c = covector.reshape(-1, self.dim)
             out = np.stack([self.grad(t, c) for t, c in zip(flat_t, flat_c, strict=True)])
             return out.reshape(theta.shape)
-        fiber = self.at(theta)
-        if covector.ndim == 1:
-            covector = check_vector(covector, self.dim, "covector")
-        return fiber.grad(covector)
+        return self.at(theta).grad(covector)
 
     # -- brackets and the distribution -----------------------------------------
     def frame_brackets(self, theta):

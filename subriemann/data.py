@@ -52,16 +52,7 @@ class TrainingData:
             raise ShapeError(
                 f"labels must have shape (N,) = ({inputs.shape[0]},), got {labels_arr.shape}"
             )
-        if labels_arr.dtype.kind == "f":
-            if not np.all(np.isfinite(labels_arr)) or np.any(labels_arr != np.round(labels_arr)):
-                raise InputError(
-                    "labels must be integers (the label map ω), got non-integer values"
-                )
-            labels_arr = labels_arr.astype(np.int64)
-        elif labels_arr.dtype.kind not in "iu":
-            raise InputError(
-                f"labels must be integers (the label map ω), got dtype {labels_arr.dtype}"
-            )
+        labels_arr = _label_map(labels_arr)
         n_classes = class_outputs.shape[0]
         out = (labels_arr < 0) | (labels_arr >= n_classes)
         if np.any(out):
@@ -98,7 +89,9 @@ class TrainingData:
         """Classification data whose class outputs are the unit vectors y_ℓ = e_ℓ ∈ R^Q."""
         labels = np.asarray(labels)
         if Q is None:
-            Q = int(labels.max()) + 1 if labels.size else 0
+            Q = int(_label_map(labels).max()) + 1 if labels.size else 0
+        elif not isinstance(Q, int | np.integer) or isinstance(Q, bool) or Q < 1:
+            raise InputError(f"Q must be a positive integer (the output dimension), got {Q!r}")
         return cls(inputs, labels, np.eye(Q))
 
     @property
@@ -128,3 +121,14 @@ class TrainingData:
 
     def __repr__(self) -> str:
         return f"TrainingData(N={self.N}, M={self.M}, Q={self.Q}, n_classes={self.n_classes})"
+
+
+def _label_map(labels: np.ndarray) -> np.ndarray:
+    """ω as int64; integer-valued floats are accepted, anything else raises InputError."""
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise InputError("labels must be integers (the label map ω), got non-integer values")
+        return labels.astype(np.int64)
+    if labels.dtype.kind not in "iu":
+        raise InputError(f"labels must be integers (the label map ω), got dtype {labels.dtype}")
+    return labels.astype(np.int64)

@@ -234,6 +234,19 @@ def lie_bracket_fd(X, Y, p, h=None):
     return bracket, float(np.linalg.norm(eY + eX))
 
 
+def _bracket_terms(X, terms):
+    """Terms of [X, Y] for Y = Σ_l s_l y_l: Σ_l s_l (Dy_l·X − DX·y_l), each a traceable field.
+
+    Keeping the terms separate (instead of one field for the bracket) lets the
+    growth vector size the round-off of nested brackets.
+    """
+    out = []
+    for s, y in terms:
+        out.append((s, lambda q, y=y: _directional_derivative(y, q, X(q))))
+        out.append((-s, lambda q, y=y: _directional_derivative(X, q, y(q))))
+    return out
+
+
 # --------------------------------------------------------------------------
 # Reports
 # --------------------------------------------------------------------------
@@ -812,17 +825,17 @@ class Distribution:
         r = data.F.shape[1]
         columns = [self._column_field(i) for i in range(r)]
         level = [
-            self._bracket_field(columns[i], columns[j]) for i in range(r) for j in range(i + 1, r)
+            _bracket_terms(columns[i], [(1.0, columns[j])])
+            for i in range(r)
+            for j in range(i + 1, r)
         ]
         kappa = svd.report.condition_number
+        floor = _ROUNDOFF_SAFETY * _EPS * self.dim * kappa**2
         for _step in range(3, max_step + 1):
             if not level:  # one column: every iterated bracket vanishes, the flag is Δ itself
                 break
-            level = [self._bracket_field(X, Y) for X in columns for Y in level]
-            values = np.stack([np.asarray(getval(Z(p)), dtype=np.float64) for Z in level], 1)
-            values_t = self._to_metric(L, values)
-            biggest = np.max(np.linalg.norm(values_t, axis=0), initial=0.0)
-            floor = _ROUNDOFF_SAFETY * _EPS * self.dim * kappa**2 * biggest
+            level = [_bracket_terms(X, terms) for X in columns for terms in level]
+            values_t = np.stack([self._normalised_bracket(terms, p, L) for terms in level], 1)
             basis_t, rep = self._extend(basis_t, values_t, floor, spans[-1].report)
             spans.append(FrameSpan(self._from_metric(L, basis_t), rep))
             if rep.rank == self.dim:
@@ -832,17 +845,25 @@ class Distribution:
     def _column_field(self, i):
         return lambda q: self.frame(q)[:, i]
 
-    def _bracket_field(self, X, Y):
-        def field_(q):
-            try:
-                return lie_bracket(X, Y, q)
-            except InputError as exc:
-                raise InputError(
-                    "growth vectors beyond step 2 nest brackets by autograd, which needs an "
-                    f"autograd-traceable frame: {exc}"
-                ) from exc
+    def _normalised_bracket(self, terms, p, L):
+        """Σ s_l t_l(p) / Σ |t_l(p)| in metric coordinates: a bracket relative to its round-off.
 
-        return field_
+        A nested bracket is a difference of derivatives that may cancel exactly
+        (integrable Δ); dividing by the size of its terms makes round-off
+        O(eps) whatever the size of the derivatives, so one floor fits all.
+        """
+        try:
+            parts = [s * np.asarray(getval(t(p)), dtype=np.float64) for s, t in terms]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise InputError(
+                "growth vectors beyond step 2 nest brackets by autograd, which needs an "
+                f"autograd-traceable frame ({type(exc).__name__}: {exc})"
+            ) from exc
+        parts = [self._to_metric(L, v) for v in parts]
+        size = sum(float(np.linalg.norm(v)) for v in parts)
+        value = np.sum(parts, axis=0)
+        check_finite(value, "iterated bracket")
+        return value / size if size > 0 else value
 
     def growth_vector(self, p, max_step=None) -> tuple:
         """Growth vector (rank Δ¹_p, rank Δ²_p, ...), Δ^{k+1} = Δ^k + [Δ, Δ^k].

@@ -277,7 +277,9 @@ def _positive(value, name, allow_none=True, allow_inf=False):
         raise InputError(f"{name} must be a positive number, got {value!r}")
     v = float(value)
     if math.isnan(v) or v <= 0 or (math.isinf(v) and not allow_inf):
-        raise InputError(f"{name} must be a positive {'' if allow_inf else 'finite '}number, got {v!r}")
+        raise InputError(
+            f"{name} must be a positive {'' if allow_inf else 'finite '}number, got {v!r}"
+        )
     return v
 
 
@@ -621,7 +623,9 @@ def _scipy(run: _Run, start: FlowPoint, step, max_step, rtol, atol, options):
         try:
             message = solver.step()
             if solver.status == "failed":
-                run.stop("non_finite", f"scipy {run.method} failed at s = {solver.t:.6g}: {message}")
+                run.stop(
+                    "non_finite", f"scipy {run.method} failed at s = {solver.t:.6g}: {message}"
+                )
                 break
             new = flow.evaluate(solver.y, geometry=run.recorder.record)
         except (RankConditionError, *_NON_FINITE) as exc:

@@ -567,9 +567,7 @@ class CriticalFunctions(SmoothMap):
         self.theta_ref = np.array(theta_ref, dtype=np.float64)
         self.rank_report = rank_report
         if self.columns.size == 0:
-            raise InputError(
-                "rank D = 0 at theta_ref: there are no functions g_α (4.13) to define"
-            )
+            raise InputError("rank D = 0 at theta_ref: there are no functions g_α (4.13) to define")
         super().__init__(f.dim_in, int(self.columns.size))
 
     @property
@@ -587,7 +585,9 @@ class CriticalFunctions(SmoothMap):
         for j in self.columns:
             e = np.zeros(self.dim_in)
             e[j] = 1.0
-            rows.append(self.f.jacobian_derivative(theta, e).T @ grad_x + D.T @ D[:, j] / self.cost.N)
+            rows.append(
+                self.f.jacobian_derivative(theta, e).T @ grad_x + D.T @ D[:, j] / self.cost.N
+            )
         return np.stack(rows)
 
     def __repr__(self) -> str:
@@ -639,9 +639,13 @@ class CriticalManifoldReport:
         dimension == predicted_dimension.
     g_norm : float
         |g(θ*)| / (|∇ₓC| · max_α |V_α|): 0 on M_crit (θ* is an equilibrium).
+    fiber_defect : float
+        |∂g/∂θ (1 − P)|₂ / |∂g/∂θ|₂, with 1 − P the projector onto ker D.
     fiber_tangent : bool
-        ker D ⊆ ker ∂g/∂θ: the fiber x⁻¹(x[θ*]) is tangent to M_crit, as it
-        must be (every point of the fiber is an equilibrium too).
+        ker D ⊆ ker ∂g/∂θ (fiber_defect ≤ max(1e3·eps, 10·tol)): the fiber
+        x⁻¹(x[θ*]) is tangent to M_crit, as it must be when the rank is
+        locally constant (range D, hence the equilibrium condition, is then
+        the same along the fiber).
     nearby_ranks : list of int
         rank D at ``n_probes`` random points at distance δ from θ*.
     rank_locally_constant : bool
@@ -659,6 +663,7 @@ class CriticalManifoldReport:
     jacobian_rank: RankReport
     agrees: bool
     g_norm: float
+    fiber_defect: float
     fiber_tangent: bool
     nearby_ranks: list = field(default_factory=list)
     rank_locally_constant: bool = True
@@ -732,12 +737,12 @@ def critical_manifold_dimension(
     col_scale = float(np.max(np.linalg.norm(D[:, g.columns], axis=0)))
     denom = float(np.linalg.norm(grad_x)) * col_scale
     g_norm = float(np.linalg.norm(g(theta_star))) / denom if denom > 0 else 0.0
-    # ker D ⊆ ker Jg  <=>  Jg annihilates the kernel projector's range
-    kernel = svd_D.kernel_projector()
-    jscale = max(svd_J.report.sigma_max, np.finfo(float).tiny)
-    fiber_tangent = bool(
-        np.linalg.norm(Jg @ kernel, 2) <= max(svd_J.report.tolerance, 1e3 * np.finfo(float).eps * jscale)
+    # ker D ⊆ ker Jg: Jg (1 − P) = 0 up to the O(tol) error an approximate equilibrium leaves
+    jnorm = svd_J.report.sigma_max
+    fiber_defect = (
+        float(np.linalg.norm(Jg @ svd_D.kernel_projector(), 2)) / jnorm if jnorm > 0 else 0.0
     )
+    fiber_tangent = fiber_defect <= max(1e3 * np.finfo(float).eps, 10.0 * tol)
     rng = np.random.default_rng(seed)
     delta = probe_scale * max(1.0, float(np.linalg.norm(theta_star)))
     nearby = []
@@ -755,6 +760,7 @@ def critical_manifold_dimension(
         jacobian_rank=svd_J.report,
         agrees=dim == K - r,
         g_norm=g_norm,
+        fiber_defect=fiber_defect,
         fiber_tangent=fiber_tangent,
         nearby_ranks=nearby,
         rank_locally_constant=all(k == r for k in nearby),
@@ -894,7 +900,9 @@ def escape_perturbation(
     def cost_at(theta):
         value = float(cost(f(theta)))
         if not np.isfinite(value):
-            raise NumericalError(f"the cost is not finite at a perturbed point (|θ| = {np.linalg.norm(theta):.3g})")
+            raise NumericalError(
+                f"the cost is not finite at a perturbed point (|θ| = {np.linalg.norm(theta):.3g})"
+            )
         return value
 
     candidates = []
@@ -904,14 +912,22 @@ def escape_perturbation(
         norm = float(np.linalg.norm(V))
         if norm == 0.0:
             return
-        magnitudes = [kappa] if (kappa is not None and unit_kappa) else (
-            [kappa / norm] if kappa is not None else list(steps / norm)
+        magnitudes = (
+            [kappa]
+            if (kappa is not None and unit_kappa)
+            else ([kappa / norm] if kappa is not None else list(steps / norm))
         )
         for mag in magnitudes:
             for sign in (1.0, -1.0):
                 k = sign * float(mag)
                 candidates.append(
-                    {"method": label, "alpha": a, "kappa": k, "cost": cost_at(theta_star + k * V), "V": V}
+                    {
+                        "method": label,
+                        "alpha": a,
+                        "kappa": k,
+                        "cost": cost_at(theta_star + k * V),
+                        "V": V,
+                    }
                 )
 
     if method in ("auto", "gradient"):

@@ -16,6 +16,18 @@ of DᵀGD or DDᵀ, which square the condition number) gives every solve.
 * :func:`standard_output_velocity`, :func:`induced_output_metric` — the
   output-layer side of the *standard* flow (1.22)/(3.1): the Euclidean metric
   of R^K pushed forward is (DDᵀ)⁻¹, and x' = −DDᵀ∇ₓC is its gradient.
+
+Example (underparametrized, K = 7 < QN = 10):
+
+>>> import numpy as np, subriemann as sr
+>>> t = np.linspace(-2, 2, 10)[:, None]
+>>> data = sr.TrainingData.regression(t, np.sin(t))
+>>> f, cost = sr.NetworkMap(sr.MLP([1, 2, 1]), data), sr.L2Cost.from_data(data)
+>>> theta = f.mlp.init(seed=0, weight_scale=2.0); grad_x = cost.grad(f(theta))
+>>> grad_g = sr.PullbackMetric(f).grad(theta, f.vjp(theta, grad_x))  # (5.17)
+>>> D = f.jacobian(theta)  # D·grad_g C = 𝒫∇ₓC, the projection onto range D (5.3)
+>>> bool(np.allclose(D @ grad_g, sr.JacobianSVD(D).project_range(grad_x)))
+True
 """
 
 from __future__ import annotations
@@ -387,6 +399,7 @@ class PullbackMetric(RiemannianMetric):
 
     @property
     def dim(self) -> int:
+        """K, the dimension of the parameter space."""
         return self.f.dim_in
 
     # -- one point ------------------------------------------------------------

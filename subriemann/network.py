@@ -226,6 +226,11 @@ class MLP:
 
     def init(self, seed=0, weight_scale: float = 1.0, bias_scale: float = 0.1):
         """Random θ: W_ℓ ~ N(0, weight_scale²/M_{ℓ-1}), b_ℓ ~ N(0, bias_scale²). Shape ``(K,)``."""
+        for name, value in (("weight_scale", weight_scale), ("bias_scale", bias_scale)):
+            if not (
+                isinstance(value, int | float | np.number) and np.isfinite(value) and value >= 0
+            ):
+                raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
         rng = np.random.default_rng(seed)
         params = [
             (

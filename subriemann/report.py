@@ -369,11 +369,13 @@ def _positive(values):
     return np.where(np.isfinite(arr) & (arr > 0), arr, np.nan)
 
 
-def plot_cost_law(curves: Mapping, C0: float, N: int, path, eps=None, s_stop=None) -> Path:
+def plot_cost_law(
+    curves: Mapping, C0: float, N: int, path, eps=None, s_stop=None, predictions=None
+) -> Path:
     """log C(s) of each flow against the law C(0)e^{−2s/N}; lower panel: relative deviation.
 
-    Implements the comparison of a measured orbit with (1.14)/(2.6) and marks the
-    a-priori stopping time (2.18).
+    Draws the measured orbits against (1.14)/(2.6) and marks the a-priori
+    stopping time (2.18).
 
     Parameters
     ----------
@@ -389,25 +391,60 @@ def plot_cost_law(curves: Mapping, C0: float, N: int, path, eps=None, s_stop=Non
         Target cost ε (drawn as a horizontal line).
     s_stop : float, optional
         Predicted stopping time s_ε = (N/2) log(C0/ε) (vertical line).
+    predictions : mapping label -> (s, cost), optional
+        Other theory curves (e.g. the output-metric law), drawn dotted in the
+        colour of the flow with the same label; the deviation panel then
+        measures each flow against its own prediction.
     """
+    predictions = dict(predictions or {})
     fig, (ax, ax_dev) = _figure(2, 1, height=3.0, sharex=True)
     s_max = max((float(np.nanmax(np.asarray(s, float))) for s, _ in curves.values()), default=1.0)
     if s_stop is not None:
         s_max = max(s_max, float(s_stop))
     grid = np.linspace(0.0, s_max, 200)
-    ax.semilogy(grid, C0 * np.exp(-2.0 * grid / N), "k--", lw=1.2, label="theory C(0)e^{-2s/N}")
-    for label, (s, cost) in curves.items():
+    for i, (label, (s, cost)) in enumerate(curves.items()):
         s, cost = np.asarray(s, float), np.asarray(cost, float)
-        ax.semilogy(s, _positive(cost), marker=".", ms=3, lw=1.2, label=label)
-        deviation = np.abs(cost / (C0 * np.exp(-2.0 * s / N)) - 1.0)
-        ax_dev.semilogy(s, _positive(deviation), marker=".", ms=3, lw=1.0, label=label)
+        color = f"C{i}"
+        ax.semilogy(
+            s,
+            _positive(cost),
+            color=color,
+            marker="o",
+            ms=3,
+            lw=2.0,
+            alpha=0.75,
+            label=f"{label} flow",
+        )
+        if label in predictions:
+            ps, pc = (np.asarray(a, float) for a in predictions[label])
+            ax.semilogy(
+                ps, _positive(pc), color=color, ls=":", lw=1.5, label=f"prediction for {label}"
+            )
+            reference = pc
+            dev_label = f"{label} vs its prediction"
+        else:
+            reference = C0 * np.exp(-2.0 * s / N)
+            dev_label = f"{label} vs law (2.6)"
+        with np.errstate(divide="ignore", invalid="ignore"):
+            deviation = np.abs(cost / reference - 1.0)
+        ax_dev.semilogy(
+            s, _positive(deviation), color=color, marker="o", ms=3, lw=1.0, label=dev_label
+        )
+    ax.semilogy(
+        grid,
+        C0 * np.exp(-2.0 * grid / N),
+        "k--",
+        lw=1.0,
+        zorder=5,
+        label=r"law (2.6): $C(0)\,e^{-2s/N}$",
+    )
     if eps is not None:
         ax.axhline(eps, color="grey", lw=0.8, ls=":", label=f"ε = {eps:g}")
     if s_stop is not None:
         for a in (ax, ax_dev):
             a.axvline(s_stop, color="grey", lw=0.8, ls="-.")
         ax.annotate(
-            f"s_ε = {s_stop:.3g}",
+            "stopping time (2.18)\n" + rf"$s_\varepsilon$ = {s_stop:.4g}",
             (s_stop, C0),
             xytext=(-4, 0),
             textcoords="offset points",
@@ -415,11 +452,12 @@ def plot_cost_law(curves: Mapping, C0: float, N: int, path, eps=None, s_stop=Non
             va="top",
             fontsize=8,
         )
-    ax.set_ylabel("cost C(s)")
+    ax.set_ylabel("cost C(s)  (log scale)")
     ax.set_title(f"Cost along the orbits vs the law (2.6), N = {N}")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower left")
     ax_dev.set_xlabel("flow time s")
-    ax_dev.set_ylabel("|C(s) / (C(0)e^{-2s/N}) − 1|")
+    ax_dev.set_ylabel("relative deviation |C / prediction − 1|")
+    ax_dev.legend(fontsize=8, loc="best")
     return _save(fig, path)
 
 
@@ -577,6 +615,11 @@ def figures_from_record(record: Mapping, outdir) -> list[Path]:
                 path=outdir / "cost_law.png",
                 eps=results.get("eps"),
                 s_stop=results.get("stopping_time"),
+                predictions={
+                    name: (o["s"], o["metric_law_cost"])
+                    for name, o in orbits.items()
+                    if o.get("metric_law_cost") is not None
+                },
             )
         )
         paths.append(

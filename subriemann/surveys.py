@@ -120,7 +120,12 @@ def architectures_for_ratios(ratios, input_dim: int, output_dim: int, n_samples:
     """
     from subriemann.network import MLP
 
-    for name, v in (("input_dim", input_dim), ("output_dim", output_dim), ("n_samples", n_samples), ("depth", depth)):
+    for name, v in (
+        ("input_dim", input_dim),
+        ("output_dim", output_dim),
+        ("n_samples", n_samples),
+        ("depth", depth),
+    ):
         if not (isinstance(v, int | np.integer) and v >= 1):
             raise InputError(f"{name} must be a positive integer, got {v!r}")
     QN = output_dim * n_samples
@@ -267,7 +272,11 @@ def make_tasks(
 
     if kind not in SURVEY_KINDS:
         raise InputError(f"survey kind must be one of {SURVEY_KINDS}, got {kind!r}")
-    if isinstance(architectures, str) or not isinstance(architectures, Sequence) or not architectures:
+    if (
+        isinstance(architectures, str)
+        or not isinstance(architectures, Sequence)
+        or not architectures
+    ):
         raise InputError(
             "architectures must be a non-empty list of layer specs such as ['2-8-3', [2, 16, 3]]"
         )
@@ -292,7 +301,9 @@ def make_tasks(
         )
     if not isinstance(base_seed, int | np.integer) or base_seed < 0:
         raise InputError(f"base_seed must be a non-negative integer, got {base_seed!r}")
-    if not (isinstance(weight_scale, int | float) and math.isfinite(weight_scale) and weight_scale > 0):
+    if not (
+        isinstance(weight_scale, int | float) and math.isfinite(weight_scale) and weight_scale > 0
+    ):
         raise InputError(f"weight_scale must be a finite number > 0, got {weight_scale!r}")
     act = get_activation(activation)
     policy = resolve_policy(rank_policy)
@@ -347,7 +358,12 @@ def _rank_row(task) -> dict:
     )
     if f.dim_out >= 2:
         stats = bingham_test(D)
-        row.update({f"bingham_{k}" if k in ("statistic", "dof", "pvalue") else k: v for k, v in stats.items()})
+        row.update(
+            {
+                f"bingham_{k}" if k in ("statistic", "dof", "pvalue") else k: v
+                for k, v in stats.items()
+            }
+        )
     return row
 
 
@@ -358,7 +374,15 @@ def _frobenius_row(task) -> dict:
     row = _base_row(task, f)
     bundle = PullbackBundle(f, rank_policy=RankPolicy(rtol=task.rank_rtol))
     report = bundle.distribution().frobenius_defect(theta)
-    for key in ("rank", "curvature_norm", "relative_defect", "tolerance", "is_involutive", "conclusive", "bracket_route"):
+    for key in (
+        "rank",
+        "curvature_norm",
+        "relative_defect",
+        "tolerance",
+        "is_involutive",
+        "conclusive",
+        "bracket_route",
+    ):
         value = getattr(report, key, None)
         row[key] = value.item() if isinstance(value, np.generic) else value
     return row
@@ -579,7 +603,9 @@ def run_survey(tasks, n_jobs=1, scheduler=None, out=None, progress=None) -> Surv
     kind = tasks[0].kind
     if any(t.kind != kind for t in tasks):
         raise InputError("all tasks of a survey must be of one kind")
-    if not (isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and (n_jobs >= 1 or n_jobs == -1)):
+    if not (
+        isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and (n_jobs >= 1 or n_jobs == -1)
+    ):
         raise InputError(f"n_jobs must be a positive integer or -1 (all CPUs), got {n_jobs!r}")
     if n_jobs == -1:
         n_jobs = os.cpu_count() or 1
@@ -671,7 +697,9 @@ def run_rank_survey(
             raise InputError("give either architectures or ratios, not both")
         if not isinstance(n_samples, int | np.integer):
             raise InputError("with ratios, n_samples must be one integer N")
-        architectures = architectures_for_ratios(ratios, input_dim, output_dim, int(n_samples), depth)
+        architectures = architectures_for_ratios(
+            ratios, input_dim, output_dim, int(n_samples), depth
+        )
     if architectures is None:
         raise InputError("give architectures (layer specs) or ratios (target K/QN values)")
     tasks = make_tasks(
@@ -717,11 +745,20 @@ def run_frobenius_survey(
             raise InputError("give either architectures or ratios, not both")
         if not isinstance(n_samples, int | np.integer):
             raise InputError("with ratios, n_samples must be one integer N")
-        architectures = architectures_for_ratios(ratios, input_dim, output_dim, int(n_samples), depth)
+        architectures = architectures_for_ratios(
+            ratios, input_dim, output_dim, int(n_samples), depth
+        )
     if architectures is None:
         raise InputError("give architectures (layer specs) or ratios (target K/QN values)")
     tasks = make_tasks(
-        "frobenius", architectures, seeds, n_samples, base_seed, activation, weight_scale, rank_policy
+        "frobenius",
+        architectures,
+        seeds,
+        n_samples,
+        base_seed,
+        activation,
+        weight_scale,
+        rank_policy,
     )
     return run_survey(tasks, n_jobs=n_jobs, scheduler=scheduler, out=out, progress=progress)
 
@@ -824,11 +861,16 @@ class SurveyResult:
                     )
             else:
                 rel = np.array(
-                    [np.nan if r.get("relative_defect") is None else r["relative_defect"] for r in rs]
+                    [
+                        np.nan if r.get("relative_defect") is None else r["relative_defect"]
+                        for r in rs
+                    ]
                 )
                 entry.update(
                     involutive_fraction=float(np.mean([bool(r.get("is_involutive")) for r in rs])),
-                    relative_defect_median=float(np.nanmedian(rel)) if np.any(np.isfinite(rel)) else None,
+                    relative_defect_median=float(np.nanmedian(rel))
+                    if np.any(np.isfinite(rel))
+                    else None,
                     relative_defect_max=float(np.nanmax(rel)) if np.any(np.isfinite(rel)) else None,
                 )
             per_arch.append(entry)
@@ -892,7 +934,15 @@ class SurveyResult:
                 label="measured (95 % CI)",
             )
             lo, hi = min(r_sum.min(), 0.9), max(r_sum.max(), 1.1)
-            ax_p.step([lo, 1.0, hi], [0.0, 1.0, 1.0], where="post", color="k", ls="--", lw=1.0, label="Prop. 2.2: 1 for K > QN")
+            ax_p.step(
+                [lo, 1.0, hi],
+                [0.0, 1.0, 1.0],
+                where="post",
+                color="k",
+                ls="--",
+                lw=1.0,
+                label="Prop. 2.2: 1 for K > QN",
+            )
             ax_p.axvline(1.0, color="grey", lw=0.6, ls=":")
             ax_p.set_xscale("log")
             ax_p.set_ylim(-0.05, 1.05)
@@ -903,7 +953,13 @@ class SurveyResult:
             smin = self.column("sigma_min")
             tiny = np.finfo(float).tiny
             ax_s.scatter(ratio, np.maximum(smin, tiny), s=10, alpha=0.6, label="networks")
-            ax_s.plot(r_sum[order], [summary[i]["sigma_min_median"] for i in order], "k-", lw=1.0, label="median")
+            ax_s.plot(
+                r_sum[order],
+                [summary[i]["sigma_min_median"] for i in order],
+                "k-",
+                lw=1.0,
+                label="median",
+            )
             ax_s.axvline(1.0, color="grey", lw=0.6, ls=":")
             ax_s.set_xscale("log")
             ax_s.set_yscale("log")
@@ -936,7 +992,9 @@ class SurveyResult:
             ax.scatter(ratio[inv], shown[inv], color="C2", s=14, label="involutive")
             tol = self.column("tolerance")
             if np.any(np.isfinite(tol)):
-                ax.axhline(np.nanmedian(tol), color="k", ls="--", lw=1.0, label="tolerance of the test")
+                ax.axhline(
+                    np.nanmedian(tol), color="k", ls="--", lw=1.0, label="tolerance of the test"
+                )
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("K / QN")
@@ -952,4 +1010,3 @@ class SurveyResult:
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "config": self.config, "rows": self.rows}
-

@@ -2,6 +2,9 @@
 
 import os
 
+# subriemann must be imported before geomstats anywhere in the suite: it selects
+# geomstats' autograd backend, which geomstats reads once, at its first import.
+import subriemann  # noqa: F401  isort: skip
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(

@@ -296,9 +296,11 @@ def test_rank_policy_override_changes_reported_rank():
     """A looser relative tolerance truncates small singular values, and says so."""
     rng = np.random.default_rng(0)
     s = np.array([1.0, 1e-3, 1e-9])
-    A = np.linalg.qr(rng.normal(size=(3, 3)))[0] @ np.diag(s) @ np.linalg.qr(
-        rng.normal(size=(6, 6))
-    )[0][:3]
+    A = (
+        np.linalg.qr(rng.normal(size=(3, 3)))[0]
+        @ np.diag(s)
+        @ np.linalg.qr(rng.normal(size=(6, 6)))[0][:3]
+    )
     f = sr.LinearMap(A)
     assert PullbackBundle(f).rank_report(np.zeros(6)).rank == 3
     loose = PullbackBundle(f, rank_policy=sr.RankPolicy(rtol=1e-6))

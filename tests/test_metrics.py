@@ -141,7 +141,9 @@ def test_is_a_geomstats_metric_on_parameter_space():
     assert isinstance(g, RiemannianMetric)
     assert g._space.dim == 3 and g._space.metric is g
     space = Euclidean(3, equip=False)
-    assert PullbackMetric(f, space=space)._space is space and isinstance(space.metric, PullbackMetric)
+    assert PullbackMetric(f, space=space)._space is space and isinstance(
+        space.metric, PullbackMetric
+    )
     with pytest.raises(InputError, match="Euclidean\\(3\\)"):
         PullbackMetric(f, space=Euclidean(4))
 
@@ -184,13 +186,20 @@ def test_grad_g_solves_metric_equation(case):
     g, report = immersion(f, theta)
     cov = rng.normal(size=f.dim_in)
     gr = g.grad(theta, cov)
-    assert np.allclose(g.metric_matrix(theta) @ gr, cov, atol=tol(report, np.linalg.norm(cov)))
+    # the residual g·grad − ∇ of even the exactly rounded solution is ~eps·σ_max²·|grad|
+    # = eps·cond²·|∇|: this identity is checked at cond², the push-forward below at cond
+    residual_scale = report.condition_number * np.linalg.norm(cov)
+    assert np.allclose(g.metric_matrix(theta) @ gr, cov, atol=tol(report, residual_scale))
     grad_x = rng.normal(size=f.dim_out)
     D = f.jacobian(theta)
     calP = sr.JacobianSVD(D).range_projector()
     push = D @ g.grad(theta, f.vjp(theta, grad_x))
     assert np.allclose(push, calP @ grad_x, atol=tol(report, np.linalg.norm(grad_x)))
-    assert np.allclose(g.cometric_matrix(theta) @ g.metric_matrix(theta), np.eye(f.dim_in), atol=tol(report, report.condition_number))
+    assert np.allclose(
+        g.cometric_matrix(theta) @ g.metric_matrix(theta),
+        np.eye(f.dim_in),
+        atol=tol(report, report.condition_number),
+    )
 
 
 @given(under_cases)
@@ -204,7 +213,9 @@ def test_grad_g_with_output_metric(case):
     v = D @ g.grad(theta, D.T @ grad_x)
     # Dv is the G-orthogonal projection of G⁻¹∇ₓC onto range D: Dᵀ G (v − G⁻¹∇ₓC) = 0
     residual = D.T @ (Gd * v - grad_x)
-    assert np.allclose(residual, 0.0, atol=tol(report, np.abs(D).max() * np.linalg.norm(grad_x) * 4))
+    assert np.allclose(
+        residual, 0.0, atol=tol(report, np.abs(D).max() * np.linalg.norm(grad_x) * 4)
+    )
 
 
 def test_christoffels_match_closed_form():
@@ -264,7 +275,9 @@ def test_standard_output_velocity(seed):
     # G_ind · x' = −𝒫∇ₓC: x' is the G_ind-gradient (on range 𝒫 when D has rank loss)
     assert np.allclose(Ginv @ v, -svd.range_projector() @ cost.grad(x), atol=1e-8)
     if svd.report.full_row_rank:
-        assert np.allclose(Ginv @ (D @ D.T), np.eye(6), atol=1e4 * EPS * svd.report.condition_number**2)
+        assert np.allclose(
+            Ginv @ (D @ D.T), np.eye(6), atol=1e4 * EPS * svd.report.condition_number**2
+        )
 
 
 def test_euclidean_metric_is_identity():

@@ -1,0 +1,157 @@
+"""Training data of §1.1 and the L² cost (1.7) with its gradients (1.18), (1.20)."""
+
+import autograd
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import subriemann as sr
+
+
+@st.composite
+def labelled_data(draw):
+    """Inputs (N, M), a label map ω into n_classes classes, class outputs (n_classes, Q)."""
+    N, M, Q = draw(st.integers(1, 8)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    n_classes = draw(st.integers(1, 5))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    labels = rng.integers(0, n_classes, size=N)
+    return rng.normal(size=(N, M)), labels, rng.normal(size=(n_classes, Q))
+
+
+# -- TrainingData ------------------------------------------------------------------
+
+
+@given(labelled_data())
+def test_target_is_y_omega_stacked_sample_major(case):
+    # (1.2): y_ω = (y_ω(1)ᵀ, ..., y_ω(N)ᵀ)ᵀ ∈ R^{QN}
+    inputs, labels, class_outputs = case
+    data = sr.TrainingData(inputs, labels, class_outputs)
+    N, Q = inputs.shape[0], class_outputs.shape[1]
+    assert (data.N, data.M, data.Q, data.n_classes) == (N, inputs.shape[1], Q, len(class_outputs))
+    assert data.target.shape == (Q * N,)
+    for j in range(N):
+        np.testing.assert_array_equal(data.target[j * Q : (j + 1) * Q], class_outputs[labels[j]])
+
+
+@given(labelled_data())
+def test_class_counts_are_N_i(case):
+    # N_i = #{j : ω(j) = i}, one count per class, empty classes included
+    inputs, labels, class_outputs = case
+    data = sr.TrainingData(inputs, labels, class_outputs)
+    counts = [sum(1 for label in labels if label == i) for i in range(len(class_outputs))]
+    np.testing.assert_array_equal(data.class_counts, counts)
+    assert data.class_counts.sum() == data.N
+
+
+@given(labelled_data())
+def test_data_keeps_its_own_float64_copies(case):
+    inputs, labels, class_outputs = case
+    data = sr.TrainingData(inputs, labels, class_outputs)
+    saved_inputs, saved_target = inputs.copy(), data.target
+    inputs[...] = 0.0
+    class_outputs[...] = 0.0
+    data.target[...] = 7.0  # target hands out a copy
+    np.testing.assert_array_equal(data.inputs, saved_inputs)
+    np.testing.assert_array_equal(data.target, saved_target)
+    assert data.inputs.dtype == data.class_outputs.dtype == data.target.dtype == np.float64
+
+
+def test_integer_valued_float_labels_are_accepted():
+    data = sr.TrainingData(np.zeros((3, 1)), np.array([2.0, 0.0, 1.0]), np.eye(3))
+    assert data.labels.dtype.kind == "i"
+    np.testing.assert_array_equal(data.labels, [2, 0, 1])
+
+
+@given(st.integers(1, 8), st.integers(1, 4), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_regression_gives_each_sample_its_own_target(N, M, Q, seed):
+    rng = np.random.default_rng(seed)
+    inputs, targets = rng.normal(size=(N, M)), rng.normal(size=(N, Q))
+    data = sr.TrainingData.regression(inputs, targets)
+    np.testing.assert_array_equal(data.target, targets.reshape(-1))
+    assert (data.N, data.M, data.Q) == (N, M, Q)
+    np.testing.assert_array_equal(data.class_counts, np.ones(N))
+
+
+@given(st.integers(1, 8), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_one_hot_class_outputs_are_unit_vectors(N, Q, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, Q, size=N)
+    data = sr.TrainingData.one_hot(rng.normal(size=(N, 2)), labels, Q)
+    np.testing.assert_array_equal(data.class_outputs, np.eye(Q))
+    for j in range(N):
+        expected = np.zeros(Q)
+        expected[labels[j]] = 1.0
+        np.testing.assert_array_equal(data.target[j * Q : (j + 1) * Q], expected)
+    # without Q, the number of classes is the largest label + 1
+    assert sr.TrainingData.one_hot(np.zeros((N, 1)), labels).Q == labels.max() + 1
+
+
+# -- L2Cost (1.7), (1.20) ----------------------------------------------------------
+
+
+@st.composite
+def costs(draw):
+    N, Q = draw(st.integers(1, 8)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return sr.L2Cost(rng.normal(size=Q * N), n_samples=N), rng.normal(size=Q * N), Q
+
+
+@given(costs())
+def test_cost_is_the_per_sample_sum_of_1_7(case):
+    cost, x, Q = case
+    per_sample = sum(
+        np.sum((x[j * Q : (j + 1) * Q] - cost.target[j * Q : (j + 1) * Q]) ** 2)
+        for j in range(cost.N)
+    ) / (2 * cost.N)
+    assert abs(cost(x) - per_sample) <= 1e-14 * max(1.0, per_sample)
+    assert cost(cost.target) == 0.0
+
+
+@given(costs())
+def test_cost_gradient_is_1_20_and_autograds(case):
+    cost, x, _ = case
+    g = cost.grad(x)
+    np.testing.assert_allclose(g, (x - cost.target) / cost.N, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(g, autograd.grad(cost)(x), rtol=1e-13, atol=1e-15)
+
+
+@given(costs())
+def test_cost_is_N_over_2_times_squared_gradient(case):
+    # C[x] = (N/2)|∇ₓC|², used for (2.8): ∇ₓC = 0 exactly at the global minimum
+    cost, x, _ = case
+    assert abs(cost(x) - cost.N / 2 * np.sum(cost.grad(x) ** 2)) <= 1e-13 * max(1.0, cost(x))
+
+
+@given(labelled_data())
+def test_cost_from_data_uses_y_omega_and_N(case):
+    data = sr.TrainingData(*case)
+    cost = sr.L2Cost.from_data(data)
+    np.testing.assert_array_equal(cost.target, data.target)
+    assert cost.N == data.N and cost.dim == data.Q * data.N
+
+
+# -- (1.18): ∇_θ C[x[θ]] = Dᵀ ∇ₓC ---------------------------------------------------
+
+
+@st.composite
+def networks_on_data(draw):
+    M, Q, N = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 6))
+    hidden = draw(st.lists(st.integers(1, 8), min_size=1, max_size=3))
+    activation = draw(st.sampled_from(["tanh", "sigmoid", "softplus", "sin", "silu", "identity"]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    data = sr.TrainingData.regression(rng.normal(size=(N, M)), rng.normal(size=(N, Q)))
+    net = sr.MLP([M, *hidden, Q], activation=activation)
+    return sr.NetworkMap(net, data), sr.L2Cost.from_data(data), net.init(seed=seed)
+
+
+@given(networks_on_data())
+def test_parameter_gradient_is_Dt_times_output_gradient_1_18(case):
+    f, cost, theta = case
+    grad_theta = autograd.grad(lambda t: cost(f(t)))(theta)  # ∇_θ C[x[θ]], generic
+    grad_x = cost.grad(f(theta))  # (1.20)
+    D = f.jacobian(theta)
+    # the same K sums of QN terms in two orders: a few ulps of Σ|D||∇ₓC|
+    tol = 1e-12 * max(np.max(np.abs(grad_x) @ np.abs(D)), 1e-300)
+    assert np.max(np.abs(grad_theta - D.T @ grad_x)) <= tol
+    assert np.max(np.abs(grad_theta - f.vjp(theta, grad_x))) <= tol

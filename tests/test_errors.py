@@ -1,0 +1,357 @@
+"""Bad input raises the package's own error, a ValueError/TypeError, naming problem and expectation.
+
+One case per row: the call, the error class, and a fragment of the message
+that names what was wrong (and, where there is one, what was expected).
+"""
+
+import numpy as np
+import pytest
+
+import subriemann as sr
+from subriemann.errors import (
+    ActivationError,
+    InputError,
+    NonFiniteError,
+    ShapeError,
+    SubriemannError,
+)
+from subriemann.linalg import RankPolicy, resolve_policy
+
+X = np.arange(6.0).reshape(3, 2)  # N = 3 inputs in R^2
+NET = sr.MLP([2, 4, 2])  # M = 2, Q = 2, K = 22
+F = sr.NetworkMap(NET, X)
+THETA = NET.init(0)
+COST = sr.L2Cost(np.zeros(6), n_samples=3)
+
+
+def with_nan(a, index=0, value=np.nan):
+    a = np.array(a, dtype=float)
+    a.flat[index] = value
+    return a
+
+
+CASES = {
+    # -- shapes ------------------------------------------------------------------
+    "inputs not 2-D": (
+        lambda: sr.TrainingData(np.zeros(3), [0, 0, 0], np.eye(2)),
+        ShapeError,
+        r"inputs must be 2-D, got shape \(3,\)",
+    ),
+    "class_outputs not 2-D": (
+        lambda: sr.TrainingData(X, [0, 1, 0], np.zeros(2)),
+        ShapeError,
+        "class_outputs must be 2-D",
+    ),
+    "labels of wrong length": (
+        lambda: sr.TrainingData(X, [0, 1], np.eye(2)),
+        ShapeError,
+        r"labels must have shape \(N,\) = \(3,\), got \(2,\)",
+    ),
+    "regression targets with other N": (
+        lambda: sr.TrainingData.regression(X, np.zeros((2, 1))),
+        ShapeError,
+        "targets has 2 rows but inputs has 3; expected one target per input",
+    ),
+    "cost target not 1-D": (
+        lambda: sr.L2Cost(np.zeros((3, 2)), n_samples=3),
+        ShapeError,
+        "target must be 1-D",
+    ),
+    "cost evaluated at x of wrong length": (
+        lambda: COST(np.zeros(5)),
+        ShapeError,
+        r"x must have shape \(6,\), got \(5,\)",
+    ),
+    "cost gradient at x of wrong length": (
+        lambda: COST.grad(np.zeros(7)),
+        ShapeError,
+        r"x must have shape \(6,\)",
+    ),
+    "inputs with wrong M for the MLP": (
+        lambda: sr.NetworkMap(NET, np.zeros((3, 5))),
+        ShapeError,
+        r"inputs have dimension 5 but the network's input layer has M = 2; expected inputs of shape \(N, 2\)",
+    ),
+    "network inputs not 2-D": (
+        lambda: sr.NetworkMap(NET, np.zeros(2)),
+        ShapeError,
+        "inputs must be 2-D",
+    ),
+    # -- θ of the wrong length -----------------------------------------------------
+    "theta too short for f": (
+        lambda: F(THETA[:-1]),
+        ShapeError,
+        r"theta must have shape \(22,\), got \(21,\)",
+    ),
+    "theta too long for the Jacobian": (
+        lambda: F.jacobian(np.append(THETA, 0.0)),
+        ShapeError,
+        r"theta must have shape \(22,\), got \(23,\)",
+    ),
+    "theta of wrong length for unpack": (
+        lambda: NET.unpack(np.zeros(5)),
+        ShapeError,
+        r"theta must have shape \(K,\) = \(22,\), got \(5,\)",
+    ),
+    "pack with a missing layer": (
+        lambda: NET.pack(NET.unpack(THETA)[:1]),
+        ShapeError,
+        r"expected 2 \(W, b\) pairs, got 1",
+    ),
+    "pack with a transposed weight": (
+        lambda: NET.pack([(np.zeros((2, 4)), np.zeros(4)), (np.zeros((2, 4)), np.zeros(2))]),
+        ShapeError,
+        r"layer 1: expected W of shape \(4, 2\) and b of shape \(4,\), got \(2, 4\)",
+    ),
+    # -- NaN / inf -----------------------------------------------------------------
+    "NaN in inputs": (
+        lambda: sr.TrainingData(with_nan(X), [0, 1, 0], np.eye(2)),
+        NonFiniteError,
+        r"inputs contains 1 non-finite value\(s\) \(NaN or inf\); expected finite",
+    ),
+    "inf in class outputs": (
+        lambda: sr.TrainingData(X, [0, 1, 0], with_nan(np.eye(2), 3, np.inf)),
+        NonFiniteError,
+        "class_outputs contains 1 non-finite",
+    ),
+    "NaN in regression targets": (
+        lambda: sr.TrainingData.regression(X, with_nan(np.zeros((3, 1)), 2)),
+        NonFiniteError,
+        "targets contains 1 non-finite",
+    ),
+    "inf in the cost target": (
+        lambda: sr.L2Cost(with_nan(np.zeros(6), 4, -np.inf), n_samples=3),
+        NonFiniteError,
+        "target contains 1 non-finite",
+    ),
+    "NaN in the output x": (
+        lambda: COST(with_nan(np.zeros(6), 1)),
+        NonFiniteError,
+        "x contains 1 non-finite",
+    ),
+    "NaN in theta": (
+        lambda: F(with_nan(THETA, 5)),
+        NonFiniteError,
+        "theta contains 1 non-finite",
+    ),
+    "inf in theta for the Jacobian derivative": (
+        lambda: F.jacobian_derivative(with_nan(THETA, 0, np.inf), np.zeros(22)),
+        NonFiniteError,
+        "theta contains 1 non-finite",
+    ),
+    "NaN in the network inputs": (
+        lambda: sr.NetworkMap(NET, with_nan(X, 3)),
+        NonFiniteError,
+        "inputs contains 1 non-finite",
+    ),
+    # -- labels ----------------------------------------------------------------------
+    "label above the number of classes": (
+        lambda: sr.TrainingData(X, [0, 2, 1], np.eye(2)),
+        InputError,
+        r"label 2 of sample 1 is out of range; expected ω\(j\) in \[0, 2\)",
+    ),
+    "negative label": (
+        lambda: sr.TrainingData(X, [-1, 0, 1], np.eye(2)),
+        InputError,
+        "label -1 of sample 0 is out of range",
+    ),
+    "non-integer label": (
+        lambda: sr.TrainingData(X, [0, 0.5, 1], np.eye(2)),
+        InputError,
+        "labels must be integers",
+    ),
+    "NaN label": (
+        lambda: sr.TrainingData(X, [0, np.nan, 1], np.eye(2)),
+        InputError,
+        "labels must be integers",
+    ),
+    "string labels": (
+        lambda: sr.TrainingData(X, ["a", "b", "a"], np.eye(2)),
+        InputError,
+        "labels must be integers .* got dtype",
+    ),
+    "string labels for one-hot data": (
+        lambda: sr.TrainingData.one_hot(X, ["a", "b", "a"]),
+        InputError,
+        "labels must be integers",
+    ),
+    "one-hot with Q = 0": (
+        lambda: sr.TrainingData.one_hot(X, [0, 0, 0], 0),
+        InputError,
+        "Q must be a positive integer",
+    ),
+    # -- empty data ------------------------------------------------------------------
+    "no samples": (
+        lambda: sr.TrainingData(np.zeros((0, 2)), [], np.eye(2)),
+        ShapeError,
+        r"inputs is empty \(shape \(0, 2\)\); expected at least one sample",
+    ),
+    "inputs of dimension 0": (
+        lambda: sr.TrainingData(np.zeros((3, 0)), [0, 0, 0], np.eye(2)),
+        ShapeError,
+        "inputs is empty",
+    ),
+    "no classes": (
+        lambda: sr.TrainingData(X, [0, 0, 0], np.zeros((0, 2))),
+        ShapeError,
+        r"class_outputs is empty .*expected shape \(n_classes, Q\)",
+    ),
+    "regression without samples": (
+        lambda: sr.TrainingData.regression(np.zeros((0, 2)), np.zeros((0, 1))),
+        ShapeError,
+        "inputs is empty",
+    ),
+    "one-hot without samples": (
+        lambda: sr.TrainingData.one_hot(np.zeros((0, 2)), [], 2),
+        ShapeError,
+        "inputs is empty",
+    ),
+    "network on no inputs": (
+        lambda: sr.NetworkMap(NET, np.zeros((0, 2))),
+        ShapeError,
+        r"inputs is empty; expected at least one training input \(N >= 1\)",
+    ),
+    "empty cost target": (
+        lambda: sr.L2Cost(np.zeros(0), n_samples=1),
+        InputError,
+        "target has length 0",
+    ),
+    # -- activations -----------------------------------------------------------------
+    "unknown activation": (
+        lambda: sr.MLP([2, 3, 1], activation="swishy"),
+        ActivationError,
+        r"unknown activation 'swishy'; expected one of \[",
+    ),
+    "activation of the wrong type": (
+        lambda: sr.MLP([2, 3, 1], activation=None),
+        ActivationError,
+        "activation must be a name or an Activation, got NoneType",
+    ),
+    "relu without opting in": (
+        lambda: sr.MLP([2, 3, 1], activation="relu"),
+        ActivationError,
+        "not Lipschitz.*allow_nonsmooth=True",
+    ),
+    # -- layer sizes -----------------------------------------------------------------
+    "only one layer size": (
+        lambda: sr.MLP([3]),
+        InputError,
+        r"layer_sizes must list at least \[M, Q\]",
+    ),
+    "no layer sizes": (
+        lambda: sr.MLP([]),
+        InputError,
+        r"layer_sizes must list at least \[M, Q\]",
+    ),
+    "layer sizes as a string": (
+        lambda: sr.MLP("234"),
+        InputError,
+        "layer_sizes must list",
+    ),
+    "zero width": (
+        lambda: sr.MLP([3, 0, 1]),
+        InputError,
+        r"layer_sizes\[1\] must be a positive integer, got 0",
+    ),
+    "negative output dimension": (
+        lambda: sr.MLP([3, 2, -1]),
+        InputError,
+        r"layer_sizes\[2\] must be a positive integer, got -1",
+    ),
+    "fractional width": (
+        lambda: sr.MLP([3, 2.5, 1]),
+        InputError,
+        r"layer_sizes\[1\] must be a positive integer, got 2.5",
+    ),
+    "boolean width": (
+        lambda: sr.MLP([3, True, 1]),
+        InputError,
+        r"layer_sizes\[1\] must be a positive integer, got True",
+    ),
+    "negative weight scale": (
+        lambda: NET.init(0, weight_scale=-1.0),
+        InputError,
+        "weight_scale must be a finite number >= 0, got -1.0",
+    ),
+    "NaN bias scale": (
+        lambda: NET.init(0, bias_scale=float("nan")),
+        InputError,
+        "bias_scale must be a finite number >= 0",
+    ),
+    "network from something that is not an MLP": (
+        lambda: sr.NetworkMap([2, 3, 1], X),
+        InputError,
+        "mlp must be an MLP, got list",
+    ),
+    # -- n_samples -------------------------------------------------------------------
+    "zero samples": (
+        lambda: sr.L2Cost(np.zeros(6), n_samples=0),
+        InputError,
+        "n_samples must be a positive integer N, got 0",
+    ),
+    "negative samples": (
+        lambda: sr.L2Cost(np.zeros(6), n_samples=-3),
+        InputError,
+        "n_samples must be a positive integer N, got -3",
+    ),
+    "fractional samples": (
+        lambda: sr.L2Cost(np.zeros(6), n_samples=1.5),
+        InputError,
+        "n_samples must be a positive integer N, got 1.5",
+    ),
+    "boolean samples": (
+        lambda: sr.L2Cost(np.zeros(6), n_samples=True),
+        InputError,
+        "n_samples must be a positive integer N, got True",
+    ),
+    "target length not a multiple of N": (
+        lambda: sr.L2Cost(np.zeros(7), n_samples=3),
+        InputError,
+        r"target has length 7, which is not Q\*N for N = 3",
+    ),
+    # -- non-numeric arrays and rank policies ------------------------------------------
+    "complex inputs": (
+        lambda: sr.TrainingData(X + 1j, [0, 1, 0], np.eye(2)),
+        InputError,
+        "inputs must hold real numbers, got dtype complex128",
+    ),
+    "inputs that are not numbers": (
+        lambda: sr.TrainingData([["a", "b"]], [0], np.eye(2)),
+        InputError,
+        "inputs must be a numeric array",
+    ),
+    "negative rank tolerance": (
+        lambda: RankPolicy(rtol=-1e-3),
+        InputError,
+        r"RankPolicy.rtol must be a finite number >= 0, got -0.001",
+    ),
+    "NaN absolute rank tolerance": (
+        lambda: RankPolicy(atol=float("nan")),
+        InputError,
+        "RankPolicy.atol must be a finite number >= 0",
+    ),
+    "rank policy of the wrong kind": (
+        lambda: resolve_policy("strict"),
+        InputError,
+        "rank_policy must be a RankPolicy, a float rtol or None, got 'strict'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_bad_input_raises_the_package_error_naming_the_problem(case):
+    call, error, message = CASES[case]
+    with pytest.raises(error, match=message) as info:
+        call()
+    assert isinstance(info.value, SubriemannError)
+    assert isinstance(info.value, ValueError | TypeError)
+
+
+def test_error_hierarchy():
+    # callers may catch the package's error or the builtin one
+    for cls in (InputError, ShapeError, NonFiniteError, ActivationError, sr.RankConditionError):
+        assert issubclass(cls, SubriemannError) and issubclass(cls, ValueError)
+    # numerical trouble from finite inputs is not a bad argument
+    assert issubclass(sr.NumericalError, SubriemannError)
+    assert issubclass(sr.NumericalError, ArithmeticError)
+    assert not issubclass(sr.NumericalError, ValueError)
