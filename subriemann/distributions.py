@@ -798,14 +798,21 @@ class Distribution:
     def growth_spans(self, p, max_step=None) -> list:
         """[Δ¹_p, Δ²_p, ...] as :class:`FrameSpan` s, Δ^{k+1} = Δ^k + [Δ, Δ^k].
 
-        Stops when Δ^k_p is the whole space or at ``max_step`` (default dim).
+        Stops when Δ^k_p is the whole space, at ``max_step`` if given, and
+        otherwise (``max_step=None``) after the rank has stalled for two
+        consecutive steps (or at step dim).  One stall is not enough: at
+        singular points the pointwise rank can stall and grow again (Martinet on
+        x = 0: 2, 2, 3); pass ``max_step`` to look past longer stalls.
         Step 2 uses the curvature (so it agrees with :meth:`is_involutive`);
-        steps ≥ 3 nest :func:`lie_bracket` on right-normed brackets
-        [X_i, [X_j, ...]] of the frame columns, so they need an autograd-traceable
-        frame.  New directions count above the policy's tolerance and above
-        100·eps·dim·κ² times the largest bracket (their round-off).
+        steps ≥ 3 nest autograd brackets on right-normed brackets
+        [X_i, [X_j, ...]] of the frame columns (about r^(k-1) brackets of 2^(k-1)
+        terms at step k), so they need an autograd-traceable frame.  A new
+        direction counts when its component orthogonal to the previous step
+        exceeds the rank policy's tolerance and 100·eps·dim·κ² relative to the
+        size of the bracket's terms (their round-off).
         """
         p = np.asarray(check_array(p, "point p", shape=(self.dim,)), dtype=np.float64)
+        patience = max_step is None
         max_step = self.dim if max_step is None else max_step
         if not isinstance(max_step, int | np.integer) or max_step < 1:
             raise InputError(f"max_step must be a positive integer, got {max_step!r}")
@@ -838,7 +845,8 @@ class Distribution:
             values_t = np.stack([self._normalised_bracket(terms, p, L) for terms in level], 1)
             basis_t, rep = self._extend(basis_t, values_t, floor, spans[-1].report)
             spans.append(FrameSpan(self._from_metric(L, basis_t), rep))
-            if rep.rank == self.dim:
+            ranks = [span.report.rank for span in spans[-3:]]
+            if rep.rank == self.dim or (patience and ranks[0] == ranks[-1]):
                 break
         return spans
 
@@ -868,15 +876,12 @@ class Distribution:
     def growth_vector(self, p, max_step=None) -> tuple:
         """Growth vector (rank Δ¹_p, rank Δ²_p, ...), Δ^{k+1} = Δ^k + [Δ, Δ^k].
 
-        Ranks go through the rank policy.  The flag is computed up to the first
-        step where Δ^k_p is the whole space, or up to ``max_step`` (default dim);
-        trailing repeats are then dropped, so the vector ends at the last step
-        where the rank grew (an integrable Δ gives (rank Δ,)).  Pointwise ranks
-        may stall and grow again at singular points (Martinet on x = 0:
-        (2, 2, 3)), which is why the flag is not cut at the first stall; at such
-        points the step can exceed dim, so pass a larger ``max_step``.  Step k
-        costs about r^(k-1) nested brackets for a frame with r columns.
-        Heisenberg: (2, 3); Engel: (2, 3, 4).
+        Ranks go through the rank policy; the flag is computed as in
+        :meth:`growth_spans` (to the whole space, to ``max_step``, or until two
+        consecutive stalls), then trailing repeats are dropped, so the vector
+        ends at the last step where the rank grew (an integrable Δ gives
+        (rank Δ,)).  Pointwise ranks may stall and grow again at singular points
+        (Martinet on x = 0: (2, 2, 3)).  Heisenberg: (2, 3); Engel: (2, 3, 4).
         """
         ranks = [s.report.rank for s in self.growth_spans(p, max_step)]
         while len(ranks) > 1 and ranks[-1] == ranks[-2]:

@@ -219,11 +219,11 @@ class StandardFlow(ParameterFlow):
         if not geometry:
             x, v = self._velocity(theta)
             return FlowPoint(theta, x, float(self.cost(x)), v, None, None, self.name)
-        x, D = self.f.value_and_jacobian(theta)
-        x, D = np.asarray(x, dtype=np.float64), np.asarray(D, dtype=np.float64)
+        # the velocity always comes from the vjp, so that an orbit does not
+        # depend (even in the last bit) on whether its points are recorded
+        x, v = self._velocity(theta)
+        D = np.asarray(self.f.jacobian(theta), dtype=np.float64)
         _finite(D, "Jacobian D")
-        gx = self.cost.grad(x)
-        v = -(gx @ D)
         sv = np.linalg.svd(D, compute_uv=False)
         report = numerical_rank(sv, D.shape, self.rank_policy)
         point = FlowPoint(theta, x, float(self.cost(x)), v, D @ v, report, self.name, sv)

@@ -353,7 +353,7 @@ def integrate(
         ``progress(s_current, s_end)`` after every accepted step.
     options : dict, optional
         scipy methods: extra keyword arguments of the solver class.
-        output-exact: ``max_corrector`` (default 8), ``grow`` (2.0), ``shrink`` (0.25).
+        output-exact: ``max_corrector`` (default 12), ``grow`` (2.0), ``shrink`` (0.25).
 
     Returns
     -------
@@ -623,9 +623,7 @@ def _scipy(run: _Run, start: FlowPoint, step, max_step, rtol, atol, options):
         try:
             message = solver.step()
             if solver.status == "failed":
-                run.stop(
-                    "non_finite", f"scipy {run.method} failed at s = {solver.t:.6g}: {message}"
-                )
+                _solver_failed(run, solver, previous, message)
                 break
             new = flow.evaluate(solver.y, geometry=run.recorder.record)
         except (RankConditionError, *_NON_FINITE) as exc:
@@ -646,6 +644,29 @@ def _scipy(run: _Run, start: FlowPoint, step, max_step, rtol, atol, options):
         previous = new
         run.report(solver.t, run.s_end)
     _finish_geometry(run)
+
+
+def _solver_failed(run, solver, previous, message):
+    """scipy's step size collapsed: the field is singular near the last accepted point.
+
+    The adapted field −D⁺∇ₓC is smooth wherever D keeps its rank, so a collapse
+    means σ_min(D) → 0 (rank loss, (2.1)/(5.1) fail); the standard field
+    −Dᵀ∇ₓC is smooth everywhere, so for it the collapse means blow-up.
+    """
+    where = f"scipy {run.method} stopped at s = {solver.t:.6g} ({message})"
+    if isinstance(run.flow, AdaptedFlow):
+        try:
+            rep = _with_geometry(run.flow, previous).report
+        except (RankConditionError, *_NON_FINITE):
+            rep = _bare_point(run.flow, previous.theta).report
+        run.stop(
+            "rank_condition_failed",
+            f"{where}: the adapted vector field is singular there, D is losing rank "
+            f"(last accepted point: rank {rep.rank}, sigma_min = {rep.sigma_min:.3g}, "
+            f"cond = {rep.condition_number:.3g})",
+        )
+    else:
+        run.stop("non_finite", f"{where}: the vector field blows up")
 
 
 def _land_dense(run, solver, previous):
@@ -691,7 +712,7 @@ def _output_exact(run: _Run, start: FlowPoint, step, max_step, rtol, atol, optio
         raise InputError(
             f"unknown output-exact options {sorted(unknown)}; expected max_corrector, grow, shrink"
         )
-    max_corrector = int(options.get("max_corrector", 8))
+    max_corrector = int(options.get("max_corrector", 12))
     grow = float(options.get("grow", 2.0))
     shrink = float(options.get("shrink", 0.25))
     if max_corrector < 1 or grow < 1 or not 0 < shrink < 1:
@@ -762,13 +783,14 @@ def _output_exact(run: _Run, start: FlowPoint, step, max_step, rtol, atol, optio
                 f"fails along the orbit (sigma_min = {svd.report.sigma_min:.3g})",
             )
             break
-        # easy: predictor + at most three Gauss–Newton steps
-        if n_it <= 4:
-            h = h_try * grow
-        elif n_it >= max(5, max_corrector - 1):
+        # The predictor error is O(h²) and Gauss–Newton then converges
+        # quadratically, so the evaluations a step needed say how much longer
+        # the next one can be: 1 → grow², 2 → grow, 3 → √grow, ... near the
+        # cap → shrink.
+        if n_it >= max(4, max_corrector - 1):
             h = h_try * 0.7
         else:
-            h = h_try
+            h = h_try * grow ** (2.0 / n_it if n_it <= 2 else 0.5 if n_it == 3 else 0.0)
     run.n_evaluations = iterations
     run.stats["corrector_evaluations"] = iterations
     if run.status is None and run.eps is not None and s >= s_stop:
@@ -782,32 +804,42 @@ def _output_exact(run: _Run, start: FlowPoint, step, max_step, rtol, atol, optio
 def _correct(flow, policy, theta, x, svd, x_t, tol, max_corrector):
     """Predictor θ + D⁺(x_t − x), then minimum-norm Gauss–Newton onto f⁻¹(x_t).
 
-    Returns (θ, x, svd, evaluations) on success, (None, reason, evaluations) if
-    the corrector did not contract.
+    The corrections start as chord steps: D⁺ of the step's start point is
+    reused, so an iteration costs one evaluation of f, not a Jacobian and an
+    SVD.  When a chord step contracts the residual by less than 4× the
+    Jacobian is refreshed at the current iterate (full Gauss–Newton, quadratic
+    near the fiber).  An accepted point always gets its own Jacobian and SVD:
+    the next predictor and the rank check (2.1) need them.
+
+    Returns (θ, x, svd, evaluations of f) on success, (None, reason,
+    evaluations) when the corrector does not contract.
     """
     theta_c = theta + svd.solve(x_t - x)
     previous = float(np.linalg.norm(x_t - x))
-    for k in range(1, max_corrector + 1):
-        try:
-            xc, D = flow.f.value_and_jacobian(theta_c)
-            xc = np.asarray(xc, dtype=np.float64)
+    chord = True
+    try:
+        for k in range(1, max_corrector + 1):
+            xc = np.asarray(flow.f(theta_c), dtype=np.float64)
             if not np.all(np.isfinite(xc)):
                 raise NumericalError("the output x[theta] is not finite")
-            svd_c = JacobianSVD(D, policy)
-        except _NON_FINITE as exc:
-            return None, exc, k
-        residual = x_t - xc
-        norm = float(np.linalg.norm(residual))
-        if norm <= tol:
-            return theta_c, xc, svd_c, k
-        # Gauss–Newton with zero residual contracts (quadratically) near the
-        # fiber.  The predictor may overshoot on long steps (first iterate
-        # worse than the start, then fast convergence), so only later iterates
-        # must contract; a ratio above 1/2 means the iteration left the basin.
-        if not norm < (4.0 if k == 1 else 0.5) * previous:
-            return None, f"corrector stalled (|f - x_t| = {norm:.3g})", k
-        previous = norm
-        theta_c = theta_c + svd_c.solve(residual)
+            residual = x_t - xc
+            norm = float(np.linalg.norm(residual))
+            if norm <= tol:
+                return theta_c, xc, JacobianSVD(flow.f.jacobian(theta_c), policy), k
+            # The predictor may overshoot on long steps (first iterate worse
+            # than the start, then fast convergence), so only later iterates
+            # must contract; a ratio above 1/2 means the iteration left the basin.
+            # (a chord step that did not contract just hands over to Newton).
+            ratio = norm / previous
+            if ratio >= (4.0 if k == 1 else 0.5) and not (chord and k > 1):
+                return None, f"corrector stalled (|f - x_t| = {norm:.3g})", k
+            chord = chord and ratio <= 0.25
+            if not chord:
+                svd = JacobianSVD(flow.f.jacobian(theta_c), policy)
+            previous = norm
+            theta_c = theta_c + svd.solve(residual)
+    except _NON_FINITE as exc:
+        return None, exc, k
     return None, f"corrector did not converge in {max_corrector} iterations", max_corrector
 
 

@@ -885,7 +885,6 @@ def escape_perturbation(
     if not (isinstance(n_steps, int) and n_steps >= 1):
         raise InputError(f"n_steps must be an integer >= 1, got {n_steps!r}")
     theta_star = np.array(theta_star, dtype=np.float64)
-    K = f.dim_in
     g = g_functions(f, cost, theta_star, rank_policy)
     if alpha is not None and not (isinstance(alpha, int | np.integer) and 0 <= alpha < g.r):
         raise InputError(f"alpha must be an integer in [0, r) = [0, {g.r}), got {alpha!r}")
@@ -908,15 +907,15 @@ def escape_perturbation(
     candidates = []
 
     def try_direction(label, a, V, unit_kappa):
-        # unit_kappa: κ multiplies V as given (gradient recipe with fixed κ)
         norm = float(np.linalg.norm(V))
         if norm == 0.0:
             return
-        magnitudes = (
-            [kappa]
-            if (kappa is not None and unit_kappa)
-            else ([kappa / norm] if kappa is not None else list(steps / norm))
-        )
+        if kappa is None:
+            magnitudes = steps / norm  # step lengths |κV| = max_step·2^{-k}
+        elif unit_kappa:
+            magnitudes = [kappa]  # (4.15)-(4.16) literally: θ* ± κ∇g_α
+        else:
+            magnitudes = [kappa / norm]  # κ is the step length along V/|V|
         for mag in magnitudes:
             for sign in (1.0, -1.0):
                 k = sign * float(mag)
@@ -937,26 +936,22 @@ def escape_perturbation(
     grad_cands = [c for c in candidates if c["method"] == "gradient g_alpha"]
     gradient_ok = any(c["cost"] < C_star for c in grad_cands)
 
+    # The normal space of M_crit is the row space of ∂g/∂θ; the Hessian of C̃ restricted
+    # to it (r Hessian-vector products) says whether θ* is a saddle across M_crit.
     normal_curvature = None
-    if method == "curvature" or (method == "auto" and not gradient_ok) or method == "gradient":
-        # The normal space of M_crit is the row space of ∂g/∂θ.
-        basis = JacobianSVD(Jg).Vt.T  # (K, rank Jg), orthonormal
-        if basis.shape[1]:
-            HB = np.stack([_hvp(f, D, grad_x, cost.N, theta_star, b) for b in basis.T], axis=1)
-            Hn = basis.T @ HB
-            lam, vecs = np.linalg.eigh(0.5 * (Hn + Hn.T))
-            normal_curvature = float(lam[0])
-            if method != "gradient":
-                try_direction("normal curvature", None, basis @ vecs[:, 0], False)
+    basis = JacobianSVD(Jg).Vt.T  # (K, rank ∂g/∂θ), orthonormal
+    if basis.shape[1]:
+        HB = np.stack([_hvp(f, D, grad_x, cost.N, theta_star, b) for b in basis.T], axis=1)
+        lam, vecs = np.linalg.eigh(0.5 * (basis.T @ HB + HB.T @ basis))
+        normal_curvature = float(lam[0])
+        if method == "curvature" or (method == "auto" and not gradient_ok):
+            try_direction("normal curvature", None, basis @ vecs[:, 0], False)
 
     if not candidates:
         raise NumericalError(
             "no escape direction: every ∇g_α and the normal space of M_crit vanish at θ*"
         )
-    pool = candidates
-    if method == "auto" and gradient_ok:
-        pool = grad_cands
-    best = min(pool, key=lambda c: c["cost"])
+    best = min(candidates, key=lambda c: c["cost"])
     decreased = best["cost"] < C_star
     if decreased:
         msg = (
@@ -964,10 +959,10 @@ def escape_perturbation(
             f"{best['method']} (κ = {best['kappa']:.3g}); (4.17) holds"
         )
     else:
+        curvature = "n/a" if normal_curvature is None else f"{normal_curvature:.3g}"
         msg = (
             f"no tried κ lowers C = {C_star:.6g} (best {best['cost']:.6g}); smallest normal "
-            f"curvature {normal_curvature if normal_curvature is not None else float('nan'):.3g}: "
-            "θ* looks like a local minimum across M_crit"
+            f"curvature {curvature}: θ* looks like a local minimum across M_crit"
         )
     return EscapeReport(
         theta_star=theta_star,

@@ -14,10 +14,15 @@ Dask distributed cluster (``scheduler``; the optional extra ``distributed``).
 Every task draws its data and θ from its own seed,
 ``SeedSequence(base_seed, spawn_key=(architecture index, seed index))``, so a
 table does not depend on the backend, on the order tasks finish in, or on
-which other tasks ran.  With ``out=`` each finished task is appended as one
-JSON line (after a header line with the configuration); a rerun with the same
-``out`` skips the tasks already there, so an interrupted survey loses nothing
-and resumes where it stopped.  The final table is sorted by task id.
+which other tasks ran: the same networks are measured and every integer,
+boolean and string is the same; floats agree to round-off, and bitwise when
+the processes use the same BLAS threading (worker processes and Dask workers
+use one BLAS thread; see :meth:`SurveyResult.differences`).
+
+With ``out=`` each finished task is appended as one JSON line (after a header
+line with the configuration); a rerun with the same ``out`` skips the tasks
+already there, so an interrupted survey loses nothing and resumes where it
+stopped.  The final table is sorted by task id.
 
 **Why Bingham's test.**  e_j and −e_j span the same line and contribute the
 same rank-one term e_j e_jᵀ to DDᵀ (2.12): the data are *axial*, so the
@@ -42,6 +47,7 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -434,11 +440,15 @@ def _config(tasks, kind) -> dict:
     )
 
 
-def _read_survey_file(path: Path):
-    """(header, rows by task id) of a survey file; an unterminated last line is dropped."""
+def _read_survey_file(path: Path, repair: bool = False):
+    """(header, rows by task id) of a survey file; an unterminated last line is ignored.
+
+    With ``repair`` that torn line (a write cut by a crash) is also cut from the
+    file, so that appended rows start on a line of their own.
+    """
     raw = path.read_bytes()
     complete = raw[: raw.rfind(b"\n") + 1]
-    if len(complete) != len(raw):
+    if repair and len(complete) != len(raw):
         # the last write was interrupted mid-line: cut it so appends stay line-aligned
         with path.open("r+b") as fh:
             fh.truncate(len(complete))
@@ -473,7 +483,7 @@ def _open_survey_file(path, tasks, kind):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"header": header}) + "\n", encoding="utf-8")
         return {}
-    old_header, rows = _read_survey_file(path)
+    old_header, rows = _read_survey_file(path, repair=True)
     if old_header is None:
         path.write_text(json.dumps({"header": header}) + "\n", encoding="utf-8")
         return {}
@@ -513,9 +523,14 @@ class _Writer:
 def _process_context():
     import multiprocessing
 
-    # never fork a parent that may hold BLAS or Dask threads
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    # Never fork this process (it may hold BLAS or Dask threads).  A forkserver is a
+    # fresh single-threaded process: let it import the task code once, so that each
+    # worker forked from it starts with numpy/scipy already loaded.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["subriemann.surveys", "subriemann.network", "scipy.stats"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 def _run_serial(pending, emit):
@@ -523,8 +538,32 @@ def _run_serial(pending, emit):
         emit(run_task(task))
 
 
+#: One BLAS thread per worker process, as Dask's nanny does: the workers already use
+#: the cores, and nested BLAS threads oversubscribe them (measured 10x slower SVDs on a
+#: loaded 2-core machine).
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextmanager
+def _worker_environment():
+    """Set :data:`WORKER_ENVIRONMENT` while worker processes start (they inherit it)."""
+    saved = {k: os.environ.get(k) for k in WORKER_ENVIRONMENT}
+    os.environ.update(WORKER_ENVIRONMENT)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _run_processes(pending, emit, n_jobs):
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=_process_context()) as pool:
+    with (
+        _worker_environment(),
+        ProcessPoolExecutor(max_workers=n_jobs, mp_context=_process_context()) as pool,
+    ):
         futures = {pool.submit(run_task, t) for t in pending}
         try:
             while futures:
@@ -764,10 +803,11 @@ def run_frobenius_survey(
 
 
 def _plain_log_ticks(ax):
-    """Label a log K/QN axis with plain numbers (no overlapping minor labels)."""
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    """Label a log K/QN axis with plain numbers at 1, 2, 5 × 10^k."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     if ax.get_xscale() == "log":
+        ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
 
@@ -801,6 +841,40 @@ class SurveyResult:
             raise InputError(f"survey file {str(path)!r} is empty")
         config = header["config"]
         return cls(config["kind"], config, [rows[k] for k in sorted(rows)])
+
+    def differences(self, other, rtol=1e-12) -> list:
+        """Cells where two tables of the same survey differ: [(task_id, column, mine, theirs)].
+
+        Integers, booleans, strings and missing values must be equal; floats
+        may differ by ``rtol`` (relative).  Why a tolerance: a BLAS reduction
+        sums in an order that depends on its thread count, so the same task
+        run in a process with several BLAS threads and in a single-threaded
+        worker can differ in the last bits (seen: ~1e-16 relative in
+        Frobenius defects).  With equal BLAS settings the tables are bitwise
+        identical.
+        """
+        if not isinstance(other, SurveyResult):
+            raise InputError(f"can only compare with a SurveyResult, got {type(other).__name__}")
+        out = []
+        mine = {r["task_id"]: r for r in self.rows}
+        theirs = {r["task_id"]: r for r in other.rows}
+        for tid in sorted(set(mine) | set(theirs)):
+            a, b = mine.get(tid), theirs.get(tid)
+            if a is None or b is None:
+                out.append((tid, "<row>", a is not None, b is not None))
+                continue
+            for key in sorted(set(a) | set(b)):
+                x, y = a.get(key), b.get(key)
+                if isinstance(x, float) and isinstance(y, float) and not isinstance(x, bool):
+                    if abs(x - y) > rtol * max(abs(x), abs(y)):
+                        out.append((tid, key, x, y))
+                elif x != y:
+                    out.append((tid, key, x, y))
+        return out
+
+    def matches(self, other, rtol=1e-12) -> bool:
+        """Same table up to BLAS round-off (see :meth:`differences`)."""
+        return not self.differences(other, rtol)
 
     @property
     def ok_rows(self) -> list:

@@ -380,6 +380,9 @@ def test_integrable_examples_have_relative_defect_below_1e_10(seed, n, data):
         assert rep.relative_defect <= 1e-10, (name, rep)
         assert rep.is_involutive, (name, rep)
         assert rep.conclusive, (name, rep)
+    # the flag of an integrable distribution never grows, also at nested steps >= 3
+    assert examples["graph"].growth_vector(p) == (k,)
+    assert examples["graph"].growth_vector(p, max_step=3) == (k,)
 
 
 def test_integrable_vs_non_integrable_are_many_orders_apart():

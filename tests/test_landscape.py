@@ -111,7 +111,13 @@ def dead_units_equilibrium(seed):
     teacher = small.init(seed, weight_scale=2.0)
     Y = fs(teacher) + 0.1 * rng.normal(size=10)
     fit = least_squares(
-        lambda t: fs(t) - Y, teacher, jac=fs.jacobian, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15
+        lambda t: fs(t) - Y,
+        teacher,
+        jac=fs.jacobian,
+        method="lm",
+        xtol=1e-15,
+        ftol=1e-15,
+        gtol=1e-15,
     )
     (W1, b1), (W2, b2) = small.unpack(fit.x)
     big = sr.MLP([1, 4, 1])
@@ -129,9 +135,7 @@ def zero_network_equilibrium(seed):
     rng = np.random.default_rng(seed)
     X, Y = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
     net = sr.MLP([2, 4, 2])
-    theta = net.pack(
-        [(np.zeros((4, 2)), rng.normal(size=4)), (np.zeros((2, 4)), Y.mean(axis=0))]
-    )
+    theta = net.pack([(np.zeros((4, 2)), rng.normal(size=4)), (np.zeros((2, 4)), Y.mean(axis=0))])
     return net, sr.NetworkMap(net, X), sr.L2Cost(Y.ravel(), 5), theta
 
 

@@ -1,0 +1,212 @@
+"""Regenerate the figures of the diagnostics pages into docs/diagnostics/figures/.
+
+Every number drawn is computed by the package (``subriemann.landscape``,
+``subriemann.surveys``); the trapping and escape figures come from
+``examples/trapping_and_escape.py``.  Run from the repository root::
+
+    python docs/diagnostics/make_figures.py
+
+Takes well under a minute; the PNGs are kept small (80–90 dpi).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from scipy.optimize import least_squares
+
+import subriemann as sr
+from subriemann import landscape as ls
+from subriemann import surveys as sv
+
+HERE = Path(__file__).resolve().parent
+FIGURES = HERE / "figures"
+ROOT = HERE.parent.parent
+
+
+def load_example():
+    path = ROOT / "examples" / "trapping_and_escape.py"
+    spec = importlib.util.spec_from_file_location("trapping_and_escape", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- constructed rank-loss cases (the same as in tests/test_landscape.py) ----------------
+def duplicated_inputs():
+    """tanh [2, 5, 1], N = 4 with x_0 = x_1, y_0 ≠ y_1; θ* from the DAE (4.5)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4, 2))
+    X[1] = X[0]
+    net = sr.MLP([2, 5, 1])
+    f, cost = sr.NetworkMap(net, X), sr.L2Cost(np.array([1.0, -1.0, 0.3, -0.2]), 4)
+    traj = sr.integrate(sr.AdaptedFlow(f, cost), net.init(0), 160.0, method="rk45")
+    return f, cost, traj.theta[-1]
+
+
+def zero_network():
+    """tanh [2, 4, 2], N = 5: all weights 0, output bias = mean target."""
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    net = sr.MLP([2, 4, 2])
+    theta = net.pack([(np.zeros((4, 2)), rng.normal(size=4)), (np.zeros((2, 4)), Y.mean(0))])
+    return sr.NetworkMap(net, X), sr.L2Cost(Y.ravel(), 5), theta
+
+
+def dead_units():
+    """A fitted tanh [1, 2, 1] on N = 10 extended by two dead units to [1, 4, 1]."""
+    rng = np.random.default_rng(0)
+    X = np.linspace(-2.0, 2.0, 10)[:, None]
+    small = sr.MLP([1, 2, 1])
+    fs = sr.NetworkMap(small, X)
+    teacher = small.init(0, weight_scale=2.0)
+    Y = fs(teacher) + 0.1 * rng.normal(size=10)
+    fit = least_squares(
+        lambda t: fs(t) - Y,
+        teacher,
+        jac=fs.jacobian,
+        method="lm",
+        xtol=1e-15,
+        ftol=1e-15,
+        gtol=1e-15,
+    )
+    (W1, b1), (W2, b2) = small.unpack(fit.x)
+    big = sr.MLP([1, 4, 1])
+    theta = big.pack(
+        [
+            (np.vstack([W1, np.zeros((2, 1))]), np.concatenate([b1, np.zeros(2)])),
+            (np.hstack([W2, np.zeros((1, 2))]), b2),
+        ]
+    )
+    return sr.NetworkMap(big, X), sr.L2Cost(Y, 10), theta
+
+
+# -- figures ---------------------------------------------------------------------------
+def equilibria_figure(example, path):
+    f, cost, (saddle, minimum) = example.bottleneck_case()
+    fs, cost_s, theta_s = example.saturated_case()
+    standard = sr.integrate(sr.StandardFlow(fs, cost_s), theta_s, 1000.0, method="LSODA")
+    rng = np.random.default_rng(1)
+    generic = saddle + 0.3 * rng.normal(size=saddle.size)
+    fitted = sr.L2Cost(f(generic), 3)
+    cases = [
+        ("bottleneck saddle", f, cost, saddle, 1e-10),
+        ("bottleneck minimum", f, cost, minimum, 1e-10),
+        ("generic point", f, cost, generic, 1e-8),
+        ("fitted targets", f, fitted, generic, 1e-8),
+        ("trapped (saturated tanh)", fs, cost_s, standard.theta[-1], 0.05),
+    ]
+    reports = [(name, ls.classify_point(m, c, t, tol=tol)) for name, m, c, t, tol in cases]
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    ax_s, ax_k = fig.subplots(1, 2, sharey=True)
+    y = np.arange(len(reports))[::-1]
+    colors = {
+        ls.GLOBAL_MINIMIZER: "C2",
+        ls.NON_GLOBAL_EQUILIBRIUM: "C0",
+        ls.NOT_AN_EQUILIBRIUM: "C3",
+    }
+    floor = 1e-18
+    for yi, (_, rep) in zip(y, reports, strict=True):
+        c = colors[rep.kind]
+        ax_s.barh(yi, max(rep.stationarity, floor), color=c, left=floor)
+        ax_s.plot(rep.tol, yi, "k|", ms=14)
+        ax_k.barh(yi, max(rep.kernel_residual, floor), color=c, left=floor)
+        label = f"{rep.kind}; rank D = {rep.rank.rank}/{rep.QN}"
+        if rep.trapping_like:
+            label += " (trapping-like)"
+        ax_k.text(1.5e-18, yi + 0.3, label, fontsize=7, va="center")
+    ax_s.set_yticks(y, [name for name, _ in reports], fontsize=8)
+    ax_s.set_xscale("log")
+    ax_k.set_xscale("log")
+    ax_s.set_xlim(floor, 10)
+    ax_k.set_xlim(floor, 10)
+    ax_s.set_xlabel("stationarity |Dᵀ∇ₓC| / (σ_max |∇ₓC|)   (| = tol)")
+    ax_k.set_xlabel(r"$|\mathcal{P}\nabla_x C| / |\nabla_x C|$   (0 iff ∇ₓC ∈ ker Dᵀ, (3.10))")
+    ax_s.set_title("Equilibrium test (3.7): Dᵀ∇ₓC = 0?")
+    ax_k.set_title("Lemma 3.2 check at non-global equilibria")
+    fig.savefig(path, dpi=80)
+    return path, reports
+
+
+def critical_manifold_figure(example, path):
+    f, cost, (saddle, _) = example.bottleneck_case()
+    cases = [
+        ("linear bottleneck saddle", (f, cost, saddle), {}),
+        ("duplicated inputs", duplicated_inputs(), {"rank_policy": 1e-9}),
+        ("zero network", zero_network(), {}),
+        ("dead units", dead_units(), {"tol": 1e-7}),
+    ]
+    fig = Figure(figsize=(7.5, 4.0), layout="constrained")
+    ax = fig.subplots()
+    reports = []
+    for i, (name, (m, c, t), kw) in enumerate(cases):
+        rep = ls.critical_manifold_dimension(m, c, t, **kw)
+        reports.append((name, rep))
+        s = np.linalg.svd(
+            ls.g_functions(m, c, t, kw.get("rank_policy")).jacobian(t), compute_uv=False
+        )
+        ax.semilogy(
+            np.arange(1, s.size + 1),
+            np.maximum(s / s[0], 1e-17),
+            f"C{i}o-",
+            label=(
+                f"{name}: K={rep.K}, r={rep.r}, K−rank ∂g = {rep.dimension}, "
+                f"rank const: {'yes' if rep.rank_locally_constant else 'no'}"
+            ),
+        )
+    ax.set_xlabel("index of the singular value of ∂(g_1..g_r)/∂θ")
+    ax.set_ylabel("σ_i / σ_1")
+    ax.set_title("Rank of ∂g/∂θ at θ*: dim M_crit = K − r (4.14)")
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=80)
+    return path, reports
+
+
+def main() -> int:
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    example = load_example()
+    _, _, profiles, windows, threshold = example.trapping_study()
+    print(example.plot_trapping(profiles, windows, threshold, FIGURES / "trapping.png"))
+    f, cost, _, _, esc, orbits, C_min = example.escape_study()
+    print(example.plot_escape(f, cost, esc, orbits, C_min, FIGURES / "escape.png"))
+    path, reports = equilibria_figure(example, FIGURES / "equilibria.png")
+    print(path)
+    for name, rep in reports:
+        print(f"   {name}: {rep.kind}")
+    path, reports = critical_manifold_figure(example, FIGURES / "critical_manifold.png")
+    print(path)
+    for name, rep in reports:
+        print(
+            f"   {name}: K − rank ∂g = {rep.dimension}, K − r = {rep.predicted_dimension}, "
+            f"rank locally constant: {rep.rank_locally_constant}, nearby ranks {rep.nearby_ranks}"
+        )
+    rank = sv.run_rank_survey(
+        ratios=[0.5, 0.8, 1.0, 1.2, 1.5, 2, 4, 8], seeds=30, n_samples=10, base_seed=0
+    )
+    print(rank.plot(FIGURES / "rank_survey.png"))
+    for a in rank.summary()["architectures"]:
+        print(
+            f"   {a['layers']} K/QN = {a['ratio']:.2f}: P[full rank] = {a['p_full_rank']:.2f}, "
+            f"median σ_min = {a['sigma_min_median']:.2e}, Bingham rejects {a['bingham_reject_fraction']:.0%}"
+        )
+    frob = sv.run_frobenius_survey(
+        ["1-2-1", "1-1-1", "1-3-1", "2-3-1", "2-4-2", "2-8-2", "3-8-2"],
+        seeds=10,
+        n_samples=[1, 4, 3, 3, 2, 3, 4],
+    )
+    print(frob.plot(FIGURES / "integrability_survey.png"))
+    for a in frob.summary()["architectures"]:
+        print(
+            f"   {a['layers']} N = {a['N']} (K = {a['K']}, QN = {a['QN']}): involutive "
+            f"{a['involutive_fraction']:.0%}, median relative defect {a['relative_defect_median']:.2g}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

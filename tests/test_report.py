@@ -1,0 +1,248 @@
+"""report.py: the progress bar, run records (JSON/CSV) and the figures with their theory lines."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import subriemann as sr
+from subriemann import report
+from subriemann.errors import InputError
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+# -- progress bar ----------------------------------------------------------------------
+def test_progress_bar_is_silent_when_stderr_is_not_a_terminal():
+    stream = io.StringIO()  # isatty() is False: logs and pipes get no carriage returns
+    with report.ProgressBar("work", stream=stream, delay=0.0, min_interval=0.0) as bar:
+        for i in range(5):
+            bar(i + 1, 5)
+    assert stream.getvalue() == ""
+
+
+def test_progress_bar_draws_on_a_terminal_and_ends_the_line():
+    stream = FakeTTY()
+    with report.ProgressBar("work", stream=stream, delay=0.0, min_interval=0.0) as bar:
+        for i in range(4):
+            bar(i + 1, 4)
+    text = stream.getvalue()
+    assert text.startswith("\r") and text.endswith("\n")
+    assert "work [" in text and "100%" in text and "4/4" in text
+
+
+def test_progress_bar_stays_silent_for_work_shorter_than_its_delay():
+    stream = FakeTTY()
+    with report.ProgressBar("quick", stream=stream, delay=60.0) as bar:
+        bar(1, 2)
+        bar(2, 2)
+    assert stream.getvalue() == ""
+
+
+def test_quiet_switches_the_bar_off_even_on_a_terminal():
+    stream = FakeTTY()
+    with report.progress_bar("work", quiet=True, stream=stream, delay=0.0) as bar:
+        bar(1, 1)
+    assert stream.getvalue() == ""
+
+
+@given(done=st.floats(0, 1e6), total=st.floats(1e-3, 1e6))
+def test_progress_bar_fraction_is_clipped_to_0_100_percent(done, total):
+    bar = report.ProgressBar("s", enabled=False)
+    bar(done, total)
+    percent = int(bar.render().split("]")[1].split("%")[0])
+    assert percent == round(100 * min(done / total, 1.0))
+
+
+def test_progress_bar_accepts_flow_time_as_progress():
+    # integrate() reports progress(s, s_end) with float flow times
+    bar = report.ProgressBar("flow", enabled=False)
+    bar(12.5, 50.0)
+    assert "25%" in bar.render() and "/" not in bar.render().split("]")[1]
+
+
+# -- records -----------------------------------------------------------------------------
+def test_record_carries_version_config_seed_and_environment():
+    config = {"network": {"layers": [2, 8, 3]}, "eps": 1e-8}
+    rec = report.make_record("demo", config, 7, {"C0": np.float64(0.5), "s": np.arange(3.0)})
+    assert rec["subriemann_version"] == sr.__version__
+    assert rec["environment"]["subriemann"] == sr.__version__
+    assert rec["environment"]["numpy"] == np.__version__
+    assert rec["config"] == config and rec["seed"] == 7 and rec["kind"] == "demo"
+    assert rec["results"] == {"C0": 0.5, "s": [0.0, 1.0, 2.0]}
+    json.dumps(rec, allow_nan=False)  # already JSON-safe
+
+
+def test_json_round_trip_keeps_arrays_and_maps_non_finite_to_null(tmp_path):
+    values = np.array([1.5, np.nan, np.inf, -2.0])
+    path = report.write_json(tmp_path / "deep" / "r.json", {"a": values, "k": np.int64(3)})
+    back = report.read_json(path)
+    assert back["k"] == 3 and isinstance(back["k"], int)
+    # null reads back as NaN through numpy: arrays survive a round trip
+    restored = np.asarray(back["a"], dtype=float)
+    assert restored[0] == 1.5 and restored[3] == -2.0
+    assert np.isnan(restored[1]) and np.isnan(restored[2])
+
+
+def test_objects_with_as_dict_are_stored_and_others_are_refused():
+    rep = sr.JacobianSVD(np.eye(2)).report
+    assert report.to_jsonable({"r": rep})["r"]["rank"] == 2
+    with pytest.raises(InputError, match="cannot store a object"):
+        report.to_jsonable({"bad": object()})
+
+
+def test_read_json_names_missing_and_broken_files(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        report.read_json(tmp_path / "none.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"a": 1,\n')
+    with pytest.raises(InputError, match="line 2"):
+        report.read_json(bad)
+
+
+def test_csv_has_provenance_comments_and_columns(tmp_path):
+    path = report.write_csv(
+        tmp_path / "t.csv",
+        {"K": np.array([10, 20]), "sigma_min": np.array([0.5, np.nan])},
+        comments={"version": sr.__version__, "config": {"seed": 1}},
+    )
+    lines = path.read_text().splitlines()
+    assert lines[0] == f'# version: "{sr.__version__}"'
+    assert lines[1] == '# config: {"seed": 1}'
+    assert lines[2] == "K,sigma_min"
+    assert lines[3] == "10,0.5" and lines[4] == "20,"
+    with pytest.raises(InputError, match="equal lengths"):
+        report.write_csv(tmp_path / "u.csv", {"a": [1, 2], "b": [1]})
+
+
+def test_format_table_aligns_columns():
+    text = report.format_table(
+        [("a", 1.23456789, True), ("bbb", None, False)], header=("x", "y", "z")
+    )
+    lines = text.splitlines()
+    assert lines[0].split() == ["x", "y", "z"] and set(lines[1].replace(" ", "")) == {"-"}
+    assert lines[2].split() == ["a", "1.235", "yes"] and lines[3].split() == ["bbb", "-", "no"]
+    # every cell of a column starts at the same offset
+    assert lines[2].index("1.235") == lines[3].index("-") == lines[0].index("y")
+
+
+# -- figures -----------------------------------------------------------------------------
+@pytest.fixture
+def captured(monkeypatch):
+    """Capture the matplotlib Figure a plot function saves (and still write the PNG)."""
+    figures = []
+    save = report._save
+
+    def keep(fig, path):
+        figures.append(fig)
+        return save(fig, path)
+
+    monkeypatch.setattr(report, "_save", keep)
+    return figures
+
+
+def _is_png(path):
+    return path.exists() and path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 5000
+
+
+def test_cost_law_figure_draws_the_law_eps_and_stopping_time(tmp_path, captured):
+    N, C0, eps = 6, 0.3, 1e-6
+    s_eps = sr.stopping_time(eps, C0, N)
+    s = np.linspace(0, s_eps, 9)
+    path = report.plot_cost_law(
+        {"adapted": (s, sr.cost_law(s, C0, N) * (1 + 1e-13)), "standard": (s, C0 / (1 + s))},
+        C0,
+        N,
+        tmp_path / "c.png",
+        eps=eps,
+        s_stop=s_eps,
+    )
+    assert _is_png(path)
+    ax, ax_dev = captured[0].axes
+    assert ax.get_ylabel().startswith("cost C(s)") and ax_dev.get_xlabel() == "flow time s"
+    law = [line for line in ax.get_lines() if "law (2.6)" in line.get_label()]
+    assert len(law) == 1
+    xs, ys = law[0].get_data()
+    np.testing.assert_allclose(ys, C0 * np.exp(-2 * xs / N), rtol=1e-12)
+    assert xs[-1] == pytest.approx(s_eps)  # the line reaches the stopping time
+    hlines = [line for line in ax.get_lines() if line.get_label().startswith("ε")]
+    assert hlines and hlines[0].get_ydata()[0] == eps
+    # an orbit on the law (up to 1e-13) has a deviation curve at 1e-13 (log axis, so > 0)
+    dev = {line.get_label(): line.get_ydata() for line in ax_dev.get_lines()}
+    np.testing.assert_allclose(dev["adapted vs law (2.6)"], 1e-13, rtol=1e-2)
+    assert np.nanmax(dev["standard vs law (2.6)"]) > 1.0
+
+
+def test_trapping_figure_shows_the_singular_value_band(tmp_path, captured):
+    s = np.linspace(0, 1, 5)
+    lo, hi = np.full(5, 0.1), np.full(5, 2.0)
+    path = report.plot_trapping(
+        {"standard": (s, np.full(5, 0.5))},
+        tmp_path / "t.png",
+        bounds={"standard": (s, lo, hi)},
+        threshold=0.2,
+    )
+    assert _is_png(path)
+    ax = captured[0].axes[0]
+    assert "ε(θ)" in ax.get_ylabel() and ax.get_xlabel() == "flow time s"
+    assert any("σ_min" in c.get_label() for c in ax.collections)
+
+
+def test_sigma_min_frobenius_and_growth_figures_are_labelled(tmp_path, captured):
+    s = np.linspace(0, 1, 4)
+    report.plot_sigma_min(
+        {"adapted": (s, [1, 0.5, 0.4, 0.3])},
+        tmp_path / "s.png",
+        sigma_max={"adapted": (s, [3, 3, 3, 3])},
+    )
+    report.plot_frobenius([0.3, 1e-16, 0.0], tmp_path / "f.png", tolerance=1e-10)
+    report.plot_growth_vector((2, 3, 4), 4, tmp_path / "g.png")
+    for fig, name in zip(captured, ("s.png", "f.png", "g.png"), strict=True):
+        ax = fig.axes[0]
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+        assert _is_png(tmp_path / name)
+    # the tolerance line of the Frobenius figure sits at the tolerance
+    tol_line = [ln for ln in captured[1].axes[0].get_lines() if "tolerance" in ln.get_label()]
+    assert tol_line[0].get_ydata()[0] == 1e-10
+
+
+def test_figures_are_regenerated_from_a_stored_record(tmp_path):
+    N, C0, eps = 4, 0.2, 1e-4
+    s = np.linspace(0, sr.stopping_time(eps, C0, N), 6)
+    orbit = {
+        "s": s,
+        "cost": sr.cost_law(s, C0, N),
+        "rank": np.full(6, 8),
+        "sigma_min": np.full(6, 0.1),
+        "sigma_max": np.full(6, 2.0),
+        "trapping_ratio": np.full(6, 0.7),
+    }
+    results = {
+        "C0": C0,
+        "N": N,
+        "eps": eps,
+        "stopping_time": s[-1],
+        "flows": {"adapted": {"orbit": orbit}},
+    }
+    path = report.write_json(tmp_path / "r.json", report.make_record("train", {"x": 1}, 0, results))
+    paths = report.figures_from_record(report.read_json(path), tmp_path / "figs")
+    assert sorted(p.name for p in paths) == ["cost_law.png", "sigma_min.png", "trapping.png"]
+    assert all(_is_png(p) for p in paths)
+    with pytest.raises(InputError, match="cannot draw figures"):
+        report.figures_from_record({"kind": "unknown"}, tmp_path)
+
+
+def test_plot_module_never_uses_pyplot():
+    # Agg canvas on Figure objects: no screen, no global state (safe in workers and tests)
+    import inspect
+
+    source = inspect.getsource(report)
+    assert "import matplotlib.pyplot" not in source and "plt." not in source

@@ -1,0 +1,235 @@
+"""Surveys: Prop. 2.2 on random networks, Bingham's test of the e_j (2.12), the Frobenius
+survey, and the execution contract (identical tables on every backend, resumable files).
+"""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import subriemann as sr
+from subriemann import surveys as sv
+
+ARCHS = ["2-1-2", "2-3-2", "2-8-2"]  # with N = 4: K/QN = 0.875, 1.6, 5.25
+
+
+@pytest.fixture(scope="module")
+def serial_rank():
+    return sv.run_rank_survey(ARCHS, seeds=5, n_samples=4, base_seed=7)
+
+
+# -- Bingham's test ----------------------------------------------------------------------
+def test_bingham_known_values():
+    p = 3
+    frame = np.hstack([np.eye(p), -2.0 * np.eye(p)])  # axes ±e_i, evenly: T̄ = I/p
+    out = sv.bingham_test(frame)
+    assert out["statistic"] == pytest.approx(0.0, abs=1e-12) and out["pvalue"] == pytest.approx(1.0)
+    assert out["isotropy"] == pytest.approx(1.0) and out["anisotropy"] == pytest.approx(1.0)
+    assert out["dof"] == (p - 1) * (p + 2) // 2
+    same = np.tile(np.array([[1.0], [2.0], [2.0]]), (1, 10))  # one axis: T̄ = e eᵀ
+    out = sv.bingham_test(np.hstack([same, np.zeros((3, 2))]))
+    assert out["statistic"] == pytest.approx(10 * p * (p + 2) / 2 * (1 - 1 / p))
+    assert out["isotropy"] == pytest.approx(0.0, abs=1e-12) and out["anisotropy"] == pytest.approx(
+        p
+    )
+    assert out["n_axes"] == 10 and out["n_zero_columns"] == 2
+
+
+@given(st.integers(2, 5), st.integers(3, 30), st.integers(0, 10_000))
+def test_bingham_is_axial_and_scale_free(p, n, seed):
+    """e_j and −e_j (and any column scaling) give the same term e_j e_jᵀ of (2.12)."""
+    rng = np.random.default_rng(seed)
+    D = rng.normal(size=(p, n))
+    flipped = D * rng.choice([-1.0, 1.0], size=n) * rng.uniform(0.1, 10.0, size=n)
+    a, b = sv.bingham_test(D), sv.bingham_test(flipped)
+    assert a["statistic"] == pytest.approx(b["statistic"], rel=1e-9, abs=1e-9)
+    assert a["isotropy"] == pytest.approx(b["isotropy"], rel=1e-9, abs=1e-12)
+
+
+def test_bingham_calibrated_under_uniform_axes():
+    """Under i.i.d. uniform axes the 5 % test rejects ~5 % of the time.
+
+    200 replicates: the rejection count is Binomial(200, 0.05), mean 10, sd 3.1;
+    [2, 22] holds it with probability > 0.999 (and the seed is fixed).
+    """
+    rng = np.random.default_rng(2024)
+    rejections = sum(
+        sv.bingham_test(rng.normal(size=(3, 400)))["pvalue"] < 0.05 for _ in range(200)
+    )
+    assert 2 <= rejections <= 22
+
+
+# -- the rank survey (Prop. 2.2) ------------------------------------------------------
+def test_rank_survey_rows(serial_rank):
+    rows = serial_rank.rows
+    assert [r["task_id"] for r in rows] == list(range(15))
+    for r in rows:
+        assert r["error"] is None
+        assert r["rank"] <= min(r["K"], r["QN"])
+        assert r["sigma_min"] <= r["sigma_max"]
+        assert r["condition"] == pytest.approx(r["sigma_max"] / r["sigma_min"])
+        if r["K"] < r["QN"]:
+            assert not r["full_rank"]  # rank DDᵀ ≤ K < QN
+    # Prop. 2.2's regime K > QN: random networks have rank DDᵀ = QN
+    over = [r for r in rows if r["K"] > r["QN"]]
+    assert over and all(r["full_rank"] for r in over)
+
+
+def test_rank_survey_row_matches_direct_computation(serial_rank):
+    task = sv.make_tasks("rank", ARCHS, 5, 4, base_seed=7)[7]
+    f, theta = task.build()
+    D = f.jacobian(theta)
+    row = serial_rank.rows[7]
+    assert row["rank"] == np.linalg.matrix_rank(D)
+    assert row["sigma_min"] == pytest.approx(np.linalg.svd(D, compute_uv=False)[-1], rel=1e-12)
+    assert row["bingham_statistic"] == pytest.approx(sv.bingham_test(D)["statistic"], rel=1e-12)
+
+
+def test_summary_and_outputs(serial_rank, tmp_path):
+    summary = serial_rank.summary()
+    assert [a["layers"] for a in summary["architectures"]] == ARCHS
+    for a in summary["architectures"]:
+        rows = [r for r in serial_rank.rows if r["arch_index"] == a["arch_index"]]
+        assert a["p_full_rank"] == np.mean([r["full_rank"] for r in rows])
+        lo, hi = a["p_full_rank_ci"]
+        assert lo <= a["p_full_rank"] <= hi
+    csv_path = serial_rank.to_csv(tmp_path / "rank.csv")
+    lines = [line for line in csv_path.read_text().splitlines() if not line.startswith("#")]
+    assert len(lines) == 1 + len(serial_rank.rows) and "sigma_min" in lines[0]
+    record = json.loads(serial_rank.to_json(tmp_path / "rank.json").read_text())
+    assert record["kind"] == "survey" and len(record["results"]["rows"]) == 15
+    png = serial_rank.plot(tmp_path / "rank.png")
+    assert png.stat().st_size > 10_000
+
+
+def test_architectures_for_ratios_and_parse():
+    archs = sv.architectures_for_ratios([0.5, 1.0, 2.0, 8.0], 2, 2, 10)
+    ratios = [sr.MLP.count_parameters(a) / 20 for a in archs]
+    assert ratios == sorted(ratios) and abs(ratios[-1] - 8.0) < 0.2
+    assert sv.parse_architecture("2-8-3") == sv.parse_architecture("2,8,3") == [2, 8, 3]
+    with pytest.raises(sr.InputError):
+        sv.parse_architecture("2-a-3")
+    with pytest.raises(sr.InputError):
+        sv.run_rank_survey(["2-3"], seeds=0)
+
+
+# -- execution backends -----------------------------------------------------------------
+def test_process_backend_gives_identical_table(serial_rank):
+    parallel = sv.run_rank_survey(ARCHS, seeds=5, n_samples=4, base_seed=7, n_jobs=2)
+    # equal up to BLAS round-off (workers use one BLAS thread; see SurveyResult.differences)
+    assert parallel.matches(serial_rank), parallel.differences(serial_rank)[:5]
+
+
+def test_dask_local_cluster_gives_identical_table(serial_rank):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        on_dask = sv.run_rank_survey(ARCHS, seeds=5, n_samples=4, base_seed=7, scheduler=cluster)
+    assert on_dask.matches(serial_rank), on_dask.differences(serial_rank)[:5]
+
+
+def test_tasks_do_not_depend_on_the_other_tasks(serial_rank):
+    """Seeds come from (base seed, architecture index, seed index): a sub-survey agrees."""
+    sub = sv.run_rank_survey(ARCHS, seeds=[3, 4], n_samples=4, base_seed=7)
+    strip = ("task_id",)
+    by_key = {(r["arch_index"], r["seed_index"]): r for r in serial_rank.rows}
+    for r in sub.rows:
+        full = by_key[(r["arch_index"], r["seed_index"])]
+        assert {k: v for k, v in r.items() if k not in strip} == {
+            k: v for k, v in full.items() if k not in strip
+        }
+
+
+class Interrupt(Exception):
+    pass
+
+
+def stop_after(k):
+    def progress(done, total):
+        if done >= k:
+            raise Interrupt
+
+    return progress
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_interrupted_survey_resumes_to_the_same_table(serial_rank, tmp_path, n_jobs):
+    out = tmp_path / "rank.jsonl"
+    with pytest.raises(Interrupt):
+        sv.run_rank_survey(
+            ARCHS, seeds=5, n_samples=4, base_seed=7, out=out, n_jobs=n_jobs, progress=stop_after(6)
+        )
+    partial = sv.SurveyResult.read(out)
+    assert 6 <= len(partial.rows) < 15  # what finished is kept
+    calls = []
+    resumed = sv.run_rank_survey(
+        ARCHS, seeds=5, n_samples=4, base_seed=7, out=out, progress=lambda d, t: calls.append(d)
+    )
+    assert resumed.matches(serial_rank), resumed.differences(serial_rank)[:5]
+    assert calls[0] == len(partial.rows) and calls[-1] == 15  # only the rest was run
+    assert sv.SurveyResult.read(out).rows == resumed.rows
+
+
+def test_truncated_file_resumes_to_the_same_table(serial_rank, tmp_path):
+    out = tmp_path / "rank.jsonl"
+    sv.run_rank_survey(ARCHS, seeds=5, n_samples=4, base_seed=7, out=out)
+    lines = out.read_text().splitlines(keepends=True)
+    # keep the header and 4 rows, then half a line: a write cut by a crash
+    out.write_text("".join(lines[:5]) + lines[5][: len(lines[5]) // 2])
+    resumed = sv.run_rank_survey(ARCHS, seeds=5, n_samples=4, base_seed=7, out=out)
+    assert resumed.rows == serial_rank.rows
+    assert len(out.read_text().splitlines()) == 16  # header + 15 rows, no torn line
+
+
+def test_differences_finds_changed_cells(serial_rank):
+    changed = sv.SurveyResult(
+        serial_rank.kind, serial_rank.config, [dict(r) for r in serial_rank.rows]
+    )
+    changed.rows[3]["sigma_min"] *= 1 + 1e-9
+    changed.rows[4]["rank"] += 1
+    diffs = changed.differences(serial_rank)
+    assert [(d[0], d[1]) for d in diffs] == [(3, "sigma_min"), (4, "rank")]
+    assert changed.matches(serial_rank, rtol=1e-6) is False  # the rank is discrete
+    assert not sv.SurveyResult(serial_rank.kind, serial_rank.config, serial_rank.rows[:-1]).matches(
+        serial_rank
+    )
+
+
+def test_resume_refuses_a_different_survey(tmp_path):
+    out = tmp_path / "rank.jsonl"
+    sv.run_rank_survey(["2-3-2"], seeds=2, n_samples=3, out=out)
+    with pytest.raises(sr.InputError, match="different survey"):
+        sv.run_rank_survey(["2-3-2"], seeds=2, n_samples=4, out=out)
+    (tmp_path / "junk.jsonl").write_text('{"not": "a header"}\n')
+    with pytest.raises(sr.InputError, match="header"):
+        sv.run_rank_survey(["2-3-2"], seeds=2, n_samples=3, out=tmp_path / "junk.jsonl")
+
+
+# -- the integrability survey (§2.4) ------------------------------------------------------
+@settings(max_examples=5)
+@given(st.integers(0, 1000))
+def test_frobenius_survey_known_answers(base_seed):
+    """A line field (QN = 1) and the whole tangent space (rank V = K) are involutive."""
+    res = sv.run_frobenius_survey(
+        ["1-2-1", "1-1-1", "2-3-1"], seeds=2, n_samples=[1, 4, 3], base_seed=base_seed
+    )
+    by_arch = {}
+    for r in res.rows:
+        assert r["error"] is None
+        by_arch.setdefault(r["layers"], []).append(r)
+    assert all(r["is_involutive"] for r in by_arch["1-2-1"])  # QN = 1
+    assert all(r["K"] == r["QN"] and r["is_involutive"] for r in by_arch["1-1-1"])  # V = TR^K
+    # a generic pullback bundle of rank 3 in R^13 is not involutive (§2.4)
+    generic = by_arch["2-3-1"]
+    assert all(0 <= r["relative_defect"] <= 1 for r in generic)
+    assert not any(r["is_involutive"] for r in generic)
+
+
+def test_frobenius_survey_plot_and_summary(tmp_path):
+    res = sv.run_frobenius_survey(["1-2-1", "2-3-1"], seeds=3, n_samples=[1, 3])
+    summary = res.summary()["architectures"]
+    assert summary[0]["involutive_fraction"] == 1.0 and summary[1]["involutive_fraction"] == 0.0
+    assert res.plot(tmp_path / "frob.png").stat().st_size > 5_000
