@@ -105,12 +105,18 @@ def run_least_squares(f, cost, theta):
     return elapsed, float(cost(f(final["theta"]))), evals["jac"], evals["fun"]
 
 
-def run_adapted(f, cost, theta):
-    # a trainer needs C ≤ ε, not the law to 1e-10: a loose corrector (rtol 1e-4)
-    # and a target 3·rtol below ε so that the landing point has C ≤ ε
+def run_adapted(f, cost, theta, rtol=0.1):
+    """Output-exact with long steps and a trainer's tolerance.
+
+    A trainer needs C ≤ ε, not the law to 1e-10: with rtol = 0.1 every accepted
+    point is within 10% of the law's output (2.7), so C(s) stays within a
+    factor 1.21 of C(0)e^{−2s/N}; the target is ε/1.21 so the landing has C ≤ ε.
+    """
     flow = AdaptedFlow(f, cost)
     t0 = time.perf_counter()
-    traj = integrate(flow, theta, np.inf, eps=EPS * (1 - 3e-4), rtol=1e-4, atol=1e-14, record=False)
+    traj = integrate(
+        flow, theta, np.inf, eps=EPS / (1 + rtol) ** 2, rtol=rtol, atol=1e-14, record=False
+    )
     elapsed = time.perf_counter() - t0
     return elapsed, traj.final_cost, traj.n_jacobian, traj.n_evaluations, traj
 
@@ -151,7 +157,9 @@ def run_adam(f, cost, theta, budget, lr=3e-3, b1=0.9, b2=0.999, eps_adam=1e-8):
 
 
 def trainer(cases, repeats, budget_factor=100.0, min_budget=0.5):
-    print("\n(b) time to C <= 1e-10 as a trainer (baseline scipy least_squares trf, analytic Jacobian)")
+    print(
+        "\n(b) time to C <= 1e-10 as a trainer (baseline scipy least_squares trf, analytic Jacobian)"
+    )
     head = f"{'network':<38} {'method':<22} {'C reached':>10} {'n_jac':>6} {'iters':>7} {'time[s]':>9} {'time ratio':>10}"
     print(head)
     print("-" * len(head))

@@ -777,11 +777,9 @@ def run_training(
     return results
 
 
-def _frobenius_at(f, theta, quiet: bool) -> dict:
+def _frobenius_at(f, theta) -> dict:
     """The Frobenius test (2.31) of V = range Dᵀ at θ (closed-form brackets)."""
-    with report.progress_bar("Frobenius test of V", quiet, total=1) as bar:
-        rep = sr.PullbackBundle(f).distribution().frobenius_defect(theta)
-        bar(1, 1)
+    rep = sr.PullbackBundle(f).distribution().frobenius_defect(theta)
     return {
         "relative_defect": rep.relative_defect,
         "curvature_norm": rep.curvature_norm,
@@ -937,7 +935,7 @@ def cmd_demo(args) -> int:
     results = run_training(
         f, cost, theta0, flows, args.eps, options={"max_steps": args.max_steps}, quiet=args.quiet
     )
-    results["frobenius"] = _frobenius_at(f, theta0, args.quiet)
+    results["frobenius"] = _frobenius_at(f, theta0)
     config = {
         "command": "demo",
         "data": {"kind": "blobs", "n_samples": 6, "n_classes": 3, "input_dim": 2, "spread": 0.3},
@@ -999,7 +997,7 @@ def cmd_train(args) -> int:
         "M": data.M,
     }
     if args.frobenius:
-        results["frobenius"] = _frobenius_at(run["f"], run["theta0"], args.quiet)
+        results["frobenius"] = _frobenius_at(run["f"], run["theta0"])
     record = report.make_record(
         "train", cfg.as_dict(), cfg[""]["seed"], results, config_file=str(args.config)
     )
@@ -1065,8 +1063,7 @@ def cmd_frobenius(args) -> int:
         for i, p in enumerate(pts):
             reports.append(dist.frobenius_defect(p, args.tolerance))
             bar(i + 1, len(pts))
-    with report.progress_bar("growth vector", args.quiet):
-        growth = dist.growth_vector(pts[0], max_step=max_step)
+    growth = dist.growth_vector(pts[0], max_step=max_step)
     n_fail = sum(not r.is_involutive for r in reports)
     involutive = n_fail == 0
     known = {

@@ -291,7 +291,8 @@ class AdaptedFlow(ParameterFlow):
       grad_h C = V Σ⁻² Vᵀ · V Σ Uᵀ ∇ₓC = V Σ⁻¹ Uᵀ ∇ₓC = D⁺∇ₓC.  With rank D = QN,
       Pen = Dᵀ(DDᵀ)⁻¹ = D⁺ (1.23) and, since D Pen = 1 (1.24),
       Pen Penᵀ Dᵀ∇ₓC = Pen (D Pen)ᵀ ∇ₓC = Pen ∇ₓC: the same vector, (2.4) = −D⁺∇ₓC.
-      (Equivalently Penᵀ Dᵀ∇ₓ = Penᵀ P Dᵀ ∇ₓ and Pen Penᵀ Dᵀ∇ₓ = Pen 𝒫∇ₓ.)
+      For any rank, with Pen = D⁺: Penᵀ Dᵀ = (D D⁺)ᵀ = 𝒫, so
+      Pen Penᵀ Dᵀ∇ₓC = D⁺ 𝒫 ∇ₓC = D⁺∇ₓC (D⁺ vanishes on range(D)^⊥).
     * grad_g (5.17): with rank D = K, DᵀD = V Σ² Vᵀ is invertible and
       (DᵀD)⁻¹Dᵀ∇ₓC = V Σ⁻² Vᵀ V Σ Uᵀ ∇ₓC = D⁺∇ₓC: (5.2) = −D⁺∇ₓC.  These are
       the normal equations of min |Dθ′ + ∇ₓC|, whose unique solution is D⁺(−∇ₓC).
@@ -308,9 +309,9 @@ class AdaptedFlow(ParameterFlow):
     Hence the output velocity is always D θ′ = −U Uᵀ∇ₓC = −𝒫∇ₓC, with 𝒫 the
     orthoprojector onto range D: (4.7), (5.3), and −∇ₓC (2.5)/(6.4) when
     rank D = QN (𝒫 = 1).  The regime therefore decides which rank condition is
-    *required* (and reported), not which formula is evaluated; computing
-    −D⁺∇ₓC directly costs one factor of cond(D) less accuracy than applying the
-    literal (1.27) Dᵀ(DDᵀ)⁻²D∇_θC, whose Gram matrix squares cond(D) twice.
+    *required* (and reported), not which formula is evaluated.  Computing
+    −D⁺∇ₓC from the SVD of D has round-off ~eps·cond(D); the literal (1.27),
+    Dᵀ(DDᵀ)⁻²D∇_θC, squares cond(D) in the Gram matrix and again in its square.
     """
 
     name = "adapted"

@@ -319,9 +319,10 @@ def pseudo_inverse_derivative(D, D_pinv, dD):
     """
     dDt = anp.transpose(dD)
     term1 = -anp.dot(D_pinv, anp.dot(dD, D_pinv))
-    range_defect = dDt - anp.dot(anp.dot(dDt, D), D_pinv)  # dDᵀ (1 − DD⁺)
+    # products are associated so that no n×n (K×K) intermediate is formed
+    range_defect = dDt - anp.dot(dDt, anp.dot(D, D_pinv))  # dDᵀ (1 − DD⁺)
     term2 = anp.dot(D_pinv, anp.dot(anp.transpose(D_pinv), range_defect))
-    Y = anp.dot(anp.dot(dDt, anp.transpose(D_pinv)), D_pinv)  # dDᵀ D⁺ᵀ D⁺
+    Y = anp.dot(dDt, anp.dot(anp.transpose(D_pinv), D_pinv))  # dDᵀ D⁺ᵀ D⁺
     term3 = Y - anp.dot(D_pinv, anp.dot(D, Y))
     return term1 + term2 + term3
 
@@ -355,8 +356,8 @@ def _pseudo_inverse_vjp(ans, D, rank_policy=None):
     def vjp(g):
         gt = anp.transpose(g)
         ans_t = anp.transpose(ans)
-        term1 = -anp.dot(ans_t, anp.dot(g, ans_t))
-        range_defect = gt - anp.dot(D, anp.dot(ans, gt))  # (1 − DD⁺) gᵀ
+        term1 = -anp.dot(anp.dot(ans_t, g), ans_t)
+        range_defect = gt - anp.dot(anp.dot(D, ans), gt)  # (1 − DD⁺) gᵀ
         term2 = anp.dot(anp.dot(range_defect, ans), ans_t)
         Z = anp.dot(anp.dot(ans_t, ans), gt)  # D⁺ᵀD⁺ gᵀ
         term3 = Z - anp.dot(anp.dot(Z, ans), D)

@@ -558,17 +558,21 @@ def plot_frobenius(relative_defects, path, tolerance: float, labels=None, title=
     values = np.asarray(relative_defects, float)
     fig, ax = _figure()
     x = np.arange(values.size)
+    # exact zeros (constant frames) cannot sit on a log axis: draw them at the floor
     floor = max(float(tolerance), 1e-300) * 1e-3
-    ax.bar(
-        x, np.where(values > floor, values, floor), color=np.where(values > tolerance, "C3", "C2")
-    )
+    shown = np.where(values > floor, values, floor)
+    failing = values > tolerance
+    ax.vlines(x, floor, shown, color="lightgrey", lw=1.0)
+    ax.scatter(x[failing], shown[failing], color="C3", zorder=3, label="not involutive at p")
+    ax.scatter(x[~failing], shown[~failing], color="C2", zorder=3, label="involutive at p")
     ax.axhline(tolerance, color="k", ls="--", lw=1.0, label=f"tolerance {tolerance:.2g}")
     ax.set_yscale("log")
+    ax.set_ylim(floor, max(1.0, float(np.max(shown)) * 10))
     ax.set_xticks(x, labels if labels is not None else [str(i) for i in x], fontsize=8)
     ax.set_xlabel("sample point")
     ax.set_ylabel("relative Frobenius defect |Ω_p| / scale")
-    ax.set_title(title or "Frobenius test (2.31): defect per point (red = not involutive)")
-    ax.legend(fontsize=8)
+    ax.set_title(title or "Frobenius test (2.31): defect per point")
+    ax.legend(fontsize=8, loc="center right")
     return _save(fig, path)
 
 

@@ -842,16 +842,20 @@ class SurveyResult:
         config = header["config"]
         return cls(config["kind"], config, [rows[k] for k in sorted(rows)])
 
-    def differences(self, other, rtol=1e-12) -> list:
+    def differences(self, other, rtol=1e-8, atol=1e-12) -> list:
         """Cells where two tables of the same survey differ: [(task_id, column, mine, theirs)].
 
         Integers, booleans, strings and missing values must be equal; floats
-        may differ by ``rtol`` (relative).  Why a tolerance: a BLAS reduction
-        sums in an order that depends on its thread count, so the same task
-        run in a process with several BLAS threads and in a single-threaded
-        worker can differ in the last bits (seen: ~1e-16 relative in
-        Frobenius defects).  With equal BLAS settings the tables are bitwise
-        identical.
+        x, y must satisfy |x − y| ≤ atol + rtol·max(|x|, |y|).  Why a
+        tolerance: a BLAS reduction sums in an order that depends on its
+        thread count and on the CPU's kernels, so the same task on a
+        multi-threaded process, a single-threaded worker or another machine
+        can differ in the last bits — and quantities built from small
+        singular values or eigenvalues (σ_min, cond(D), isotropy) carry that
+        round-off amplified by the conditioning (relative error ~ eps·cond;
+        seen: 2e-10 for isotropy ~1e-5).  The defaults accept conditioning up
+        to ~1e7.  With equal BLAS settings on one machine the tables are
+        bitwise identical.
         """
         if not isinstance(other, SurveyResult):
             raise InputError(f"can only compare with a SurveyResult, got {type(other).__name__}")
@@ -865,16 +869,16 @@ class SurveyResult:
                 continue
             for key in sorted(set(a) | set(b)):
                 x, y = a.get(key), b.get(key)
-                if isinstance(x, float) and isinstance(y, float) and not isinstance(x, bool):
-                    if abs(x - y) > rtol * max(abs(x), abs(y)):
+                if isinstance(x, float) and isinstance(y, float):
+                    if abs(x - y) > atol + rtol * max(abs(x), abs(y)):
                         out.append((tid, key, x, y))
                 elif x != y:
                     out.append((tid, key, x, y))
         return out
 
-    def matches(self, other, rtol=1e-12) -> bool:
-        """Same table up to BLAS round-off (see :meth:`differences`)."""
-        return not self.differences(other, rtol)
+    def matches(self, other, rtol=1e-8, atol=1e-12) -> bool:
+        """Same table up to floating-point round-off (see :meth:`differences`)."""
+        return not self.differences(other, rtol, atol)
 
     @property
     def ok_rows(self) -> list:

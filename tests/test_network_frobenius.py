@@ -66,7 +66,8 @@ def test_frame_brackets_are_vertical_and_curvature_is_the_whole_bracket(case):
     B_orth = np.einsum("ia,jb,ijk->abk", C, C, B)
     iu = np.triu_indices(E.shape[1], 1)
     rep = dist.frobenius_defect(theta)
-    assert rep.curvature_norm == pytest.approx(np.linalg.norm(B_orth[iu]), rel=1e-8)
+    # two different changes of basis: agreement to round-off amplified by cond(D)^2
+    assert rep.curvature_norm == pytest.approx(np.linalg.norm(B_orth[iu]), rel=1e-12 * kappa**2)
 
 
 @given(case=networks(activations=SMOOTH))
