@@ -73,6 +73,8 @@ _LAZY = {
     "cost_law": "subriemann.theory",
     "residual_law": "subriemann.theory",
     "stopping_time": "subriemann.theory",
+    "compare_with_law": "subriemann.theory",
+    "trapping_time_bound": "subriemann.theory",
     "Distribution": "subriemann.distributions",
     "lie_bracket": "subriemann.distributions",
     "FrobeniusReport": "subriemann.distributions",
