@@ -51,6 +51,11 @@ from subriemann.linalg import DEFAULT_RANK_POLICY, JacobianSVD, RankPolicy, Rank
 from subriemann.maps import AutodiffMap, LinearMap, SmoothMap  # noqa: E402
 from subriemann.network import MLP, Activation, NetworkMap  # noqa: E402
 
+# `subriemann.integrate` is both a submodule and the function `sr.integrate`.
+# Importing the submodule binds the package attribute to the module, so the
+# function is bound here eagerly, after (and therefore over) the submodule.
+from subriemann.integrate import Trajectory, integrate  # noqa: E402
+
 __version__ = "0.1.0"
 
 # Names from the higher layers are imported on first use: `import subriemann`
@@ -68,8 +73,6 @@ _LAZY = {
     "StandardFlow": "subriemann.flows",
     "AdaptedFlow": "subriemann.flows",
     "OutputFlow": "subriemann.flows",
-    "integrate": "subriemann.integrate",
-    "Trajectory": "subriemann.integrate",
     "cost_law": "subriemann.theory",
     "residual_law": "subriemann.theory",
     "stopping_time": "subriemann.theory",
@@ -137,5 +140,7 @@ __all__ = [
     "ActivationError",
     "RankConditionError",
     "NumericalError",
+    "integrate",
+    "Trajectory",
     *_LAZY,
 ]

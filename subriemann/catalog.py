@@ -219,7 +219,7 @@ def level_set_foliation(phi=None, dim=3) -> Distribution:
             "growth_vector": (int(dim) - 1,),
             "step": 1,
             "involutive": True,
-            "bracket_generating": dim == 1,
+            "bracket_generating": False,
             "leaves": "the level sets of phi",
         },
     )

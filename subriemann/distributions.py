@@ -41,10 +41,10 @@ vanish there.
 
 *Proof.* D u_i = D Pen[D] e_i = e_i by (2.3), so u_i is f-related to the
 constant coordinate field e_i of R^{QN}.  Brackets of f-related fields are
-f-related: D[θ][u_i, u_j](θ) = [e_i, e_j](f(θ)) = 0 (explicitly, differentiating
-D u_j = e_j along u_i gives dD[u_i]u_j + D(Du_j u_i) = 0; subtract the same with
-i, j swapped and use the symmetry dD[u_i]u_j = dD[u_j]u_i of the second
-derivative).  So [u_i, u_j] ∈ ker D = (range Dᵀ)^⊥ = V^⊥ and Π^⊥[u_i, u_j] =
+f-related: D[θ][u_i, u_j](θ) = [e_i, e_j](f(θ)) = 0.  Explicitly, differentiating
+D u_j = e_j along u_i gives dD[u_i]u_j + D·(∇_{u_i}u_j) = 0, with ∇_{u_i}u_j =
+(Du_j)u_i the flat derivative; subtract the same with i, j swapped and use the
+symmetry dD[u_i]u_j = dD[u_j]u_i = d²f(u_i, u_j) of the second derivative.  So [u_i, u_j] ∈ ker D = (range Dᵀ)^⊥ = V^⊥ and Π^⊥[u_i, u_j] =
 [u_i, u_j].  Since the u_i span V, tensoriality gives Ω ≡ 0 on V iff every
 [u_i, u_j] = 0, and Ω ≡ 0 is the Frobenius condition (2.31).  ∎
 
@@ -608,13 +608,12 @@ class Distribution:
             E_orth = _congruence(Ca, E)
             E_orth = E_orth if L is None else E_orth @ np.abs(L)
             error = float(np.linalg.norm(E_orth[iu]))
-        Omega = Omega_t if L is None else np.linalg.solve(L.T, Omega_t.reshape(-1, self.dim).T)
         return _CurvatureData(
             point=p,
             F=F,
             svd=svd,
             L=L,
-            Omega=Omega.T.reshape(Omega_t.shape) if L is not None else Omega,
+            Omega=self._from_metric_rows(L, Omega_t),
             curvature_norm=float(np.linalg.norm(Omega_t[iu])),
             scale=scale,
             error=error,
@@ -624,6 +623,14 @@ class Distribution:
     def _to_metric_rows(L, rows):
         """Row vectors v ↦ (Lᵀv)ᵀ = vᵀL along the last axis."""
         return rows if L is None else rows @ L
+
+    @staticmethod
+    def _from_metric_rows(L, rows):
+        """Row vectors y ↦ (L⁻ᵀy)ᵀ along the last axis (inverse of :meth:`_to_metric_rows`)."""
+        if L is None:
+            return rows
+        flat = rows.reshape(-1, rows.shape[-1])
+        return np.linalg.solve(L.T, flat.T).T.reshape(rows.shape)
 
     def curvature(self, p):
         """Curvature 2-form Ω_p(e_a, e_b) = Π^⊥[e_a, e_b](p) of Δ in an orthonormal basis of Δ_p.
@@ -964,7 +971,7 @@ class Distribution:
                 raise InputError("vector_fields is empty; expected at least one field")
             cols = []
             for n, fld in enumerate(fields):
-                entries = list(fld) if not isinstance(fld, sp.MatrixBase) else list(fld)
+                entries = list(fld)
                 if len(entries) != dim:
                     raise ShapeError(
                         f"vector field {n} has {len(entries)} components; expected dim = {dim}"
