@@ -2,6 +2,12 @@
 
 import os
 
+# The suite runs on 2 shared cores: multi-threaded BLAS there makes each small
+# SVD an order of magnitude slower (threads fight the other process for the
+# cores).  One BLAS thread per process; subprocesses (CLI, examples) inherit it.
+# Set before numpy is first imported; an explicit setting by the caller wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 # subriemann must be imported before geomstats anywhere in the suite: it selects
 # geomstats' autograd backend, which geomstats reads once, at its first import.
 import subriemann  # noqa: F401  isort: skip
