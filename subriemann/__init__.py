@@ -81,6 +81,8 @@ _LAZY = {
     "Distribution": "subriemann.distributions",
     "lie_bracket": "subriemann.distributions",
     "FrobeniusReport": "subriemann.distributions",
+    "FrobeniusVerdict": "subriemann.distributions",
+    "lie_bracket_fd": "subriemann.distributions",
 }
 _SUBMODULES = {
     "catalog",
