@@ -312,7 +312,8 @@ def network_bundle(
     Built by ``PullbackBundle(NetworkMap(...)).distribution()``, whose brackets
     come from ``jacobian_derivative`` (see :mod:`subriemann.distributions` for
     the proof that they are vertical).  Over-parametrized tanh networks with
-    QN ≥ 2 are generically not involutive, QN = 1 always is; the sub-Riemannian
+    QN ≥ 2 are generically not involutive; QN = 1 always is, and so is
+    K ≤ QN (then V = TR^K); the sub-Riemannian
     structure (R^K, V, h) of (2.33).  ``base_point`` is θ₀ = mlp.init(seed).
     """
     from subriemann.bundles import PullbackBundle
@@ -326,13 +327,18 @@ def network_bundle(
     QN = f.dim_out
     dist.name = f"network_bundle({list(layer_sizes)}, N={n_samples}, {activation})"
     dist.base_point = mlp.init(seed)
+    # With K <= QN (and rank D = K) the fiber range Dᵀ is all of R^K: V = TR^K is
+    # trivially integrable, whatever the network.
+    full_tangent = mlp.K <= QN
     dist.known = {
         "dim": mlp.K,
-        "rank": QN,
-        "involutive": QN == 1,
+        "rank": min(mlp.K, QN),
+        "involutive": QN == 1 or full_tangent,
         "involutive_reason": (
             "QN = 1: a rank-one bundle is always integrable"
             if QN == 1
+            else "K <= QN: V = range Dᵀ is the whole tangent space TR^K"
+            if full_tangent
             else "generic: brackets of Pen[D]e_i are vertical and nonzero (numerical evidence)"
         ),
     }
