@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 
 import subriemann as sr
-from subriemann.cli import make_blobs
 
 # A 3-class problem made in code (§1.1): labels ω, one-hot class outputs y_ℓ.
-data = make_blobs(n_samples=6, n_classes=3, input_dim=2, seed=0)
+data = sr.TrainingData.blobs(n_samples=6, n_classes=3, input_dim=2, seed=0)
 mlp = sr.MLP([2, 8, 3], activation="tanh")  # K = 51 > QN = 18: over-parametrized
 f = sr.NetworkMap(mlp, data.inputs)
 cost = sr.L2Cost.from_data(data)

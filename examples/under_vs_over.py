@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 import subriemann as sr
-from subriemann.cli import make_blobs
 
-data = make_blobs(n_samples=20, n_classes=3, input_dim=2, spread=0.6, seed=0)  # N = 20, QN = 60
+# N = 20 samples in 3 classes: QN = 60
+data = sr.TrainingData.blobs(n_samples=20, n_classes=3, input_dim=2, spread=0.6, seed=0)
 cost = sr.L2Cost.from_data(data)
 N = data.N
 
@@ -60,7 +60,7 @@ print(
 )
 
 # Borderline K = QN (§6): N = 9, Q = 3, one hidden layer of 4 units: K = 27 = QN.
-small = make_blobs(n_samples=9, n_classes=3, input_dim=2, seed=1)
+small = sr.TrainingData.blobs(n_samples=9, n_classes=3, input_dim=2, seed=1)
 fb = sr.NetworkMap(sr.MLP([2, 4, 3]), small.inputs)
 cb = sr.L2Cost.from_data(small)
 tb = fb.mlp.init(seed=1)

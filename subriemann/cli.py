@@ -43,14 +43,12 @@ TARGET_RTOL = 0.01
 __all__ = [
     "main",
     "build_parser",
-    "make_blobs",
     "load_config",
     "Config",
     "SCHEMA",
     "build_run",
     "FlowSpec",
     "run_training",
-    "metric_cost_law",
     "ConfigError",
     "EXIT_OK",
     "EXIT_FAILED",
@@ -60,34 +58,6 @@ __all__ = [
 
 class ConfigError(InputError):
     """A configuration file or command-line value is wrong; the message names the key and line."""
-
-
-# =============================================================================
-# Data made in code
-# =============================================================================
-def make_blobs(n_samples=6, n_classes=3, input_dim=2, spread=0.3, seed=0) -> sr.TrainingData:
-    """A small classification set as in §1.1: clusters, labels ω, one-hot class outputs y_ℓ.
-
-    Class ℓ is centred at the ℓ-th of ``n_classes`` points on the unit circle
-    of the first two input coordinates (evenly on [−1, 1] if ``input_dim`` = 1);
-    sample j has label ω(j) = j mod n_classes (1.1), input centre + spread·N(0, 1),
-    and class output y_ℓ = e_ℓ ∈ R^Q with Q = n_classes, so y_ω is (1.2).
-
-    Returns
-    -------
-    TrainingData
-        N = n_samples, M = input_dim, Q = n_classes.
-    """
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n_samples) % n_classes
-    centres = np.zeros((n_classes, input_dim))
-    if input_dim == 1:
-        centres[:, 0] = np.linspace(-1.0, 1.0, n_classes) if n_classes > 1 else 0.0
-    else:
-        angles = 2.0 * np.pi * np.arange(n_classes) / n_classes
-        centres[:, 0], centres[:, 1] = np.cos(angles), np.sin(angles)
-    inputs = centres[labels] + spread * rng.normal(size=(n_samples, input_dim))
-    return sr.TrainingData(inputs, labels, np.eye(n_classes))
 
 
 # =============================================================================
@@ -392,7 +362,9 @@ def _build_data(cfg: Config) -> sr.TrainingData:
         if stray:
             raise cfg.error("data", stray[0], "is only read with kind = 'inline'")
         seed = cfg[""]["seed"] if d["seed"] is None else d["seed"]
-        return make_blobs(d["n_samples"], d["n_classes"], d["input_dim"], d["spread"], seed)
+        return sr.TrainingData.blobs(
+            d["n_samples"], d["n_classes"], d["input_dim"], d["spread"], seed
+        )
     for key in ("inputs", "labels"):
         if d[key] is None:
             raise cfg.error("data", key, "is required with kind = 'inline'")
@@ -448,93 +420,6 @@ def _build_output_metric(cfg: Config, data: sr.TrainingData):
     except InputError as exc:
         key = "matrix" if m["kind"] == "matrix" else "weights"
         raise cfg.error("output_metric", key, str(exc)) from exc
-
-
-def _metric_flow_class():
-    """The adapted flow for a constant output metric G (defined lazily: flows import geomstats)."""
-    from subriemann.bundles import PullbackBundle
-    from subriemann.flows import FlowPoint, ParameterFlow
-
-    class OutputMetricAdaptedFlow(ParameterFlow):
-        """θ′ = −grad_h C for the bundle metric h pulled back from G (2.22), (2.30).
-
-        grad_h C = Pen[D̃]Pen[D̃]ᵀ∇_θC with D̃ = LᵀD, G = LLᵀ
-        (:meth:`PullbackBundle.grad`); pushed forward, x′ = −G⁻¹∇ₓC when
-        rank D = QN, so the cost follows the G-gradient flow of the output
-        layer instead of the law (2.6).
-        """
-
-        name = "adapted"
-
-        def __init__(self, f, cost, output_metric, rank_policy=None):
-            super().__init__(f, cost, rank_policy)
-            self.bundle = PullbackBundle(f, output_metric, rank_policy)
-            self.last_regime = None
-
-        def evaluate(self, theta, geometry: bool = True):
-            theta = self._theta(theta)
-            point = self._cached(theta, "point")
-            if point is None:
-                fiber = self.bundle.at(theta)
-                x = np.asarray(self.f(theta), dtype=np.float64)
-                v = -fiber.grad(fiber.D.T @ self.cost.grad(x))
-                regime = "over-G" if fiber.full_rank else "rank-loss-G"
-                point = FlowPoint(
-                    theta,
-                    x,
-                    float(self.cost(x)),
-                    v,
-                    fiber.D @ v,
-                    fiber.report,
-                    regime,
-                    fiber.svd.singular_values,
-                    fiber.svd,
-                )
-                self._store(theta, point=point)
-            self.last_regime = point.regime
-            return point
-
-    return OutputMetricAdaptedFlow
-
-
-def metric_cost_law(s, x0, target, G, N):
-    """C(s) along x′ = −G⁻¹∇ₓC for a constant SPD G: x(s) − y = exp(−sG⁻¹/N)(x(0) − y).
-
-    The output-layer solution that replaces (1.13)/(2.6) when the bundle metric
-    h is pulled back from G instead of the Euclidean metric (G = 1 gives (1.14)).
-
-    Parameters
-    ----------
-    s : array-like, shape=[n]
-    x0, target : array-like, shape=[QN]
-    G : array-like, shape=[QN, QN]
-    N : int
-
-    Returns
-    -------
-    ndarray, shape=[n]
-    """
-    lam, Qm = np.linalg.eigh(np.asarray(G, dtype=float))
-    r0 = Qm.T @ (np.asarray(x0, float) - np.asarray(target, float))
-    decay = np.exp(-np.multiply.outer(np.atleast_1d(np.asarray(s, float)), 1.0 / lam) / N)
-    return np.sum((decay * r0) ** 2, axis=1) / (2.0 * N)
-
-
-def _metric_stopping_time(eps, x0, target, G, N) -> float:
-    """Smallest s with C(s) ≤ ε on the G-flow (C decreases monotonically); 0 if C(0) ≤ ε."""
-    from scipy.optimize import brentq
-
-    def gap(s):
-        return math.log(metric_cost_law([s], x0, target, G, N)[0]) - math.log(eps)
-
-    if gap(0.0) <= 0:
-        return 0.0
-    hi = 1.0
-    while gap(hi) > 0:
-        hi *= 2.0
-        if hi > 1e12:
-            raise ConfigError("the cost does not reach eps along the output-metric flow")
-    return float(brentq(gap, 0.0, hi, xtol=1e-12, rtol=1e-12))
 
 
 @dataclass
@@ -595,24 +480,17 @@ def build_run(cfg: Config):
         method = _resolve_method(
             cfg, "method", integ["method"] or ("output-exact" if G is None else "rk45")
         )
-        if G is not None:
-            if method == "output-exact":
-                raise cfg.error(
-                    "integrator",
-                    "method",
-                    "'output-exact' follows the Euclidean output law (2.7); with a non-Euclidean "
-                    "output metric use an ODE method such as 'rk45'",
-                )
-            if fl["regime"] not in ("auto", "over"):
-                raise cfg.error(
-                    "flow", "regime", "with an output metric only 'auto'/'over' are available"
-                )
-            flow = _metric_flow_class()(f, cost, G, rank_policy=policy)
-        else:
-            try:
-                flow = sr.AdaptedFlow(f, cost, regime=fl["regime"], rank_policy=policy)
-            except SubriemannError as exc:
-                raise cfg.error("flow", "regime", str(exc)) from exc
+        if G is not None and method == "output-exact":
+            raise cfg.error(
+                "integrator",
+                "method",
+                "'output-exact' follows the Euclidean output law (2.7); with a non-Euclidean "
+                "output metric use an ODE method such as 'rk45'",
+            )
+        try:
+            flow = sr.AdaptedFlow(f, cost, regime=fl["regime"], rank_policy=policy, output_metric=G)
+        except SubriemannError as exc:
+            raise cfg.error("flow", "regime", str(exc)) from exc
         flows.append(FlowSpec("adapted", flow, method))
     if fl["kind"] in ("standard", "both"):
         key = "method" if fl["kind"] == "standard" else "standard_method"
@@ -713,7 +591,8 @@ def run_training(
     flows : list of FlowSpec
     eps : float
         Target cost ε; the default end time is s_ε = (N/2) log(C(0)/ε) (2.18)
-        (for a constant output metric G, the time where the G-law reaches ε).
+        (for a constant output metric G, the time where the G-law reaches ε,
+        :func:`subriemann.theory.output_metric_stopping_time`).
     s_end : float or "stopping-time"
     options : dict, optional
         Keyword arguments for :func:`subriemann.integrate.integrate`
@@ -729,7 +608,12 @@ def run_training(
         s_end, flows`` (label → summary with the orbit arrays), ``theta0``.
     """
     from subriemann.integrate import integrate
-    from subriemann.theory import compare_with_law, stopping_time
+    from subriemann.theory import (
+        compare_with_law,
+        output_metric_cost_law,
+        output_metric_stopping_time,
+        stopping_time,
+    )
 
     x0, D0 = f.value_and_jacobian(theta0)
     rep = sr.JacobianSVD(D0).report
@@ -738,7 +622,7 @@ def run_training(
     if G is None:
         s_eps = stopping_time(eps, C0, cost.N)
     else:
-        s_eps = _metric_stopping_time(eps, x0, cost.target, G, cost.N)
+        s_eps = output_metric_stopping_time(eps, x0, cost.target, G, cost.N)
     end = s_eps if s_end == "stopping-time" else float(s_end)
     if not end > 0:
         raise InputError(f"C(0) = {C0:.3g} is already <= eps = {eps:.3g}; nothing to integrate")
@@ -770,7 +654,7 @@ def run_training(
             summary["max_rel_cost_error"] = law["max_rel_cost_error"]
             summary["max_rel_residual_error"] = law["max_rel_residual_error"]
         if G is not None:
-            predicted = metric_cost_law(traj.s, x0, cost.target, G, cost.N)
+            predicted = output_metric_cost_law(traj.s, x0, cost.target, G, cost.N)
             summary["metric_law_rel_error"] = float(np.max(np.abs(traj.cost / predicted - 1.0)))
             summary["orbit"]["metric_law_cost"] = predicted
         results["flows"][spec.label] = summary
@@ -922,7 +806,7 @@ def cmd_demo(args) -> int:
     """Adapted vs standard flow on a small over-parametrized tanh network (the main job)."""
     if not args.eps > 0:
         raise ConfigError(f"--eps must be > 0 (the target cost ε), got {args.eps!r}")
-    data = make_blobs(n_samples=6, n_classes=3, input_dim=2, spread=0.3, seed=args.seed)
+    data = sr.TrainingData.blobs(n_samples=6, n_classes=3, input_dim=2, spread=0.3, seed=args.seed)
     mlp = sr.MLP([data.M, 8, data.Q], activation="tanh")
     f = sr.NetworkMap(mlp, data.inputs)
     cost = sr.L2Cost.from_data(data)

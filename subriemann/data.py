@@ -94,6 +94,62 @@ class TrainingData:
             raise InputError(f"Q must be a positive integer (the output dimension), got {Q!r}")
         return cls(inputs, labels, np.eye(Q))
 
+    @classmethod
+    def blobs(cls, n_samples=6, n_classes=3, input_dim=2, spread=0.3, seed=0) -> TrainingData:
+        """A small classification set as in §1.1: clusters, labels ω, one-hot class outputs y_ℓ.
+
+        Class ℓ is centred at the ℓ-th of ``n_classes`` points evenly spaced on
+        the unit circle of the first two input coordinates (evenly on [−1, 1] if
+        ``input_dim`` = 1); sample j has label ω(j) = j mod n_classes (1.1),
+        input centre_ω(j) + spread·ξ_j with ξ_j ~ N(0, 1) i.i.d. per coordinate,
+        and class output y_ℓ = e_ℓ ∈ R^Q with Q = n_classes, so y_ω is (1.2).
+        This is the data of ``subriemann demo`` and of ``kind = "blobs"`` configs.
+
+        Parameters
+        ----------
+        n_samples : int
+            N ≥ 1.
+        n_classes : int
+            Number of classes = Q ≥ 1.
+        input_dim : int
+            M ≥ 1.
+        spread : float
+            Standard deviation ≥ 0 of the inputs around their class centre.
+        seed : int or numpy Generator seed
+            Seed of ``numpy.random.default_rng`` for the ξ_j.
+
+        Returns
+        -------
+        TrainingData
+            N = n_samples, M = input_dim, Q = n_classes.
+        """
+        for name, value in (
+            ("n_samples", n_samples),
+            ("n_classes", n_classes),
+            ("input_dim", input_dim),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if (
+            isinstance(spread, bool)
+            or not isinstance(spread, int | float | np.integer | np.floating)
+            or not np.isfinite(spread)
+            or spread < 0
+        ):
+            raise InputError(
+                f"spread must be a finite number >= 0 (the clusters' radius), got {spread!r}"
+            )
+        rng = np.random.default_rng(seed)
+        labels = np.arange(n_samples) % n_classes
+        centres = np.zeros((n_classes, input_dim))
+        if input_dim == 1:
+            centres[:, 0] = np.linspace(-1.0, 1.0, n_classes) if n_classes > 1 else 0.0
+        else:
+            angles = 2.0 * np.pi * np.arange(n_classes) / n_classes
+            centres[:, 0], centres[:, 1] = np.cos(angles), np.sin(angles)
+        inputs = centres[labels] + spread * rng.normal(size=(n_samples, input_dim))
+        return cls(inputs, labels, np.eye(n_classes))
+
     @property
     def N(self) -> int:
         return self.inputs.shape[0]

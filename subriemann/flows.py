@@ -6,7 +6,9 @@
   over-parametrized, −grad_g C (5.2) when under-parametrized, (6.2) at K = QN,
   and the DAE (4.5)–(4.6) under rank loss.  In every regime the direction is
   −D⁺∇ₓC, the minimum-norm solution of D θ′ = −∇ₓC (proof in the class
-  docstring), computed from one Jacobian and one SVD.
+  docstring), computed from one Jacobian and one SVD.  With a non-Euclidean
+  output metric G = LLᵀ (``output_metric=G``) it is −D̃⁺L⁻¹∇ₓC for the whitened
+  Jacobian D̃ = LᵀD, and the output moves by −G⁻¹∇ₓC where rank D = QN.
 * :class:`OutputFlow` — the comparison model (1.11) on R^{QN} with its
   explicit solution (1.13).
 
@@ -21,6 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
 from subriemann.cost import L2Cost
 from subriemann.errors import InputError, NumericalError, RankConditionError, check_vector
@@ -63,6 +66,12 @@ class FlowPoint:
         All singular values of D[θ] (for re-deciding the rank under another policy).
     svd : JacobianSVD or None
         The factorisation of D[θ] when one was computed (adapted flows).
+
+    Notes
+    -----
+    For an :class:`AdaptedFlow` with a non-Euclidean output metric G = LLᵀ,
+    ``report``, ``singular_values`` and ``svd`` are those of the whitened
+    Jacobian D̃ = LᵀD (the same rank as D, since L is invertible).
     """
 
     theta: np.ndarray
@@ -260,7 +269,15 @@ class AdaptedFlow(ParameterFlow):
         "auto" picks at every evaluation: "borderline" if rank D = K = QN,
         "over" if rank D = QN < K, "under" if rank D = K < QN, else "rank-loss".
     rank_policy : RankPolicy, float or None
-        Decides the numerical rank r.
+        Decides the numerical rank r (of D̃ = LᵀD with an output metric).
+    output_metric : OutputMetric, SPD array, callable or None
+        The metric G on the output layer R^{QN} from which h is pulled back
+        (2.22), as accepted by :class:`~subriemann.bundles.PullbackBundle`:
+        None or :class:`~subriemann.metrics.EuclideanMetric` is the paper's
+        Euclidean G = 1 (and runs exactly the Euclidean code path); an SPD
+        matrix or :class:`~subriemann.metrics.ConstantOutputMetric` a constant
+        G; a callable x ↦ G(x) or :class:`~subriemann.metrics.OutputMetricField`
+        a metric field.
 
     Attributes
     ----------
@@ -268,6 +285,8 @@ class AdaptedFlow(ParameterFlow):
         The requested regime.
     last_regime : str or None
         The regime used at the last evaluation (for "auto", the one it picked).
+    output_metric : OutputMetric or None
+        The non-Euclidean output metric G; None for the Euclidean one.
 
     Raises
     ------
@@ -312,12 +331,66 @@ class AdaptedFlow(ParameterFlow):
     *required* (and reported), not which formula is evaluated.  Computing
     −D⁺∇ₓC from the SVD of D has round-off ~eps·cond(D); the literal (1.27),
     Dᵀ(DDᵀ)⁻²D∇_θC, squares cond(D) in the Gram matrix and again in its square.
+
+    **A non-Euclidean output metric G.**  Let G = LLᵀ (L the lower-triangular
+    Cholesky factor of :mod:`subriemann.metrics`, possibly depending on x) and
+    D̃ = LᵀD the whitened Jacobian, with truncated SVD D̃ = Ũ Σ̃ Ṽᵀ (the factors
+    of ``PullbackBundle(f, G).at(θ)``).  The bundle metric (2.22) is
+    h(u, w) = (Du)ᵀG(Dw) = (D̃u)·(D̃w) and V = range Dᵀ = range D̃ᵀ, so grad_h is
+    (2.30) for D̃: θ′ = −grad_h C = −Pen[D̃]Pen[D̃]ᵀ∇_θC
+    (:meth:`~subriemann.bundles.PullbackBundle.grad`).  Since
+    ∇_θC = Dᵀ∇ₓC = D̃ᵀw with w = L⁻¹∇ₓC (because D̃ᵀ = DᵀL), the argument above
+    with (D̃, w) in place of (D, ∇ₓC) gives
+
+        θ′ = −Ṽ Σ̃⁻² Ṽᵀ · Ṽ Σ̃ Ũᵀ w = −Ṽ Σ̃⁻¹ Ũᵀ w = −D̃⁺ L⁻¹∇ₓC,
+
+    the minimum-norm minimiser of |Lᵀ(Dθ′ + G⁻¹∇ₓC)| = |Dθ′ + G⁻¹∇ₓC|_G
+    (LᵀG⁻¹ = L⁻¹): the G-least-squares solution of D θ′ = −G⁻¹∇ₓC.  With
+    D = L⁻ᵀD̃ its push-forward is
+
+        x′ = D θ′ = −L⁻ᵀ Ũ Σ̃ Ṽᵀ Ṽ Σ̃⁻¹ Ũᵀ L⁻¹∇ₓC = −L⁻ᵀ Ũ Ũᵀ L⁻¹∇ₓC = −𝒫_G G⁻¹∇ₓC,
+
+    with 𝒫_G = L⁻ᵀŨŨᵀLᵀ (using L⁻ᵀL⁻¹ = G⁻¹).  𝒫_G is the G-orthogonal
+    projector onto range D: its range is L⁻ᵀ range D̃ = range D, it is
+    idempotent, and G𝒫_G = LŨŨᵀLᵀ is symmetric.
+
+    * rank D = QN (2.1): rank D̃ = QN as L is invertible, Ũ is a square
+      orthogonal matrix, ŨŨᵀ = 1 and **x′ = −G⁻¹∇ₓC**: the output layer
+      follows the G-gradient flow of C instead of (2.5).  For constant G its
+      solution is x(s) − y_ω = exp(−sG⁻¹/N)(x(0) − y_ω)
+      (:func:`~subriemann.theory.output_metric_residual_law`), the cost follows
+      :func:`~subriemann.theory.output_metric_cost_law` instead of (2.6), and
+      the stopping time is :func:`~subriemann.theory.output_metric_stopping_time`
+      instead of (2.18).
+    * Rank loss, rank D = r < QN: x′ = −𝒫_G G⁻¹∇ₓC, the G-orthogonal
+      projection of the G-gradient onto range D, in place of (4.7)/(5.3).
+      The cost still decreases, ∂ₛC = ∇ₓC·x′ = −|ŨᵀL⁻¹∇ₓC|² ≤ 0 (as (5.12)),
+      but the part of G⁻¹∇ₓC that is G-orthogonal to range D is not reduced,
+      so the G-laws above no longer hold.  With rank D = K < QN the flow is
+      −grad_g C for the pullback metric g = DᵀGD (5.15)
+      (:meth:`~subriemann.metrics.PullbackMetric.grad`), and at K = QN it is
+      −D⁻¹G⁻¹∇ₓC.
+
+    The regimes, their rank conditions and the reported singular values refer
+    to D̃ (rank D̃ = rank D).  θ′ and x′ are computed as −D̃⁺w and −L⁻ᵀŨŨᵀw
+    from the SVD of D̃ and two triangular solves with L, with round-off
+    ~eps·cond(D̃)·cond(L); ``PullbackBundle.grad`` applied to Dᵀ∇ₓC gives the
+    same vector but forms Dᵀ∇ₓC first and so squares cond(D̃).  G = 1 (None)
+    runs the Euclidean code above unchanged.
     """
 
     name = "adapted"
 
-    def __init__(self, f, cost, regime: str = "auto", rank_policy=None):
+    def __init__(self, f, cost, regime: str = "auto", rank_policy=None, output_metric=None):
         super().__init__(f, cost, rank_policy)
+        self.output_metric = None
+        if output_metric is not None:
+            # metrics pulls in geomstats: imported only when a metric is given
+            from subriemann.metrics import EuclideanMetric, resolve_output_metric
+
+            metric = resolve_output_metric(output_metric, self.QN)
+            if not isinstance(metric, EuclideanMetric):
+                self.output_metric = metric
         if regime not in REGIMES:
             raise InputError(
                 f"unknown regime {regime!r}; expected one of {sorted(REGIMES)}: "
@@ -369,21 +442,26 @@ class AdaptedFlow(ParameterFlow):
 
         Implements (2.4)/(1.27), (5.2)/(1.30), (6.2) or (4.5)–(4.6) and (4.7)
         (see the class notes for why they coincide).  One Jacobian, one SVD.
-        ``geometry`` is accepted for interface symmetry; the adapted flow
-        always needs D.
+        With an output metric G = LLᵀ: velocity −D̃⁺L⁻¹∇ₓC = −grad_h C (2.30)
+        and output velocity −𝒫_G G⁻¹∇ₓC (= −G⁻¹∇ₓC when rank D = QN), from
+        the SVD of D̃ = LᵀD (class notes).  ``geometry`` is accepted for
+        interface symmetry; the adapted flow always needs D.
         """
         theta = self._theta(theta)
         point = self._cached(theta, "point")
         if point is None:
             x, D = self.f.value_and_jacobian(theta)
             x = np.asarray(x, dtype=np.float64)
-            svd = JacobianSVD(D, self.rank_policy)  # raises NumericalError on NaN/inf in D
-            gx = self.cost.grad(x)
-            v = -svd.solve(gx)
-            _finite(v, "adapted-flow velocity -D^+ grad_x C")
-            # D v = −U Uᵀ ∇ₓC exactly: use the projector rather than the product
-            # so the recorded output velocity has no cond(D) amplification.
-            xdot = -svd.project_range(gx)
+            if self.output_metric is None:
+                svd = JacobianSVD(D, self.rank_policy)  # raises NumericalError on NaN/inf in D
+                gx = self.cost.grad(x)
+                v = -svd.solve(gx)
+                _finite(v, "adapted-flow velocity -D^+ grad_x C")
+                # D v = −U Uᵀ ∇ₓC exactly: use the projector rather than the product
+                # so the recorded output velocity has no cond(D) amplification.
+                xdot = -svd.project_range(gx)
+            else:
+                svd, v, xdot = self._whitened_direction(x, D)
             regime = self._check_rank(svd.report)
             point = FlowPoint(
                 theta, x, float(self.cost(x)), v, xdot, svd.report, regime, svd.singular_values, svd
@@ -394,8 +472,28 @@ class AdaptedFlow(ParameterFlow):
         self.last_regime = point.regime
         return point
 
+    def _whitened_direction(self, x, D):
+        """(SVD of D̃, θ′ = −D̃⁺L⁻¹∇ₓC, x′ = −L⁻ᵀŨŨᵀL⁻¹∇ₓC) for the output metric G = LLᵀ.
+
+        The Euclidean branch of :meth:`evaluate` with D̃ = LᵀD and w = L⁻¹∇ₓC
+        (class notes); L is lower triangular (``OutputMetric.sqrt``), so L⁻¹ and
+        L⁻ᵀ are triangular solves and no inverse of G is formed.
+        """
+        metric = self.output_metric
+        L = np.asarray(metric.sqrt(x), dtype=np.float64)
+        svd = JacobianSVD(metric.whiten(D, x), self.rank_policy)  # NumericalError on NaN/inf
+        w = scipy.linalg.solve_triangular(L, self.cost.grad(x), lower=True, check_finite=False)
+        v = -svd.solve(w)
+        _finite(v, "adapted-flow velocity -grad_h C = -(L^T D)^+ L^-1 grad_x C")
+        # as in the Euclidean case, D v = −L⁻ᵀŨŨᵀw exactly: the projector, not the product
+        xdot = -scipy.linalg.solve_triangular(
+            L, svd.project_range(w), lower=True, trans="T", check_finite=False
+        )
+        return svd, v, _finite(xdot, "output velocity -P_G G^-1 grad_x C")
+
     def __repr__(self) -> str:
-        return f"AdaptedFlow(K={self.K}, QN={self.QN}, N={self.N}, regime={self.regime!r})"
+        metric = "" if self.output_metric is None else f", output_metric={self.output_metric!r}"
+        return f"AdaptedFlow(K={self.K}, QN={self.QN}, N={self.N}, regime={self.regime!r}{metric})"
 
 
 class OutputFlow:

@@ -18,7 +18,9 @@ Methods
     step by step here so that a failure keeps the orbit computed so far);
     ``rtol``/``atol`` are passed through, ``step`` is the first step.
 ``"output-exact"``
-    For the adapted flow in the over-parametrized / borderline regime only.
+    For the adapted flow in the over-parametrized / borderline regime with the
+    Euclidean output metric only (with ``output_metric=G`` the output follows
+    x′ = −G⁻¹∇ₓC, not (2.7): use an ODE method).
     Theorem 2.1 says the output of the orbit is *known*: x(s) = y_ω +
     e^{−s/N}(x(0) − y_ω) (2.7).  Each step takes this as the target,
     x_t = x(s + h), predicts θ + D⁺(x_t − x) and corrects onto the fiber
@@ -790,6 +792,14 @@ def _output_exact_settings(flow, options) -> tuple[int, float, float]:
             f"method 'output-exact' integrates the adapted flow (2.4) in the over-parametrized or "
             f"borderline regime (its output solves (2.5) exactly); got {what}. Use 'rk45', 'rk4' "
             "or another ODE method for this flow"
+        )
+    if flow.output_metric is not None:
+        raise InputError(
+            f"method 'output-exact' follows the Euclidean output law (2.7); this AdaptedFlow has "
+            f"the output metric {flow.output_metric!r}, whose output velocity is "
+            "-G^-1 grad_x C, so its orbit is not on that law. Use an ODE method such as 'rk45' "
+            "or 'DOP853' (for constant G, subriemann.theory.output_metric_cost_law gives the "
+            "cost to compare with)"
         )
     if K < QN:
         raise InputError(

@@ -10,6 +10,12 @@ follows from it:
 * stopping time (2.18):       s_ε = (N/2) log(C(0)/ε),
 * trapping bound (3.6):       |I| ≥ N L_U / (|x(s₀) − y_ω| ε)  for the standard flow.
 
+With a constant SPD output metric G (h pulled back from G, (2.22)) the adapted
+flow moves the output along x′ = −G⁻¹∇ₓC instead (see
+:class:`~subriemann.flows.AdaptedFlow`), and the three laws generalise to
+:func:`output_metric_residual_law`, :func:`output_metric_cost_law` and
+:func:`output_metric_stopping_time`; G = 1 gives back the ones above.
+
 :func:`compare_with_law` measures how far a recorded
 :class:`~subriemann.integrate.Trajectory` is from these predictions.
 """
@@ -26,6 +32,9 @@ __all__ = [
     "stopping_time",
     "trapping_time_bound",
     "compare_with_law",
+    "output_metric_residual_law",
+    "output_metric_cost_law",
+    "output_metric_stopping_time",
 ]
 
 
@@ -212,3 +221,187 @@ def compare_with_law(traj) -> dict:
                 abs(traj.event_s - predicted_s) / predicted_s if predicted_s > 0 else 0.0
             )
     return out
+
+
+# -- a constant output metric G ------------------------------------------------------------
+def _output_metric_modes(x0, target, G, N):
+    """(λ, Q, c, N): G = QΛQᵀ and the initial residual in G's eigenbasis, c = Qᵀ(x(0) − y_ω).
+
+    Along x′ = −G⁻¹∇ₓC = −G⁻¹(x − y_ω)/N (1.20) the residual r = x − y_ω solves
+    the linear system r′ = −G⁻¹r/N, which the eigenbasis of G decouples into
+    c_i′ = −c_i/(Nλ_i).  G is checked (square of size QN, symmetric, positive
+    definite) by :func:`subriemann.metrics.resolve_output_metric`.
+    """
+    from subriemann.metrics import resolve_output_metric
+
+    x0 = check_array(x0, "x0", ndim=1)
+    target = check_array(target, "target", shape=(x0.shape[0],))
+    N = _sample_count(N)
+    metric = resolve_output_metric(G, x0.shape[0])
+    if not metric.is_constant:
+        raise InputError(
+            f"G must be a constant SPD matrix (or ConstantOutputMetric) for the closed-form laws, "
+            f"got {metric!r}: along x' = -G(x)^-1 grad_x C with G depending on x the output "
+            "orbit has no closed form; integrate AdaptedFlow(f, cost, output_metric=G) with an "
+            "ODE method instead"
+        )
+    lam, Q = np.linalg.eigh(np.asarray(metric.matrix(x0), dtype=np.float64))
+    return lam, Q, Q.T @ (np.asarray(x0) - np.asarray(target)), N
+
+
+def output_metric_residual_law(s, x0, target, G, N):
+    """The output residual along x′ = −G⁻¹∇ₓC: x(s) − y_ω = exp(−sG⁻¹/N)(x(0) − y_ω).
+
+    Generalises (1.13)/(2.7) to a constant SPD output metric G: it is the
+    output orbit of :class:`~subriemann.flows.AdaptedFlow` with
+    ``output_metric=G`` wherever rank D = QN (2.1), since that flow's output
+    velocity is −G⁻¹∇ₓC and ∇ₓC = (x − y_ω)/N (1.20).  Each eigendirection of G
+    with eigenvalue λ decays at its own rate 1/(Nλ); G = 1 gives (2.7).
+    Evaluated in the eigenbasis G = QΛQᵀ: exp(−sG⁻¹/N) = Q exp(−sΛ⁻¹/N) Qᵀ.
+
+    Parameters
+    ----------
+    s : float or array-like, shape=[n]
+        Flow times.
+    x0 : array-like, shape=[QN]
+        Initial output x(0) = x[θ(0)].
+    target : array-like, shape=[QN]
+        y_ω.
+    G : array-like, shape=[QN, QN], or ConstantOutputMetric
+        Symmetric positive definite (None: the Euclidean G = 1).
+    N : int
+        Number of training inputs.
+
+    Returns
+    -------
+    ndarray, shape=[QN] or [n, QN]
+        The residual x(s) − y_ω (one row per time when ``s`` is an array).
+
+    Raises
+    ------
+    InputError
+        G not symmetric positive definite or not constant, N < 1, non-finite values.
+    ShapeError
+        x0, target or G of the wrong shape.
+    """
+    lam, Q, c, N = _output_metric_modes(x0, target, G, N)
+    decay = np.exp(-np.multiply.outer(_times(s), 1.0 / lam) / N)
+    return (decay * c) @ Q.T
+
+
+def output_metric_cost_law(s, x0, target, G, N):
+    """The cost along x′ = −G⁻¹∇ₓC: C(s) = |exp(−sG⁻¹/N)(x(0) − y_ω)|²/(2N).
+
+    Generalises (1.14)/(2.6) to a constant SPD output metric G (the cost of
+    :func:`output_metric_residual_law`).  In G's eigenbasis,
+    C(s) = Σ_i c_i² e^{−2s/(Nλ_i)}/(2N) with c = Qᵀ(x(0) − y_ω): no longer one
+    exponential, but squeezed between C(0)e^{−2s/(Nλ_min)} and
+    C(0)e^{−2s/(Nλ_max)}.  G = 1 gives (2.6), C(s) = e^{−2s/N}C(0), which then
+    depends on x(0) only through C(0).
+
+    Parameters
+    ----------
+    s : float or array-like, shape=[n]
+        Flow times.
+    x0, target : array-like, shape=[QN]
+        x(0) and y_ω.
+    G : array-like, shape=[QN, QN], or ConstantOutputMetric
+        Symmetric positive definite (None: the Euclidean G = 1).
+    N : int
+        Number of training inputs.
+
+    Returns
+    -------
+    float or ndarray, shape=[n]
+        C(s), with the shape of ``s``.
+
+    Raises
+    ------
+    InputError, ShapeError
+        As :func:`output_metric_residual_law`.
+    """
+    lam, _, c, N = _output_metric_modes(x0, target, G, N)
+    decay = np.exp(-np.multiply.outer(_times(s), 1.0 / lam) / N)
+    out = np.sum((decay * c) ** 2, axis=-1) / (2.0 * N)
+    return float(out) if out.ndim == 0 else out
+
+
+def output_metric_stopping_time(eps, x0, target, G, N) -> float:
+    """The earliest s with C(s) ≤ ε along x′ = −G⁻¹∇ₓC, for a constant SPD G.
+
+    Generalises (2.18) to a constant SPD output metric G: the a-priori stopping
+    time of :class:`~subriemann.flows.AdaptedFlow` with ``output_metric=G`` on an
+    orbit where rank D = QN (2.1); 0 when C(0) ≤ ε already.  Unlike (2.18) it
+    depends on x(0), not only on C(0).
+
+    C(s) = Σ_i c_i² e^{−2s/(Nλ_i)}/(2N) (:func:`output_metric_cost_law`) lies
+    between C(0)e^{−2s/(Nλ_min)} and C(0)e^{−2s/(Nλ_max)} (λ over the
+    eigendirections the initial residual has a component in), so
+
+        λ_min s_ε^{(2.18)} ≤ s_ε ≤ λ_max s_ε^{(2.18)},  s_ε^{(2.18)} = (N/2) log(C(0)/ε);
+
+    log C(s) is a decreasing convex function of s (a log-sum-exp of affine
+    functions), so the root in that bracket is unique; it is found by Brent's
+    method on log C(s) − log ε, evaluated without underflow.  G = cI gives
+    s_ε = c (N/2) log(C(0)/ε) exactly (the bracket is a point).
+
+    Parameters
+    ----------
+    eps : float
+        Target cost ε > 0.
+    x0, target : array-like, shape=[QN]
+        x(0) and y_ω; x(0) = y_ω (C(0) = 0, already a global minimizer) is
+        rejected as in :func:`stopping_time`.
+    G : array-like, shape=[QN, QN], or ConstantOutputMetric
+        Symmetric positive definite (None: the Euclidean G = 1).
+    N : int
+        Number of training inputs.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InputError
+        ε ≤ 0, x(0) = y_ω, G not SPD or not constant, N < 1, non-finite values.
+    ShapeError
+        x0, target or G of the wrong shape.
+    """
+    from scipy.optimize import brentq
+
+    eps = _positive_scalar(eps, "eps", "the target cost epsilon of (2.17)")
+    lam, _, c, N = _output_metric_modes(x0, target, G, N)
+    active = c != 0
+    if not np.any(active):
+        raise InputError(
+            "x0 equals the target y_omega: C(0) = 0 is already a global minimum, there is "
+            "nothing to stop"
+        )
+    lam, log_c2 = lam[active], 2.0 * np.log(np.abs(c[active]))
+
+    def log_cost(s):
+        # log Σ c_i² e^{−2s/(Nλ_i)} − log 2N, shifted by the largest term: no underflow
+        terms = log_c2 - 2.0 * s / (N * lam)
+        top = np.max(terms)
+        return float(top + np.log(np.sum(np.exp(terms - top))) - np.log(2.0 * N))
+
+    log_eps = float(np.log(eps))
+    gap0 = log_cost(0.0) - log_eps
+    if gap0 <= 0:
+        return 0.0
+    s_euclid = 0.5 * N * gap0  # (2.18)
+    lo, hi = float(lam.min()) * s_euclid, float(lam.max()) * s_euclid
+    if hi - lo <= 4 * np.finfo(np.float64).eps * hi or log_cost(hi) >= log_eps:
+        return hi
+    if log_cost(lo) <= log_eps:  # only by round-off: the bound is attained for G = cI
+        return lo
+    return float(
+        brentq(
+            lambda s: log_cost(s) - log_eps,
+            lo,
+            hi,
+            xtol=1e-15 * hi,
+            rtol=4 * np.finfo(np.float64).eps,
+        )
+    )

@@ -557,9 +557,21 @@ def test_survey_usage_errors(capsys, tmp_path, args, expected):
     assert code == 2 and expected in err
 
 
-def test_make_blobs_is_the_labelled_data_of_section_1_1():
-    data = cli.make_blobs(n_samples=7, n_classes=3, input_dim=4, seed=5)
-    assert (data.N, data.M, data.Q) == (7, 4, 3)
-    np.testing.assert_array_equal(data.labels, np.arange(7) % 3)
-    # y_ω stacks the one-hot class outputs y_{ω(j)} sample-major (1.2)
-    np.testing.assert_array_equal(data.target.reshape(7, 3), np.eye(3)[np.arange(7) % 3])
+def test_blobs_config_is_training_data_blobs_and_metric_flow_is_adapted_flow(tmp_path):
+    """[data] kind = "blobs" is TrainingData.blobs (data seed = master seed unless given), and an
+    [output_metric] makes the adapted flow AdaptedFlow(..., output_metric=G)."""
+    path = tmp_path / "blobs.toml"
+    data_table = "[data]\nn_samples = 7\nn_classes = 2\ninput_dim = 3\nspread = 0.5\n"
+    metric_table = '[output_metric]\nkind = "class_weights"\nweights = [1.0, 4.0]\n'
+    path.write_text("seed = 4\n" + BASE + data_table + metric_table)
+    run = cli.build_run(cli.load_config(path))
+    expected = sr.TrainingData.blobs(n_samples=7, n_classes=2, input_dim=3, spread=0.5, seed=4)
+    np.testing.assert_array_equal(run["data"].inputs, expected.inputs)
+    np.testing.assert_array_equal(run["data"].target, expected.target)
+    (spec,) = run["flows"]
+    assert isinstance(spec.flow, sr.AdaptedFlow) and spec.method == "rk45"
+    G = sr.ConstantOutputMetric.from_class_weights(expected, [1.0, 4.0]).matrix()
+    np.testing.assert_array_equal(spec.flow.output_metric.matrix(), G)
+    path.write_text("seed = 4\n" + BASE + data_table + "seed = 9\n")
+    data = cli.build_run(cli.load_config(path))["data"]
+    np.testing.assert_array_equal(data.inputs, sr.TrainingData.blobs(7, 2, 3, 0.5, 9).inputs)

@@ -2,10 +2,12 @@
 
 import autograd
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import subriemann as sr
+from subriemann.errors import InputError
 
 
 @st.composite
@@ -84,6 +86,49 @@ def test_one_hot_class_outputs_are_unit_vectors(N, Q, seed):
         np.testing.assert_array_equal(data.target[j * Q : (j + 1) * Q], expected)
     # without Q, the number of classes is the largest label + 1
     assert sr.TrainingData.one_hot(np.zeros((N, 1)), labels).Q == labels.max() + 1
+
+
+@given(
+    st.integers(1, 12),
+    st.integers(1, 5),
+    st.integers(1, 4),
+    st.floats(0.0, 2.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_blobs_are_the_labelled_data_of_section_1_1(N, n_classes, M, spread, seed):
+    """ω(j) = j mod n_classes (1.1), one-hot y_ℓ stacked sample-major (1.2), clusters on the circle."""
+    data = sr.TrainingData.blobs(N, n_classes, M, spread, seed)
+    assert (data.N, data.M, data.Q, data.n_classes) == (N, M, n_classes, n_classes)
+    labels = np.arange(N) % n_classes
+    np.testing.assert_array_equal(data.labels, labels)
+    np.testing.assert_array_equal(data.target.reshape(N, n_classes), np.eye(n_classes)[labels])
+    # with spread 0 every input is its class centre: the ℓ-th of n_classes points evenly
+    # spaced on the unit circle of the first two coordinates (on [−1, 1] when M = 1)
+    centres = sr.TrainingData.blobs(N, n_classes, M, 0.0, seed).inputs
+    if M == 1:
+        line = np.linspace(-1.0, 1.0, n_classes) if n_classes > 1 else np.zeros(1)
+        np.testing.assert_allclose(centres[:, 0], line[labels], rtol=0, atol=1e-15)
+    else:
+        angle = 2 * np.pi * labels / n_classes
+        np.testing.assert_allclose(centres[:, :2], np.c_[np.cos(angle), np.sin(angle)], atol=1e-15)
+        np.testing.assert_array_equal(centres[:, 2:], 0.0)
+    # input = centre + spread·ξ with ξ fixed by the seed: offsets scale linearly with spread
+    double = sr.TrainingData.blobs(N, n_classes, M, 2 * spread, seed).inputs
+    np.testing.assert_allclose(double - centres, 2 * (data.inputs - centres), atol=1e-12)
+    again = sr.TrainingData.blobs(N, n_classes, M, spread, seed)
+    np.testing.assert_array_equal(again.inputs, data.inputs)
+
+
+def test_blobs_reject_bad_arguments():
+    for kwargs, match in (
+        ({"n_samples": 0}, "n_samples"),
+        ({"n_classes": 2.0}, "n_classes"),
+        ({"input_dim": True}, "input_dim"),
+        ({"spread": -0.1}, "spread"),
+        ({"spread": float("nan")}, "spread"),
+    ):
+        with pytest.raises(InputError, match=match):
+            sr.TrainingData.blobs(**kwargs)
 
 
 # -- L2Cost (1.7), (1.20) ----------------------------------------------------------

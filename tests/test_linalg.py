@@ -255,3 +255,177 @@ def test_non_finite_D_raises_numerical_error(bad):
 def test_D_must_be_a_non_empty_matrix(shape):
     with pytest.raises(ShapeError, match="non-empty 2-D matrix"):
         JacobianSVD(np.ones(shape))
+
+
+# -- the QR-then-SVD route against the plain SVD ------------------------------------------
+# A wide D (n ≥ 1.5 m) is factored as Dᵀ = QR, then R = U_R Σ V_Rᵀ (U = V_R, V = Q U_R with
+# Q kept as Householder reflectors); a tall D symmetrically.  Every method must agree with
+# its definition on a plain numpy SVD of D.  Both factorizations are backward stable, and
+# with σ in [0.1, 10] (cond ≤ 100) and m, n ≤ 150 each result is accurate to
+# ~eps·cond·√n ≈ 3e-13 normwise, so 1e-12 of the reference's size is a strict bound that
+# an order or transpose error (an O(1) discrepancy) cannot pass.
+
+REL = 1e-12
+
+
+@st.composite
+def shaped_matrices(draw):
+    """(D, r, rng): wide, tall or nearly square, up to 30×150, of exact rank r, σ in [0.1, 10]."""
+    k = draw(st.integers(1, 30))
+    aspect = draw(st.sampled_from(["wide", "tall", "near-square"]))
+    ratio = draw(st.floats(1.0, 1.45) if aspect == "near-square" else st.floats(1.5, 5.0))
+    m, n = k, int(np.ceil(k * ratio))
+    if aspect == "tall" or (aspect == "near-square" and draw(st.booleans())):
+        m, n = n, m
+    r = draw(st.sampled_from([min(m, n), draw(st.integers(0, min(m, n)))]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    s = rng.uniform(0.1, 10.0, size=r)
+    D = (orthonormal_columns(rng, m, r) * s) @ orthonormal_columns(rng, n, r).T
+    return D, r, rng
+
+
+def assert_rel(a, ref, scale=None):
+    """max |a − ref| ≤ REL · scale, by default max |ref| (exactly zero when the reference is).
+
+    Complements (1 − P, v − Pv) pass the size of what they are subtracted from: with
+    P = 1 the exact result is 0 and the reference only round-off.
+    """
+    assert a.shape == ref.shape
+    scale = np.max(np.abs(ref), initial=0.0) if scale is None else scale
+    assert np.max(np.abs(a - ref), initial=0.0) <= REL * scale
+
+
+def plain_svd_definitions(D, r):
+    """Each public method of JacobianSVD, written on numpy's SVD of D truncated at rank r."""
+    U, s, Vt = np.linalg.svd(D, full_matrices=False)
+    U, s, V = U[:, :r], s[:r], Vt[:r].T
+    m, n = D.shape
+    return {
+        "solve": lambda b: V @ ((U.T @ b) / _sv(s, b)),
+        "solve_transpose": lambda b: U @ ((V.T @ b) / _sv(s, b)),
+        "gram_solve": lambda b: U @ ((U.T @ b) / _sv(s**2, b)),
+        "normal_solve": lambda b: V @ ((V.T @ b) / _sv(s**2, b)),
+        "project_row": lambda b: V @ (V.T @ b),
+        "project_kernel": lambda b: b - V @ (V.T @ b),
+        "project_range": lambda b: U @ (U.T @ b),
+        "pseudo_inverse": (V / s) @ U.T,
+        "row_projector": V @ V.T,
+        "kernel_projector": np.eye(n) - V @ V.T,
+        "range_projector": U @ U.T,
+        "range_complement_projector": np.eye(m) - U @ U.T,
+        "reconstruction": (U * s) @ V.T,
+        "gram": (U * s**2) @ U.T,
+    }
+
+
+def _sv(s, b):
+    return s if b.ndim == 1 else s[:, None]
+
+
+# which side each method acts on: right-hand sides live in R^m or in R^n
+_RHS_SIDE = {
+    "solve": 0,
+    "solve_transpose": 1,
+    "gram_solve": 0,
+    "normal_solve": 1,
+    "project_row": 1,
+    "project_kernel": 1,
+    "project_range": 0,
+}
+
+
+def check_against_plain_svd(svd, ref, D, r, rng):
+    # vectors and few columns (the implicit factor is applied through the reflectors),
+    # then many columns (the factor is formed once and reused)
+    for name, side in _RHS_SIDE.items():
+        dim = D.shape[side]
+        for b in (rng.normal(size=dim), rng.normal(size=(dim, 1)), rng.normal(size=(dim, 3 * dim))):
+            scale = np.abs(b).max() if name == "project_kernel" else None
+            assert_rel(getattr(svd, name)(b), ref[name](b), scale)
+    assert_rel(svd.row_projector(), ref["row_projector"])
+    assert_rel(svd.range_projector(), ref["range_projector"])
+    assert_rel(svd.kernel_projector(), ref["kernel_projector"], 1.0)
+    assert_rel(svd.range_complement_projector(), ref["range_complement_projector"], 1.0)
+    assert_rel(svd.pseudo_inverse(), ref["pseudo_inverse"])
+    assert svd.U.shape == (D.shape[0], r) and svd.Vt.shape == (r, D.shape[1])
+    assert_rel((svd.U * svd.s) @ svd.Vt, ref["reconstruction"])
+    assert_small(svd.U.T @ svd.U - np.eye(r), 1e-13)
+    assert_small(svd.Vt @ svd.Vt.T - np.eye(r), 1e-13)
+    R, lam, lam_inv = svd.spectral_split()
+    assert_small(R @ R.T - np.eye(D.shape[0]), 1e-13)
+    assert np.linalg.det(R) == pytest.approx(1.0, abs=1e-12)
+    assert_rel(R.T @ (lam[:, None] * R), ref["gram"])
+
+
+@given(shaped_matrices())
+def test_every_method_matches_the_plain_svd_definition(case):
+    D, r, rng = case
+    m, n = D.shape
+    ref = plain_svd_definitions(D, r)
+    s_ref = np.linalg.svd(D, compute_uv=False)
+    svd = JacobianSVD(D)
+    # the shapes drawn exercise the QR route (aspect ≥ 1.5) and the direct SVD
+    assert (svd._reflectors is not None) == (max(m, n) >= 1.5 * min(m, n))
+    assert svd.rank == r
+    assert svd.singular_values.shape == (min(m, n),)
+    assert np.max(np.abs(svd.singular_values - s_ref)) <= REL * s_ref[0]
+    np.testing.assert_array_equal(svd.s, svd.singular_values[:r])
+    check_against_plain_svd(svd, ref, D, r, rng)
+    # methods first, then the factors (U/Vt formed lazily) must not change anything
+    fresh = JacobianSVD(D)
+    _ = fresh.U, fresh.Vt
+    check_against_plain_svd(fresh, ref, D, r, rng)
+    np.testing.assert_array_equal(
+        JacobianSVD(D).independent_columns(), np.sort(_pivots(D, r)).astype(np.intp)
+    )
+
+
+def _pivots(D, r):
+    from scipy.linalg import qr
+
+    return qr(D, mode="r", pivoting=True)[1][:r]
+
+
+@pytest.mark.parametrize("shape", [(8, 40), (40, 8), (30, 36)])
+@pytest.mark.parametrize("cond", [1e2, 1e4, 1e6, 1e8])
+def test_qr_route_is_as_accurate_as_the_svd_under_ill_conditioning(shape, cond):
+    # backward stable either way: the push-forward residual |D·D⁺b − 𝒫b| of the solve
+    # is eps·cond(D) up to a modest dimension factor for both routes; 1e-14·cond bounds
+    # it with room (eps·cond·√n ≈ 1.4e-15·cond) and is ≤ 1e-8 up to cond 1e6 (issue 3).
+    rng = np.random.default_rng(int(np.log10(cond)) + shape[0])
+    m, n = shape
+    k = min(m, n)
+    U = np.linalg.qr(rng.normal(size=(m, k)))[0]
+    V = np.linalg.qr(rng.normal(size=(n, k)))[0]
+    D = (U * np.logspace(0.0, -np.log10(cond), k)) @ V.T
+    svd = JacobianSVD(D)
+    assert svd.rank == k
+    assert svd.report.condition_number == pytest.approx(cond, rel=1e-6 * cond)
+    b = rng.normal(size=m)
+    target = U @ (U.T @ b)  # 𝒫b, exactly the attainable part of b
+    for x in (svd.solve(b), svd.normal_solve(D.T @ b)):
+        assert np.linalg.norm(D @ x - target) <= 1e-14 * cond * np.linalg.norm(b)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from([(3, 12), (12, 3), (4, 5)]))
+def test_pseudo_inverse_primitive_derivatives_are_golub_pereyra(seed, shape):
+    # the autograd primitive: value = D⁺ (from JacobianSVD, any route), jvp and vjp the
+    # closed form, checked against a central difference of numpy's pinv (step 1e-6:
+    # truncation ~h²·|d³D⁺| ≈ 1e-12, round-off ~eps/h ≈ 1e-10, so 1e-7 relative is safe)
+    import autograd.numpy as anp
+    from autograd import grad, make_jvp
+
+    from subriemann.linalg import pseudo_inverse
+
+    rng = np.random.default_rng(seed)
+    m, n = shape
+    s = rng.uniform(0.5, 2.0, size=min(m, n))
+    D = (orthonormal_columns(rng, m, len(s)) * s) @ orthonormal_columns(rng, n, len(s)).T
+    dD, W = rng.normal(size=shape), rng.normal(size=(n, m))
+    assert_small(pseudo_inverse(D) - np.linalg.pinv(D), 1e-12)
+    h = 1e-6
+    fd = (np.linalg.pinv(D + h * dD) - np.linalg.pinv(D - h * dD)) / (2 * h)
+    jvp = make_jvp(pseudo_inverse)(D)(dD)[1]
+    assert np.abs(jvp - fd).max() <= 1e-7 * np.abs(fd).max()
+    g = grad(lambda A: anp.sum(W * pseudo_inverse(A)))(D)  # adjoint: ⟨g, dD⟩ = ⟨W, jvp⟩
+    assert np.sum(g * dD) == pytest.approx(np.sum(W * jvp), rel=1e-10)

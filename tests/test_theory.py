@@ -13,6 +13,9 @@ from subriemann.integrate import Trajectory
 from subriemann.theory import (
     compare_with_law,
     cost_law,
+    output_metric_cost_law,
+    output_metric_residual_law,
+    output_metric_stopping_time,
     residual_law,
     stopping_time,
     trapping_time_bound,
@@ -170,3 +173,128 @@ def test_compare_with_law_stopping_time():
     assert out["predicted_stopping_time"] == pytest.approx(7.5, rel=1e-12)
     assert out["reached_stopping_time"] == pytest.approx(7.5, rel=1e-8)
     assert out["stopping_time_rel_error"] == pytest.approx(1e-9, rel=1e-3)
+
+
+# -- a constant output metric G ---------------------------------------------------------------
+
+
+def _residual_and_metric(seed, n, N, C0):
+    """x(0), y_ω with C(0) = |x(0) − y_ω|²/(2N) = C0, and a random SPD G (cond ~ 2–20)."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=n)
+    r0 = rng.normal(size=n)
+    r0 *= np.sqrt(2 * N * C0) / np.linalg.norm(r0)
+    A = rng.normal(size=(n, n))
+    return y + r0, y, A @ A.T / n + 0.5 * np.eye(n)
+
+
+@given(C0=positive, N=sample_counts, seed=st.integers(0, 2**32 - 1), c=st.floats(0.01, 100))
+def test_output_metric_laws_reduce_to_the_euclidean_ones_for_G_identity(C0, N, seed, c):
+    """G = 1 gives (2.7), (2.6), (2.18); G = cI is the Euclidean flow in the time s/c."""
+    x0, y, _ = _residual_and_metric(seed, 5, N, C0)
+    C0 = float((x0 - y) @ (x0 - y) / (2 * N))  # the C(0) of the rounded x0
+    s = np.array([0.0, 0.3 * N, 2.0 * N, 7.0 * N])
+    for G in (np.eye(5), None):
+        np.testing.assert_allclose(
+            output_metric_residual_law(s, x0, y, G, N), residual_law(s, x0, y, N), rtol=1e-13
+        )
+        # C from the residual's coordinates in G's eigenbasis: a few ulps off C0 e^{−2s/N}
+        np.testing.assert_allclose(
+            output_metric_cost_law(s, x0, y, G, N), cost_law(s, C0, N), rtol=1e-12
+        )
+    eps = 1e-3 * C0
+    assert output_metric_stopping_time(eps, x0, y, np.eye(5), N) == pytest.approx(
+        stopping_time(eps, C0, N), rel=1e-12
+    )
+    assert output_metric_stopping_time(eps, x0, y, c * np.eye(5), N) == pytest.approx(
+        c * stopping_time(eps, C0, N), rel=1e-12
+    )
+    assert output_metric_stopping_time(2 * C0, x0, y, c * np.eye(5), N) == 0.0
+
+
+@given(seed=st.integers(0, 2**32 - 1), N=st.integers(1, 20))
+def test_output_metric_residual_law_solves_the_G_gradient_flow(seed, N):
+    """x(s) − y_ω = exp(−sG⁻¹/N)(x(0) − y_ω) solves x′ = −G⁻¹∇ₓC = −G⁻¹(x − y_ω)/N (1.20)."""
+    from scipy.integrate import solve_ivp
+
+    x0, y, G = _residual_and_metric(seed, 4, N, 1.0)
+    s = np.linspace(0.0, 3.0 * N, 5)
+    law = output_metric_residual_law(s, x0, y, G, N)
+    num = solve_ivp(
+        lambda _t, x: -np.linalg.solve(G, x - y) / N,
+        (0, s[-1]),
+        x0,
+        method="DOP853",
+        rtol=1e-12,
+        atol=1e-14,
+        t_eval=s,
+    )
+    # DOP853 at rtol 1e-12 over a few time constants: global error well below 1e-9
+    np.testing.assert_allclose(y + law, num.y.T, atol=1e-9)
+    np.testing.assert_allclose(law[0], x0 - y, rtol=1e-13)
+    np.testing.assert_allclose(
+        output_metric_cost_law(s, x0, y, G, N), np.sum(law**2, axis=1) / (2 * N), rtol=1e-12
+    )
+    assert isinstance(output_metric_cost_law(1.0, x0, y, G, N), float)
+    assert output_metric_residual_law(1.0, x0, y, G, N).shape == (4,)
+
+
+@given(seed=st.integers(0, 2**32 - 1), N=st.integers(1, 50), log_ratio=st.floats(0.01, 690.0))
+def test_output_metric_stopping_time_is_the_first_crossing(seed, N, log_ratio):
+    """C(s_ε) = ε, C > ε before, and λ_min ≤ s_ε / s_ε^{(2.18)} ≤ λ_max (no underflow for tiny ε)."""
+    x0, y, G = _residual_and_metric(seed, 6, N, 1.0)
+    C0 = float((x0 - y) @ (x0 - y) / (2 * N))
+    eps = C0 * np.exp(-log_ratio)
+    s_eps = output_metric_stopping_time(eps, x0, y, G, N)
+    lam = np.linalg.eigvalsh(G)
+    s_euclid = stopping_time(eps, C0, N)
+    assert lam[0] * s_euclid * (1 - 1e-12) <= s_eps <= lam[-1] * s_euclid * (1 + 1e-12)
+    # down to ε ~ 1e-300 C(0): the root is found on log C, which never underflows
+    assert output_metric_cost_law(s_eps, x0, y, G, N) == pytest.approx(eps, rel=1e-9)
+    assert output_metric_cost_law(0.999 * s_eps, x0, y, G, N) > eps
+    # a ConstantOutputMetric is accepted as well as its matrix
+    from subriemann.metrics import ConstantOutputMetric
+
+    assert output_metric_stopping_time(eps, x0, y, ConstantOutputMetric(G), N) == s_eps
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda x, y, G: output_metric_cost_law(1.0, x, y, G + np.triu(G, 1), 2),
+            InputError,
+            "symm",
+        ),
+        (lambda x, y, G: output_metric_cost_law(1.0, x, y, -G, 2), InputError, "positive definite"),
+        (lambda x, y, G: output_metric_cost_law(1.0, x, y, G[:3, :3], 2), ShapeError, "R\\^4"),
+        (lambda x, y, G: output_metric_cost_law(1.0, x, y[:3], G, 2), ShapeError, "target"),
+        (
+            lambda x, y, G: output_metric_cost_law(np.ones((2, 2)), x, y, G, 2),
+            ShapeError,
+            "flow times",
+        ),
+        (lambda x, y, G: output_metric_cost_law(1.0, x, y, G, 0), InputError, "N"),
+        (
+            lambda x, y, G: output_metric_residual_law(1.0, x, y, "G", 2),
+            InputError,
+            "output_metric",
+        ),
+        (
+            lambda x, y, G: output_metric_cost_law(1.0, x, y, lambda z: G, 2),
+            InputError,
+            "constant",
+        ),
+        (lambda x, y, G: output_metric_stopping_time(0.0, x, y, G, 2), InputError, "eps"),
+        (lambda x, y, G: output_metric_stopping_time(1e-3, y, y, G, 2), InputError, "C\\(0\\) = 0"),
+        (
+            lambda x, y, G: output_metric_stopping_time(1e-3, x + np.nan, y, G, 2),
+            InputError,
+            "non-finite",
+        ),
+    ],
+)
+def test_output_metric_laws_reject_bad_input(call, error, match):
+    x0, y, G = _residual_and_metric(0, 4, 2, 1.0)
+    with pytest.raises(error, match=match):
+        call(x0, y, G)
