@@ -8,7 +8,11 @@ D, Jacobian count, a status saying why it stopped).
 Methods
 -------
 ``"euler"``, ``"rk4"``
-    Fixed step ``step`` (default ``s_end / 1000``).
+    Fixed step ``step`` (default ``s_end / 1000``).  Rank is checked at the
+    grid points only: where the adapted velocity blows up near an isolated
+    singular point (|θ′| ~ 1/σ_min), a fixed step can jump across the region
+    the rank policy flags and detect the loss late; use an adaptive method
+    (or ``"output-exact"``) when the orbit may approach rank loss.
 ``"monotone"``
     Explicit Euler with step halving until the cost decreases sufficiently
     (Armijo): an energy-diminishing scheme in the sense of Hairer–Lubich [12],

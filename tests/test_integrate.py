@@ -160,8 +160,15 @@ def test_rank_failure_along_the_orbit_with_a_rank_policy(method):
     traj = integrate(flow, theta0, 3.0, method=method, step=step)
     assert traj.status == "rank_condition_failed"
     assert "(2.1)" in traj.message
-    # |θ|² = x(s) = −1 + 2e^{−s}: σ = 2|θ| = 1e-3 at s = s* − O(1e-7); Euler overshoots by O(h)
-    assert traj.final_s == pytest.approx(s_star, abs=0.25 if method == "euler" else 1e-3)
+    # |θ|² = x(s) = −1 + 2e^{−s}: σ = 2|θ| = 1e-3 at s = s* − O(1e-7).
+    if method == "euler":
+        # Explicit Euler's step length h|θ′| ~ h/|θ| grows without bound near the
+        # singular point, so it can jump across the ball |θ| < 5e-4 where the
+        # policy sees the rank drop and only land in it later (where exactly
+        # depends on round-off).  What is guaranteed: it never stops early.
+        assert traj.final_s >= s_star - 1e-3
+    else:
+        assert traj.final_s == pytest.approx(s_star, abs=1e-3)
     # the recorded orbit is the part where (2.1) held (output-exact also keeps
     # the converged point at which it found the rank lost)
     assert np.all(traj.rank[:-1] == 1)
