@@ -8,7 +8,10 @@ For D = U diag(s) Vᵀ (QN×K, s log-spaced so that cond(D) is exact) and a rand
   solution D⁺∇ₓC, which equals grad_h C (full row rank);
 * ``stable``  : ``JacobianSVD(D).normal_solve(∇_θC)`` = V Σ⁻² Vᵀ∇_θC, the route of
   ``PullbackBundle.grad`` (also timed through the public API as ``bundle``,
-  which adds input checks and the rank report);
+  which adds input checks and the rank report).  For these wide D (K = 4–5 QN)
+  JacobianSVD factors Dᵀ = QR (Householder, Q kept as reflectors), then takes
+  the SVD of the QN×QN triangle R, and applies V = Q U_R to vectors without
+  forming it — backward stable like a direct SVD, and no DDᵀ;
 * ``literal`` : (1.27) as printed, Dᵀ (DDᵀ)⁻¹ (DDᵀ)⁻¹ D ∇_θC with an explicit inverse.
 
 Printed: the push-forward residual |D·g − ∇ₓC|/|∇ₓC| (Theorem 2.1 says 0) and
@@ -87,7 +90,9 @@ def _literal(D, grad_theta):
 
 
 def print_table(rows):
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", os.environ.get("OMP_NUM_THREADS"))
     print("push-forward residual |D g - grad_x C| / |grad_x C|  and best time (ratio to lstsq)")
+    print(f"OPENBLAS_NUM_THREADS={threads}")
     header = (
         f"{'QN':>5} {'K':>6} {'cond':>7} | {'lstsq':>9} {'stable':>9} {'literal':>9} |"
         f" {'lstsq ms':>9} {'stable':>14} {'bundle':>14} {'literal':>14}"

@@ -164,18 +164,24 @@ class BundleFiber:
 
         The frame brackets are S[i, j] − S[j, i]; S sizes their round-off.
         Costs QN calls of ``f.jacobian_derivative``; cached on the fiber.
+
+        S[i] = dPen[u_i]ᵀ is written in place, one frame field at a time, by
+        :meth:`~subriemann.linalg.JacobianSVD.pseudo_inverse_derivative`: three
+        (QN×QN)·(QN×K)-sized products per field with (DDᵀ)⁺ = UΣ⁻²Uᵀ and the
+        projector factors computed once, no K×K matrix, and each dD[u_i] used
+        while it is still in cache.
         """
         if self._derivatives is None:
             f, metric = self.bundle.f, self.bundle.output_metric
-            U = self.frame()
-            n = U.shape[1]
-            dPen = np.empty((n, U.shape[0], n))
-            for i in range(n):
-                u_i = U[:, i]
+            frame_t = np.ascontiguousarray(self.frame().T)  # rows u_i
+            n, K = frame_t.shape
+            S = np.empty((n, self.D.shape[0], K))
+            for i, u_i in enumerate(frame_t):
                 dD = f.jacobian_derivative(self.theta, u_i)
-                dDw = metric.whiten_derivative(self.D, dD, self.x, self.D @ u_i)
-                dPen[i] = self.svd.pseudo_inverse_derivative(dDw)
-            self._derivatives = dPen.transpose(0, 2, 1)
+                dx = None if metric.is_constant else self.D @ u_i
+                dDw = metric.whiten_derivative(self.D, dD, self.x, dx)
+                self.svd.pseudo_inverse_derivative(dDw, out=S[i].T)
+            self._derivatives = S
         return self._derivatives
 
     def frame_brackets(self):
@@ -456,8 +462,9 @@ class PullbackBundle(FiberBundle):
             [u_i, u_j] = (1 − P)(dD[u_i]ᵀ(DDᵀ)⁻¹e_j − dD[u_j]ᵀ(DDᵀ)⁻¹e_i).
 
         **Implementation.**  dPen[u_i] is evaluated by the Golub–Pereyra formula
-        (:func:`subriemann.linalg.pseudo_inverse_derivative`) from the SVD
-        (D⁺ᵀD⁺ = (DDᵀ)⁺, all columns at once): QN calls of
+        (:meth:`subriemann.linalg.JacobianSVD.pseudo_inverse_derivative`) from
+        the factors of one SVD ((DDᵀ)⁺ = UΣ⁻²Uᵀ and the projectors shared by all
+        columns, three (QN×QN)·(QN×K)-sized products per column): QN calls of
         ``jacobian_derivative`` and no differentiation of a pseudo-inverse.  The
         general formula keeps the (vanishing) first term, so the computed
         D[u_i, u_j] ≈ 0 is a check, and it stays valid (i) with rank loss at
@@ -499,12 +506,26 @@ class PullbackBundle(FiberBundle):
         """
         from subriemann.distributions import Distribution
 
+        # The Frobenius test asks for the frame and then the brackets at the same
+        # point: keep the last fiber so D, its SVD and Pen are computed once.
+        last = []
+
+        def fiber(theta):
+            if not (last and np.array_equal(last[0].theta, theta)):
+                last[:] = [self.at(theta)]
+            return last[0]
+
+        def frame(theta):
+            if isbox(theta) or np.ndim(theta) != 1:
+                return self.frame(theta)  # traced or batched: the general route
+            return fiber(theta).frame()
+
         def brackets_and_terms(theta):
-            fiber = self.at(theta)
-            return fiber.frame_brackets(), fiber.frame_derivatives()
+            at = fiber(theta)
+            return at.frame_brackets(), at.frame_derivatives()
 
         return Distribution(
-            self.frame, self.dim, brackets=brackets_and_terms, rank_policy=self.rank_policy
+            frame, self.dim, brackets=brackets_and_terms, rank_policy=self.rank_policy
         )
 
     def __repr__(self) -> str:

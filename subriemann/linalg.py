@@ -34,6 +34,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defjvp, defvjp, primitive
 from autograd.tracer import isbox
+from scipy.linalg import lapack
 
 from subriemann.errors import InputError, NumericalError, ShapeError
 
@@ -160,14 +161,22 @@ def numerical_rank(singular_values, shape, policy=None) -> RankReport:
 
 
 # Aspect ratio max(m, n)/min(m, n) from which JacobianSVD factors D by QR first.
-# Measured with one BLAS thread (numpy 2.3 / OpenBLAS; benchmarks/bench_gradients.py):
-# QR-then-SVD costs 0.4–1.2× numpy.linalg.lstsq from ratio 2 on (0.37× at 32×5000,
-# 1.15× at 400×2000) against 1.3–2.0× for the direct SVD; the two routes tie
-# near 300×450, and below ~1.5 the direct SVD is faster.
+# Measured with one BLAS thread (numpy 2.3 / OpenBLAS 0.3.30): the stable grad_h
+# (factorization + normal_solve) costs 0.95–1.05× one numpy.linalg.lstsq at
+# 100×400 … 400×2000 (benchmarks/bench_gradients.py) and 0.4× at 32×5000 and
+# 128×5000, against 1.5–2.0× for the direct SVD; at a ratio of 1.5 the QR route is
+# still slightly ahead (200×300: 1.30× against 1.37×), below it the routes tie.
 _QR_ASPECT = 1.5
 # Block size for LAPACK's workspace (geqrf/ormqr use blocks of 32–64 columns) and
 # the size of ormqr's block-reflector buffer T (LAPACK ≥ 3.7: (64 + 1)·64).
 _NB, _TSIZE = 64, 4160
+# From this many columns k the QR uses geqrt (recursive BLAS-3 panels, compact-WY
+# blocks of _NB_T columns) instead of geqrf, whose BLAS-2 panels make OpenBLAS on
+# two threads 2–4× slower than on one (measured 400×2000: geqrf 24 ms on 2 threads
+# vs 14 ms on 1; geqrt 12 ms vs 16 ms; 128×2000: geqrf 3.1/11.5 ms on 1/2 threads,
+# geqrt 2.4/2.5 ms).  For narrower panels geqrf is faster on one thread (32×5000:
+# 0.56 vs 0.95 ms; 48×2000: 0.46 vs 0.63 ms; tiny matrices: 4 vs 13 µs).
+_GEQRT_MIN, _NB_T = 64, 32
 
 
 class JacobianSVD:
@@ -221,15 +230,16 @@ class JacobianSVD:
         # one, _Z its small factor: implicit factor = Q @ _Z with Q = reflectors
         self._U = self._Vt = self._reflectors = self._Z = self._side = None
         self._U_square = None  # a full square U (m×m) when the factorization gives one
+        self._gp_factors = None  # (W, UΣ⁻¹) for pseudo_inverse_derivative, on first use
         if n >= _QR_ASPECT * m:
             # D = RᵀQᵀ with Dᵀ = QR; SVD R = U_R Σ V_Rᵀ  ⇒  U = V_R, V = Q U_R
             R = self._householder(D.T)
-            U_R, s, V_Rt = np.linalg.svd(R)
+            U_R, s, V_Rt = self._svd_small(R)
             self._side, self._U_square = "V", V_Rt.T
         elif m >= _QR_ASPECT * n:
             # D = QR; SVD R = U_R Σ V_Rᵀ  ⇒  U = Q U_R, V = V_R
             R = self._householder(D)
-            U_R, s, V_Rt = np.linalg.svd(R)
+            U_R, s, V_Rt = self._svd_small(R)
             self._side = "U"
         else:
             U, s, V_Rt = np.linalg.svd(D, full_matrices=False)
@@ -264,7 +274,7 @@ class JacobianSVD:
             self._Vt = self._q_apply(self._Z).T
         return self._Vt
 
-    # -- the QR route: Q as Householder reflectors (LAPACK geqrf / ormqr) ---------
+    # -- the QR route: Q as Householder reflectors (LAPACK geqrf/ormqr, geqrt/gemqrt) --
     def _householder(self, A):
         """Economy Householder QR of the long matrix A (N×k, N ≥ k); returns R (k×k).
 
@@ -273,37 +283,47 @@ class JacobianSVD:
         composition is the exact SVD of a matrix within O(eps·|D|) of D, the same
         guarantee as a direct SVD.  cond(R) = cond(D): nothing is squared.
         """
-        from scipy.linalg import lapack
-
         k = A.shape[1]
-        qr, tau, _, info = lapack.dgeqrf(A, lwork=max(1, k * _NB))
+        if k >= _GEQRT_MIN:
+            qr, T, info = lapack.dgeqrt(_NB_T, A)
+            self._reflectors = ("geqrt", qr, T)
+        else:
+            qr, tau, _, info = lapack.dgeqrf(A, lwork=max(1, k * _NB))
+            self._reflectors = ("geqrf", qr, tau)
         if info != 0:
-            raise NumericalError(f"LAPACK dgeqrf failed (info = {info})")
-        self._reflectors = (qr, tau)
+            raise NumericalError(f"LAPACK {self._reflectors[0]} failed (info = {info})")
         return np.triu(qr[:k])
+
+    @staticmethod
+    def _svd_small(R):
+        """SVD of the k×k triangle R by LAPACK gesdd through scipy.
+
+        scipy's LAPACK, like the QR: numpy and scipy each bring an OpenBLAS with
+        its own thread pool, and alternating the two on multi-threaded BLAS makes
+        the idle pool's spinning threads steal the cores of the busy one.
+        """
+        U_R, s, V_Rt, info = lapack.dgesdd(R)
+        if info != 0:
+            raise NumericalError(f"LAPACK dgesdd failed on the QR factor (info = {info})")
+        return U_R, s, V_Rt
 
     def _q_apply(self, y, transpose=False):
         """Q y (y (k,) or (k, c) → (N, ...)) or, with ``transpose``, Qᵀ w ((N, ...) → (k, ...))."""
-        from scipy.linalg import lapack
-
-        qr, tau = self._reflectors
+        kind, qr, tau_or_T = self._reflectors
         N, k = qr.shape
         rows = N if transpose else k
         if y.ndim == 2 and y.shape[1] == 0:  # rank 0: nothing to transform
             return np.zeros((k if transpose else N, 0))
         c = np.zeros((N, 1 if y.ndim == 1 else y.shape[1]), order="F")
         c[:rows] = y.reshape(rows, -1)
-        out, _, info = lapack.dormqr(
-            "L",
-            "T" if transpose else "N",
-            qr,
-            tau,
-            c,
-            lwork=c.shape[1] * _NB + _TSIZE,
-            overwrite_c=1,
-        )
+        trans = "T" if transpose else "N"
+        if kind == "geqrt":
+            out, info = lapack.dgemqrt(qr, tau_or_T, c, side="L", trans=trans, overwrite_c=1)
+        else:
+            lwork = c.shape[1] * _NB + _TSIZE
+            out, _, info = lapack.dormqr("L", trans, qr, tau_or_T, c, lwork=lwork, overwrite_c=1)
         if info != 0:
-            raise NumericalError(f"LAPACK dormqr failed (info = {info})")
+            raise NumericalError(f"LAPACK {kind} application of Q failed (info = {info})")
         out = out[:k] if transpose else out
         return out[:, 0] if y.ndim == 1 else out
 
@@ -373,13 +393,67 @@ class JacobianSVD:
         """D⁺ = V Σ⁻¹ Uᵀ, shape (n, m): Pen[D] of (1.23)/(2.2) when rank D = m."""
         return (self.Vt.T / self.s) @ self.U.T
 
-    def pseudo_inverse_derivative(self, dD):
-        """d/dt (D + t dD)⁺ at t = 0, shape (n, m), at constant rank.
+    def pseudo_inverse_derivative(self, dD, out=None):
+        """d/dt (D + t dD)⁺ at t = 0, at constant rank: the Golub–Pereyra formula on the factors.
 
-        See :func:`pseudo_inverse_derivative`; the frame brackets of
-        ``bundles.PullbackBundle`` are built from it.
+        Same value as :func:`pseudo_inverse_derivative` (which see), evaluated
+        from U, Σ, V so that its transpose costs three matrix products of the
+        size of dD.  With G = dD·V (m×r) and W = D⁺ᵀD⁺ = UΣ⁻²Uᵀ = (DDᵀ)⁺::
+
+            (dD⁺)ᵀ = −D⁺ᵀdDᵀD⁺ᵀ + (1 − 𝒫) dD D⁺D⁺ᵀ + D⁺ᵀD⁺ dD (1 − P)
+                   = W dD + [−UΣ⁻¹(GᵀU)Σ⁻¹ + (1 − 𝒫)GΣ⁻² − W G] Vᵀ,
+
+        where the bracket is m×r, so no n×n (K×K) matrix and no second m×n
+        intermediate is formed.  The frame brackets of ``bundles.PullbackBundle``
+        are built from it (one call per frame field).
+
+        Parameters
+        ----------
+        dD : ndarray, shape=[m, n] or [b, m, n]
+            A direction, or a stack of b directions.
+        out : ndarray, shape=[n, m] or [b, n, m], optional
+            Where to write the result; fastest when ``out`` is the transpose of a
+            C-contiguous (m, n) (or (b, m, n)) array, e.g. ``S[i].T``.
+
+        Returns
+        -------
+        dD_pinv : ndarray, shape=[n, m] or [b, n, m]
+            Without ``out``: a transposed view of a C-contiguous array holding
+            (dD⁺)ᵀ, so ``.T`` (or ``.transpose(0, 2, 1)``) is free.
         """
-        return pseudo_inverse_derivative(self.D, self.pseudo_inverse(), dD)
+        if isbox(dD):
+            return pseudo_inverse_derivative(self.D, self.pseudo_inverse(), dD)
+        dD = np.asarray(dD, dtype=np.float64)
+        m, n = self.D.shape
+        if dD.shape[-2:] != (m, n) or dD.ndim not in (2, 3):
+            raise ShapeError(f"dD must have shape ({m}, {n}) or (b, {m}, {n}), got {dD.shape}")
+        if out is None:
+            out = np.empty(dD.shape).swapaxes(-1, -2)
+        elif out.shape != dD.shape[:-2] + (n, m):
+            raise ShapeError(f"out must have shape {dD.shape[:-2] + (n, m)}, got {out.shape}")
+        if dD.ndim == 3:
+            for dD_i, out_i in zip(dD, out, strict=True):
+                self._pseudo_inverse_derivative_t(dD_i, out_i.T)
+        else:
+            self._pseudo_inverse_derivative_t(dD, out.T)
+        return out
+
+    def _pseudo_inverse_derivative_t(self, dD, out_t):
+        """Write (dD⁺)ᵀ (m×n) into ``out_t``; see :meth:`pseudo_inverse_derivative`."""
+        if self.rank == 0:  # D⁺ ≡ 0 at locally constant rank 0
+            out_t[...] = 0.0
+            return
+        if self._gp_factors is None:
+            U, s = self.U, self.s
+            self._gp_factors = ((U / s**2) @ U.T, U / s)  # W = UΣ⁻²Uᵀ, UΣ⁻¹
+        W, U_s = self._gp_factors
+        U, s, Vt = self.U, self.s, self.Vt
+        G = dD @ Vt.T  # dD V
+        bracket = (G - U @ (U.T @ G)) / s**2 - W @ G - U_s @ ((G.T @ U) / s)
+        # numpy's BLAS only: alternating it with scipy's (another OpenBLAS, another
+        # thread pool) once per frame field costs 10× on two threads
+        np.matmul(W, dD, out=out_t)
+        out_t += bracket @ Vt
 
     def row_projector(self):
         """P = D⁺D = V Vᵀ (n×n), orthoprojector onto range Dᵀ. Implements (1.25)."""

@@ -335,11 +335,12 @@ _RHS_SIDE = {
 
 
 def check_against_plain_svd(svd, ref, D, r, rng):
-    # vectors and few columns (the implicit factor is applied through the reflectors),
-    # then many columns (the factor is formed once and reused)
-    for name, side in _RHS_SIDE.items():
-        dim = D.shape[side]
-        for b in (rng.normal(size=dim), rng.normal(size=(dim, 1)), rng.normal(size=(dim, 3 * dim))):
+    # every method on vectors and single columns first (an implicit factor is then
+    # applied through the reflectors, Q or Qᵀ), then on many columns (the factor is
+    # formed once and reused)
+    for shape in (lambda dim: dim, lambda dim: (dim, 1), lambda dim: (dim, 3 * dim)):
+        for name, side in _RHS_SIDE.items():
+            b = rng.normal(size=shape(D.shape[side]))
             scale = np.abs(b).max() if name == "project_kernel" else None
             assert_rel(getattr(svd, name)(b), ref[name](b), scale)
     assert_rel(svd.row_projector(), ref["row_projector"])
@@ -429,3 +430,53 @@ def test_pseudo_inverse_primitive_derivatives_are_golub_pereyra(seed, shape):
     assert np.abs(jvp - fd).max() <= 1e-7 * np.abs(fd).max()
     g = grad(lambda A: anp.sum(W * pseudo_inverse(A)))(D)  # adjoint: ⟨g, dD⟩ = ⟨W, jvp⟩
     assert np.sum(g * dD) == pytest.approx(np.sum(W * jvp), rel=1e-10)
+
+
+@given(shaped_matrices())
+def test_pseudo_inverse_derivative_on_the_factors_matches_golub_pereyra(case):
+    # the method (three products on U, Σ, V) against the module function (products with
+    # D and D⁺): the same formula in another association, so round-off apart they agree;
+    # both are O(|dD|/σ_min²) ≤ 100·|dD| here, and 1e-12 of that is a strict bound
+    from subriemann.linalg import pseudo_inverse_derivative
+
+    D, r, rng = case
+    m, n = D.shape
+    svd = JacobianSVD(D)
+    dD = rng.normal(size=(3, m, n))
+    ref = np.stack([pseudo_inverse_derivative(D, np.linalg.pinv(D), d) for d in dD])
+    scale = max(np.abs(ref).max(initial=0.0), 1.0)
+    one = svd.pseudo_inverse_derivative(dD[0])
+    assert one.shape == (n, m)
+    assert_small(one - ref[0], REL * scale)
+    stack = svd.pseudo_inverse_derivative(dD)
+    assert stack.shape == (3, n, m) and stack.transpose(0, 2, 1).flags.c_contiguous
+    assert_small(stack - ref, REL * scale)
+    S = np.empty((3, m, n))  # written in place through transposed views, as bundles does
+    for i in range(3):
+        view = S[i].T
+        assert svd.pseudo_inverse_derivative(dD[i], out=view) is view
+    assert_small(S.transpose(0, 2, 1) - ref, REL * scale)
+    F = np.empty((n, m))  # any other layout of ``out`` works too
+    svd.pseudo_inverse_derivative(dD[1], out=F)
+    assert_small(F - ref[1], REL * scale)
+    if r == min(m, n):  # at full rank, the derivative of numpy's pinv by central differences
+        h = 1e-6
+        fd = (np.linalg.pinv(D + h * dD[2]) - np.linalg.pinv(D - h * dD[2])) / (2 * h)
+        assert_small(stack[2] - fd, 1e-6 * scale)
+    with pytest.raises(ShapeError, match="dD must have shape"):
+        svd.pseudo_inverse_derivative(np.ones((m + 1, n)))
+
+
+@pytest.mark.parametrize("shape", [(70, 180), (180, 70), (64, 96), (130, 40)])
+@pytest.mark.parametrize("deficient", [False, True])
+def test_wide_and_tall_blocked_qr_route_matches_the_plain_svd(shape, deficient):
+    # from 64 columns in the QR the reflectors come from LAPACK's blocked geqrt (below,
+    # geqrf): the same checks as above on sizes that reach it, full rank and rank 20
+    rng = np.random.default_rng(sum(shape) + deficient)
+    m, n = shape
+    r = 20 if deficient else min(m, n)
+    s = rng.uniform(0.1, 10.0, size=r)
+    D = (orthonormal_columns(rng, m, r) * s) @ orthonormal_columns(rng, n, r).T
+    svd = JacobianSVD(D)
+    assert svd.rank == r
+    check_against_plain_svd(svd, plain_svd_definitions(D, r), D, r, rng)
