@@ -47,14 +47,14 @@ from subriemann.errors import (  # noqa: E402
     ShapeError,
     SubriemannError,
 )
+
+# `subriemann.integrate` is both a submodule and the function `sr.integrate`.
+# Importing the submodule binds the package attribute to the module (once, at
+# its first import), and this statement then rebinds it to the function.
+from subriemann.integrate import Trajectory, integrate  # noqa: E402
 from subriemann.linalg import DEFAULT_RANK_POLICY, JacobianSVD, RankPolicy, RankReport  # noqa: E402
 from subriemann.maps import AutodiffMap, LinearMap, SmoothMap  # noqa: E402
 from subriemann.network import MLP, Activation, NetworkMap  # noqa: E402
-
-# `subriemann.integrate` is both a submodule and the function `sr.integrate`.
-# Importing the submodule binds the package attribute to the module, so the
-# function is bound here eagerly, after (and therefore over) the submodule.
-from subriemann.integrate import Trajectory, integrate  # noqa: E402
 
 __version__ = "0.1.0"
 
