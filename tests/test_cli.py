@@ -469,6 +469,20 @@ def test_frobenius_rank_one_network_bundle_is_integrable(capsys, tmp_path):
     assert r["rank"] == 1 and r["is_involutive"] is True
 
 
+def test_frobenius_at_a_chosen_point_sees_martinets_singular_surface(capsys, tmp_path):
+    # off x = 0 Martinet is step 2, growth (2, 3); on the surface [X, Y] = x∂z vanishes,
+    # Δ is involutive there and only [X, [X, Y]] = ∂z generates: growth (2, 2, 3)
+    common = ("frobenius", "--catalog", "martinet", "--json", "--quiet", "--out", tmp_path)
+    code, out, err = call(capsys, *common, "--at", "0,1,2")
+    assert code == 0, err
+    r = json.loads(out)["results"]
+    assert r["growth_vector"] == [2, 2, 3] and r["is_involutive"] is True
+    assert r["n_points"] == 1 and r["mismatch"] == []
+    code, out, err = call(capsys, *common, "--at", "0.5,1,2")
+    r = json.loads(out)["results"]
+    assert code == 0 and r["growth_vector"] == [2, 3] and r["is_involutive"] is False
+
+
 def test_frobenius_human_output(capsys, tmp_path):
     code, out, _ = call(
         capsys, "frobenius", "--catalog", "heisenberg", "--quiet", "--out", tmp_path
@@ -484,6 +498,8 @@ def test_frobenius_human_output(capsys, tmp_path):
         (["--catalog", "moebius"], "unknown catalog entry 'moebius'"),
         (["--layers", "2,a,1"], "--layers: cannot read architecture"),
         (["--catalog", "heisenberg", "--points", "0"], "--points must be >= 1"),
+        (["--catalog", "heisenberg", "--at", "0,1"], "--at: expected 3 finite"),
+        (["--catalog", "heisenberg", "--at", "0,x,1"], "--at: expected 3 comma-separated"),
     ],
 )
 def test_frobenius_usage_errors(capsys, tmp_path, args, expected):
