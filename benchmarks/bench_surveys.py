@@ -13,6 +13,11 @@ forked from a forkserver that preloads the package, with one BLAS thread
 each); for Dask it includes connecting a client, but not starting the
 LocalCluster (a cluster is long-lived; its start-up time is printed).
 
+Parallel backends pay off only when a task is long against the per-run cost
+of starting the pool and shipping results: the rank survey (QN = 450, tens of
+ms per network) shows it; the Frobenius survey (a few ms per network) shows
+the overhead side.
+
 The serial baseline uses this process's BLAS threads: on a busy machine a
 multi-threaded BLAS can be many times slower than a single-threaded one, so
 run once as is and once with ``OPENBLAS_NUM_THREADS=1`` to separate the
@@ -46,7 +51,7 @@ def main(argv=None) -> int:
     surveys = {
         "rank": (
             sv.run_rank_survey,
-            dict(architectures=["3-64-64-3", "3-256-3"], n_samples=30 if args.quick else 60),
+            dict(architectures=["3-64-64-3", "3-256-3"], n_samples=30 if args.quick else 150),
         ),
         "frobenius": (
             sv.run_frobenius_survey,
@@ -72,9 +77,17 @@ def main(argv=None) -> int:
     except ImportError:
         print("dask.distributed is not installed: skipping the Dask backend")
     else:
+        import logging
+
+        # the scheduler's and clients' INFO chatter would bury the table
+        logging.getLogger("distributed").setLevel(logging.WARNING)
         t0 = time.perf_counter()
         with LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.WARNING,
         ) as cluster:
             print(f"(LocalCluster start-up, not timed: {time.perf_counter() - t0:.2f} s)")
             for name, (run, kw) in surveys.items():
