@@ -160,6 +160,10 @@ def lie_bracket(X, Y, p):
     Yp = _evaluate_field(Y, p, dim, "Y")
     try:
         out = _directional_derivative(Y, p, Xp) - _directional_derivative(X, p, Yp)
+        # a field built with numpy.array([...]) around traced entries returns an
+        # object array: autograd did not see through it
+        if np.asarray(getval(out)).dtype.kind == "O":
+            raise TypeError("a field returned an object array (numpy.array of traced values)")
     except (TypeError, ValueError, AttributeError) as exc:
         raise InputError(
             f"could not differentiate the vector fields with autograd ({type(exc).__name__}: "

@@ -560,3 +560,11 @@ def test_bad_inputs_raise_package_errors():
         wrong_brackets.frobenius_defect(np.zeros(3))
     with pytest.raises(InputError):
         catalog.heisenberg().growth_vector(np.zeros(3), max_step=0)
+
+
+def test_lie_bracket_names_a_field_built_with_plain_numpy():
+    """numpy.array around traced entries gives an object array: say how to fix it."""
+    X = lambda q: np.array([1.0, 0.0, -q[1] / 2])  # noqa: E731  (not traceable)
+    Y = lambda q: np.array([0.0, 1.0, q[0] / 2])  # noqa: E731
+    with pytest.raises(sr.InputError, match="autograd.numpy"):
+        lie_bracket(X, Y, np.zeros(3))
