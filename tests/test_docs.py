@@ -211,3 +211,22 @@ def test_citation_scanner_reads_ranges_and_theorems():
         "(2.30)",
     }
     assert _equation_numbers("(1.14)/(2.6)") == {"(1.14)", "(2.6)"}
+
+
+def test_readme_python_example_computes_grad_h_and_grad_g():
+    """The README's example runs, and its results satisfy (1.28) and g·grad_g = ∇ (5.16)."""
+    import numpy as np
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", text, flags=re.DOTALL).group(1)
+    ns: dict = {}
+    exec(compile(block, "README.md", "exec"), ns)  # noqa: S102  (our own documentation)
+    f, g, cost = ns["f"], ns["g"], ns["cost"]
+    theta, phi = ns["theta"], ns["phi"]
+    np.testing.assert_allclose(
+        f.jacobian(theta) @ ns["grad_h"], cost.grad(f(theta)), rtol=1e-9, atol=1e-12
+    )
+    D = g.jacobian(phi)
+    np.testing.assert_allclose(
+        D.T @ (D @ ns["grad_g"]), g.vjp(phi, cost.grad(g(phi))), rtol=1e-9, atol=1e-12
+    )
