@@ -21,7 +21,7 @@ import autograd.numpy as anp
 import numpy as np
 
 from subriemann.distributions import Distribution
-from subriemann.errors import InputError, check_array
+from subriemann.errors import InputError, check_array, check_int
 
 __all__ = [
     "heisenberg",
@@ -197,8 +197,7 @@ def level_set_foliation(phi=None, dim=3) -> Distribution:
     dim : int
         At least 2.
     """
-    if not isinstance(dim, int | np.integer) or dim < 2:
-        raise InputError(f"level_set_foliation needs dim >= 2, got {dim!r}")
+    dim = check_int(dim, "dim", "the level sets of phi foliate R^dim", minimum=2)
     phi = _default_level_function if phi is None else phi
     if not callable(phi):
         raise InputError(f"phi must be a callable R^dim -> R, got {type(phi).__name__}")
@@ -244,8 +243,7 @@ def rank_one(field=None, dim=3) -> Distribution:
         X = (1, sin(p₁)p₂ + p₁², ...), which never vanishes.
     dim : int
     """
-    if not isinstance(dim, int | np.integer) or dim < 1:
-        raise InputError(f"dim must be a positive integer, got {dim!r}")
+    dim = check_int(dim, "dim")
     field = _default_line_field if field is None else field
     if not callable(field):
         raise InputError(f"field must be a callable R^dim -> R^dim, got {type(field).__name__}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 
-from subriemann.errors import InputError, check_array, check_vector
+from subriemann.errors import InputError, check_array, check_int, check_vector
 
 __all__ = ["L2Cost"]
 
@@ -23,12 +23,7 @@ class L2Cost:
 
     def __init__(self, target, n_samples: int):
         target = check_array(target, "target", ndim=1)
-        if (
-            not isinstance(n_samples, int | np.integer)
-            or isinstance(n_samples, bool)
-            or n_samples < 1
-        ):
-            raise InputError(f"n_samples must be a positive integer N, got {n_samples!r}")
+        n_samples = check_int(n_samples, "n_samples", "the number of samples N")
         if target.shape[0] == 0 or target.shape[0] % n_samples:
             raise InputError(
                 f"target has length {target.shape[0]}, which is not Q*N for N = {n_samples}; "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from subriemann.errors import InputError, ShapeError, check_array
+from subriemann.errors import InputError, ShapeError, check_array, check_int, check_real
 
 __all__ = ["TrainingData"]
 
@@ -90,8 +90,8 @@ class TrainingData:
         labels = np.asarray(labels)
         if Q is None:
             Q = int(_label_map(labels).max()) + 1 if labels.size else 0
-        elif not isinstance(Q, int | np.integer) or isinstance(Q, bool) or Q < 1:
-            raise InputError(f"Q must be a positive integer (the output dimension), got {Q!r}")
+        else:
+            Q = check_int(Q, "Q", "the output dimension")
         return cls(inputs, labels, np.eye(Q))
 
     @classmethod
@@ -123,22 +123,10 @@ class TrainingData:
         TrainingData
             N = n_samples, M = input_dim, Q = n_classes.
         """
-        for name, value in (
-            ("n_samples", n_samples),
-            ("n_classes", n_classes),
-            ("input_dim", input_dim),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-        if (
-            isinstance(spread, bool)
-            or not isinstance(spread, int | float | np.integer | np.floating)
-            or not np.isfinite(spread)
-            or spread < 0
-        ):
-            raise InputError(
-                f"spread must be a finite number >= 0 (the clusters' radius), got {spread!r}"
-            )
+        n_samples = check_int(n_samples, "n_samples")
+        n_classes = check_int(n_classes, "n_classes")
+        input_dim = check_int(input_dim, "input_dim")
+        spread = check_real(spread, "spread", "the clusters' radius", nonnegative=True)
         rng = np.random.default_rng(seed)
         labels = np.arange(n_samples) % n_classes
         centres = np.zeros((n_classes, input_dim))

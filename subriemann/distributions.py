@@ -73,6 +73,8 @@ from subriemann.errors import (
     ShapeError,
     check_array,
     check_finite,
+    check_int,
+    check_real,
 )
 from subriemann.linalg import JacobianSVD, RankPolicy, RankReport, numerical_rank, resolve_policy
 
@@ -192,9 +194,7 @@ def _central_difference(fn, p, v, h=None):
     if not np.any(v):
         zero = np.zeros_like(np.asarray(fn(p), dtype=np.float64))
         return zero, zero
-    h = _default_step(p, v) if h is None else float(h)
-    if not (np.isfinite(h) and h > 0):
-        raise InputError(f"step h must be a finite number > 0, got {h!r}")
+    h = check_real(_default_step(p, v) if h is None else h, "step h", positive=True)
     vals = [np.asarray(fn(p + s * v), dtype=np.float64) for s in (h, -h, h / 2, -h / 2)]
     d_h = (vals[0] - vals[1]) / (2 * h)
     d_half = (vals[2] - vals[3]) / h
@@ -447,9 +447,7 @@ class Distribution:
     ):
         if not callable(frame):
             raise InputError(f"frame must be callable p -> (dim, r) array, got {type(frame)!r}")
-        if not isinstance(dim, int | np.integer) or isinstance(dim, bool) or dim < 1:
-            raise InputError(f"dim must be a positive integer, got {dim!r}")
-        self.dim = int(dim)
+        self.dim = check_int(dim, "dim")
         self._frame = frame
         if brackets is None or brackets == "autograd":
             self._bracket_route = "autograd"
@@ -674,11 +672,8 @@ class Distribution:
         if tolerance is None:
             tol, reason = self._tolerance(report, data.F.shape[1], data.scale, data.error)
         else:
-            if not (
-                isinstance(tolerance, int | float) and np.isfinite(tolerance) and tolerance >= 0
-            ):
-                raise InputError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
-            tol, reason = float(tolerance), "given by the caller"
+            tol = check_real(tolerance, "tolerance", nonnegative=True)
+            reason = "given by the caller"
         if report.rank < 2 or report.rank == self.dim:
             what = "a rank-one distribution" if report.rank < 2 else "Δ_p is the whole space, which"
             reason = f"rank Δ_p = {report.rank}: {what} is always involutive; {reason}"
@@ -735,10 +730,9 @@ class Distribution:
 
     def sample_points(self, n_points=20, seed=0, scale=1.0):
         """Gaussian points base_point + scale·N(0, 1), shape ``(n_points, dim)``."""
-        if not isinstance(n_points, int | np.integer) or n_points < 1:
-            raise InputError(f"n_points must be a positive integer, got {n_points!r}")
+        n_points = check_int(n_points, "n_points")
         rng = np.random.default_rng(seed)
-        return self.base_point + scale * rng.standard_normal((int(n_points), self.dim))
+        return self.base_point + scale * rng.standard_normal((n_points, self.dim))
 
     def sample_verdict(self, points=None, *, n_points=20, seed=0, scale=1.0, tolerance=None):
         """Frobenius test (2.31) at many points: fraction failing, worst defect, global verdict.
@@ -835,8 +829,7 @@ class Distribution:
         p = np.asarray(check_array(p, "point p", shape=(self.dim,)), dtype=np.float64)
         patience = max_step is None
         max_step = self.dim if max_step is None else max_step
-        if not isinstance(max_step, int | np.integer) or max_step < 1:
-            raise InputError(f"max_step must be a positive integer, got {max_step!r}")
+        max_step = check_int(max_step, "max_step")
         data = self._curvature_data(p)
         svd, L = data.svd, data.L
         spans = [FrameSpan(self._from_metric(L, svd.U), svd.report)]

@@ -4,12 +4,17 @@ Every bad input raises a subclass of :class:`SubriemannError` that is also a
 ``ValueError`` or ``TypeError``, so callers may catch either the package's error
 or the builtin one.  Messages say what was wrong *and* what was expected.
 
-The checks here accept autograd ``ArrayBox`` values: the network value and its
-closed-form Jacobian are differentiated through later (Lie brackets, geomstats'
-geodesics), so validation must never break tracing.
+The array checks here accept autograd ``ArrayBox`` values: the network value
+and its closed-form Jacobian are differentiated through later (Lie brackets,
+geomstats' geodesics), so validation must never break tracing.  The scalar
+checks :func:`check_int` and :func:`check_real` are for counts, sizes,
+tolerances and scales, and return plain Python numbers.
 """
 
 from __future__ import annotations
+
+import math
+import numbers
 
 import numpy as np
 from autograd.tracer import getval
@@ -25,6 +30,8 @@ __all__ = [
     "check_array",
     "check_vector",
     "check_finite",
+    "check_int",
+    "check_real",
 ]
 
 
@@ -95,3 +102,126 @@ def check_array(array, name: str, ndim: int | None = None, shape: tuple | None =
 def check_vector(vector, dim: int, name: str):
     """Check a single point or tangent vector of length ``dim`` (shape ``(dim,)``)."""
     return check_array(vector, name, shape=(dim,))
+
+
+def _scalar_error(value, name, expected, what, allow_none) -> InputError:
+    """The message of :func:`check_int`/:func:`check_real`: what was expected, what came."""
+    if isinstance(value, np.generic):  # show np.float64(0.5) as 0.5
+        value = value.item()
+    none = " or None" if allow_none else ""
+    about = f" ({what})" if what else ""
+    return InputError(f"{name} must be {expected}{none}{about}, got {value!r}")
+
+
+def check_int(
+    value, name: str, what: str | None = None, *, minimum: int = 1, allow_none: bool = False
+) -> int | None:
+    """Return ``value`` as an ``int`` after checking that it is an integer ≥ ``minimum``.
+
+    Python and NumPy integers pass; ``bool``, floats (even ``2.0``), strings and
+    arrays raise :class:`InputError`, e.g. ``"n_samples must be a positive
+    integer (the number of samples N), got 0"``.
+
+    Parameters
+    ----------
+    value : object
+        The argument to check.
+    name : str
+        Its name in the message.
+    what : str, optional
+        What it stands for, shown in parentheses in the message.
+    minimum : int
+        Smallest accepted value (default 1: a positive integer).
+    allow_none : bool
+        Accept ``None`` (returned as is).
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    InputError
+        Not an integer, or below ``minimum``.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum:
+        return int(value)
+    expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    raise _scalar_error(value, name, expected, what, allow_none)
+
+
+def check_real(
+    value,
+    name: str,
+    what: str | None = None,
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    below: float | None = None,
+    allow_inf: bool = False,
+    allow_none: bool = False,
+) -> float | None:
+    """Return ``value`` as a ``float`` after checking that it is a real number in range.
+
+    Python and NumPy reals (and 0-d real arrays) pass; ``bool``, NaN, strings
+    and other objects raise :class:`InputError`, e.g. ``"eps must be a finite
+    number > 0 (the target cost epsilon of (2.17)), got 0.0"``.
+
+    Parameters
+    ----------
+    value : object
+        The argument to check.
+    name : str
+        Its name in the message.
+    what : str, optional
+        What it stands for, shown in parentheses in the message.
+    positive, nonnegative : bool
+        Require ``value > 0`` or ``value >= 0``.
+    below : float, optional
+        Require ``value < below`` (with ``positive``: the open interval (0, below)).
+    allow_inf : bool
+        Accept +inf (e.g. an unbounded time); -inf and NaN are always refused.
+    allow_none : bool
+        Accept ``None`` (returned as is).
+
+    Returns
+    -------
+    float or None
+
+    Raises
+    ------
+    InputError
+        Not a real number, NaN, infinite (unless allowed) or out of range.
+    """
+    if value is None and allow_none:
+        return None
+    real = (isinstance(value, numbers.Real) and not isinstance(value, bool)) or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
+    )
+    if real:
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond float64
+            v = math.nan
+        if (
+            not math.isnan(v)
+            and v != -math.inf
+            and (allow_inf or v != math.inf)
+            and (not positive or v > 0)
+            and (not nonnegative or v >= 0)
+            and (below is None or v < below)
+        ):
+            return v
+    if positive:
+        bound = " > 0" if below is None else f" in (0, {below:g})"
+    elif nonnegative:
+        bound = " >= 0" if below is None else f" in [0, {below:g})"
+    else:
+        bound = "" if below is None else f" < {below:g}"
+    if allow_inf and below is None:
+        expected = f"a number{bound} or inf"
+    else:
+        expected = f"a finite number{bound}"
+    raise _scalar_error(value, name, expected, what, allow_none)

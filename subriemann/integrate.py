@@ -66,6 +66,8 @@ from subriemann.errors import (
     NonFiniteError,
     NumericalError,
     RankConditionError,
+    check_int,
+    check_real,
     check_vector,
 )
 from subriemann.flows import AdaptedFlow, FlowPoint, ParameterFlow
@@ -288,19 +290,6 @@ def _resolve_method(method) -> str:
     )
 
 
-def _positive(value, name, allow_none=True, allow_inf=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise InputError(f"{name} must be a positive number, got {value!r}")
-    v = float(value)
-    if math.isnan(v) or v <= 0 or (math.isinf(v) and not allow_inf):
-        raise InputError(
-            f"{name} must be a positive {'' if allow_inf else 'finite '}number, got {v!r}"
-        )
-    return v
-
-
 def _bare_point(flow: ParameterFlow, theta):
     """x, cost and D's rank at θ without the flow's regime check (for failure reports)."""
     x, D = flow.f.value_and_jacobian(theta)
@@ -402,14 +391,13 @@ def integrate(
         )
     method = _resolve_method(method)
     theta0 = np.array(check_vector(theta0, flow.K, "theta0"), dtype=np.float64)
-    eps = _positive(eps, "eps (the target cost)")
-    s_end = _positive(s_end, "s_end", allow_none=False, allow_inf=eps is not None)
-    step = _positive(step, "step")
-    max_step = _positive(max_step, "max_step", allow_inf=True)
-    rtol = _positive(rtol, "rtol", allow_none=False)
-    atol = _positive(atol, "atol", allow_none=False)
-    if not isinstance(max_steps, int | np.integer) or isinstance(max_steps, bool) or max_steps < 1:
-        raise InputError(f"max_steps must be a positive integer, got {max_steps!r}")
+    eps = check_real(eps, "eps", "the target cost", positive=True, allow_none=True)
+    s_end = check_real(s_end, "s_end", positive=True, allow_inf=eps is not None)
+    step = check_real(step, "step", positive=True, allow_none=True)
+    max_step = check_real(max_step, "max_step", positive=True, allow_inf=True, allow_none=True)
+    rtol = check_real(rtol, "rtol", positive=True)
+    atol = check_real(atol, "atol", positive=True)
+    max_steps = check_int(max_steps, "max_steps")
     if progress is not None and not callable(progress):
         raise InputError(f"progress must be callable as progress(s, s_end), got {progress!r}")
     options = dict(options or {})

@@ -34,7 +34,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from subriemann.errors import InputError, NumericalError, ShapeError, check_vector
+from subriemann.errors import (
+    InputError,
+    NumericalError,
+    ShapeError,
+    check_int,
+    check_real,
+    check_vector,
+)
 from subriemann.linalg import JacobianSVD, RankReport, resolve_policy
 from subriemann.maps import SmoothMap
 
@@ -73,12 +80,6 @@ def _check_pair(f, cost):
             f"cost has QN = {cost.target.shape[0]} outputs but f maps to R^{f.dim_out}; "
             "expected the cost of the same training data as the map"
         )
-
-
-def _check_tol(tol, name):
-    if not (isinstance(tol, int | float) and not isinstance(tol, bool) and 0 < tol < 1):
-        raise InputError(f"{name} must be a number in (0, 1), got {tol!r}")
-    return float(tol)
 
 
 # -- trapping (Prop. 3.1) -------------------------------------------------------------
@@ -215,8 +216,7 @@ def trapping_windows(
         raise InputError("s and ratio must be finite")
     if np.any(np.diff(s) < 0):
         raise InputError("s must be non-decreasing (sample times of one orbit)")
-    if not (isinstance(threshold, int | float) and np.isfinite(threshold) and threshold > 0):
-        raise InputError(f"threshold must be a finite number > 0, got {threshold!r}")
+    threshold = check_real(threshold, "threshold", positive=True)
     with_bound = theta is not None and residual_norm is not None and n_samples is not None
     if with_bound:
         theta = np.asarray(theta, dtype=np.float64)
@@ -443,7 +443,7 @@ def classify_point(f, cost, theta, tol=1e-8, rank_policy=None) -> EquilibriumRep
     """
     _check_pair(f, cost)
     theta = check_vector(theta, f.dim_in, "theta")
-    tol = _check_tol(tol, "tol")
+    tol = check_real(tol, "tol", positive=True, below=1)
     x, D = f.value_and_jacobian(theta)
     svd = JacobianSVD(D, rank_policy)
     grad_x = cost.grad(x)
@@ -722,10 +722,8 @@ def critical_manifold_dimension(
     """
     _check_pair(f, cost)
     theta_star = check_vector(theta_star, f.dim_in, "theta_star")
-    if not (isinstance(n_probes, int) and n_probes >= 0):
-        raise InputError(f"n_probes must be an integer >= 0, got {n_probes!r}")
-    if not (isinstance(probe_scale, int | float) and 0 < probe_scale < 1):
-        raise InputError(f"probe_scale must be in (0, 1), got {probe_scale!r}")
+    n_probes = check_int(n_probes, "n_probes", minimum=0)
+    probe_scale = check_real(probe_scale, "probe_scale", positive=True, below=1)
     eq = classify_point(f, cost, theta_star, tol=tol, rank_policy=rank_policy)
     g = g_functions(f, cost, theta_star, rank_policy)
     D = f.jacobian(theta_star)
@@ -878,12 +876,8 @@ def escape_perturbation(
     theta_star = check_vector(theta_star, f.dim_in, "theta_star")
     if method not in ("auto", "gradient", "curvature"):
         raise InputError(f"method must be 'auto', 'gradient' or 'curvature', got {method!r}")
-    if kappa is not None and not (
-        isinstance(kappa, int | float) and np.isfinite(kappa) and kappa > 0
-    ):
-        raise InputError(f"kappa must be a finite number > 0 (its sign is chosen), got {kappa!r}")
-    if not (isinstance(n_steps, int) and n_steps >= 1):
-        raise InputError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    kappa = check_real(kappa, "kappa", "its sign is chosen", positive=True, allow_none=True)
+    n_steps = check_int(n_steps, "n_steps")
     theta_star = np.array(theta_star, dtype=np.float64)
     g = g_functions(f, cost, theta_star, rank_policy)
     if alpha is not None and not (isinstance(alpha, int | np.integer) and 0 <= alpha < g.r):

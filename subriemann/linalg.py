@@ -36,7 +36,7 @@ from autograd.extend import defjvp, defvjp, primitive
 from autograd.tracer import isbox
 from scipy.linalg import lapack
 
-from subriemann.errors import InputError, NumericalError, ShapeError
+from subriemann.errors import InputError, NumericalError, ShapeError, check_real
 
 __all__ = [
     "RankPolicy",
@@ -70,9 +70,7 @@ class RankPolicy:
 
     def __post_init__(self):
         for name in ("rtol", "atol"):
-            value = getattr(self, name)
-            if value is not None and not (np.isfinite(value) and value >= 0):
-                raise InputError(f"RankPolicy.{name} must be a finite number >= 0, got {value!r}")
+            check_real(getattr(self, name), f"RankPolicy.{name}", nonnegative=True, allow_none=True)
 
     def tolerance(self, singular_values, shape) -> float:
         """The threshold below which a singular value is treated as zero."""

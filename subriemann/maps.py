@@ -20,7 +20,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.differential_operators import make_jvp
 
-from subriemann.errors import InputError, check_array, check_vector
+from subriemann.errors import InputError, check_array, check_int, check_vector
 
 __all__ = ["SmoothMap", "AutodiffMap", "LinearMap"]
 
@@ -43,11 +43,8 @@ class SmoothMap:
     """
 
     def __init__(self, dim_in: int, dim_out: int):
-        for name, dim in (("dim_in", dim_in), ("dim_out", dim_out)):
-            if not isinstance(dim, int | np.integer) or isinstance(dim, bool) or dim < 1:
-                raise InputError(f"{name} must be a positive integer, got {dim!r}")
-        self.dim_in = int(dim_in)
-        self.dim_out = int(dim_out)
+        self.dim_in = check_int(dim_in, "dim_in")
+        self.dim_out = check_int(dim_out, "dim_out")
         self.counts: Counter = Counter()
 
     # -- required -------------------------------------------------------------

@@ -47,6 +47,7 @@ from subriemann.errors import (
     RankConditionError,
     ShapeError,
     check_array,
+    check_int,
     check_vector,
 )
 from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
@@ -270,10 +271,8 @@ class OutputMetricField(OutputMetric):
     def __init__(self, G_fn, dim: int | None = None):
         if not callable(G_fn):
             raise InputError(f"G_fn must be callable, got {type(G_fn).__name__}")
-        if dim is not None and (not isinstance(dim, int | np.integer) or dim < 1):
-            raise InputError(f"dim must be a positive integer or None, got {dim!r}")
         self.G_fn = G_fn
-        self.dim = None if dim is None else int(dim)
+        self.dim = check_int(dim, "dim", allow_none=True)
 
     def matrix(self, x):
         n = np.shape(x)[0]

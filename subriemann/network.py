@@ -22,7 +22,14 @@ import numpy as np
 from autograd.tracer import isbox
 
 from subriemann.data import TrainingData
-from subriemann.errors import ActivationError, InputError, ShapeError, check_array
+from subriemann.errors import (
+    ActivationError,
+    InputError,
+    ShapeError,
+    check_array,
+    check_int,
+    check_real,
+)
 from subriemann.maps import SmoothMap
 
 __all__ = [
@@ -191,10 +198,7 @@ class MLP:
             raise InputError(
                 f"layer_sizes must list at least [M, Q] (input and output dimensions), got {layer_sizes!r}"
             )
-        for i, m in enumerate(sizes):
-            if not isinstance(m, int | np.integer) or isinstance(m, bool) or m < 1:
-                raise InputError(f"layer_sizes[{i}] must be a positive integer, got {m!r}")
-        self.layer_sizes = [int(m) for m in sizes]
+        self.layer_sizes = [check_int(m, f"layer_sizes[{i}]") for i, m in enumerate(sizes)]
         self.activation = get_activation(activation, allow_nonsmooth)
         self._shapes = [
             (self.layer_sizes[i + 1], self.layer_sizes[i]) for i in range(len(self.layer_sizes) - 1)
@@ -226,11 +230,8 @@ class MLP:
 
     def init(self, seed=0, weight_scale: float = 1.0, bias_scale: float = 0.1):
         """Random θ: W_ℓ ~ N(0, weight_scale²/M_{ℓ-1}), b_ℓ ~ N(0, bias_scale²). Shape ``(K,)``."""
-        for name, value in (("weight_scale", weight_scale), ("bias_scale", bias_scale)):
-            if not (
-                isinstance(value, int | float | np.number) and np.isfinite(value) and value >= 0
-            ):
-                raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+        weight_scale = check_real(weight_scale, "weight_scale", nonnegative=True)
+        bias_scale = check_real(bias_scale, "bias_scale", nonnegative=True)
         rng = np.random.default_rng(seed)
         params = [
             (

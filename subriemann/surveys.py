@@ -43,7 +43,6 @@ R^{QN} (then rank DDᵀ < QN).
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -53,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from subriemann.errors import InputError, SubriemannError
+from subriemann.errors import InputError, SubriemannError, check_int, check_real
 from subriemann.linalg import JacobianSVD, RankPolicy, resolve_policy
 
 __all__ = [
@@ -126,19 +125,14 @@ def architectures_for_ratios(ratios, input_dim: int, output_dim: int, n_samples:
     """
     from subriemann.network import MLP
 
-    for name, v in (
-        ("input_dim", input_dim),
-        ("output_dim", output_dim),
-        ("n_samples", n_samples),
-        ("depth", depth),
-    ):
-        if not (isinstance(v, int | np.integer) and v >= 1):
-            raise InputError(f"{name} must be a positive integer, got {v!r}")
+    input_dim = check_int(input_dim, "input_dim")
+    output_dim = check_int(output_dim, "output_dim")
+    n_samples = check_int(n_samples, "n_samples")
+    depth = check_int(depth, "depth")
     QN = output_dim * n_samples
     out = []
-    for ratio in ratios:
-        if not (isinstance(ratio, int | float) and math.isfinite(ratio) and ratio > 0):
-            raise InputError(f"ratios must be finite numbers > 0, got {ratio!r}")
+    for i, ratio in enumerate(ratios):
+        ratio = check_real(ratio, f"ratios[{i}]", "a target K/QN", positive=True)
         target = ratio * QN
 
         def K_of(m):
@@ -288,9 +282,7 @@ def make_tasks(
         )
     archs = [tuple(parse_architecture(a)) for a in architectures]
     if isinstance(seeds, int | np.integer) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise InputError(f"seeds must be >= 1, got {seeds}")
-        seed_list = list(range(int(seeds)))
+        seed_list = list(range(check_int(seeds, "seeds", "the number of seeds")))
     else:
         try:
             seed_list = [int(s) for s in seeds]
@@ -298,19 +290,17 @@ def make_tasks(
             raise InputError(f"seeds must be a count or a list of ints, got {seeds!r}") from exc
         if not seed_list or any(s < 0 for s in seed_list) or len(set(seed_list)) != len(seed_list):
             raise InputError(f"seeds must be distinct non-negative integers, got {seed_list}")
-    Ns = [n_samples] * len(archs) if isinstance(n_samples, int | np.integer) else list(n_samples)
-    if len(Ns) != len(archs) or any(
-        not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1 for n in Ns
-    ):
-        raise InputError(
-            f"n_samples must be a positive integer or one per architecture ({len(archs)}), got {n_samples!r}"
-        )
-    if not isinstance(base_seed, int | np.integer) or base_seed < 0:
-        raise InputError(f"base_seed must be a non-negative integer, got {base_seed!r}")
-    if not (
-        isinstance(weight_scale, int | float) and math.isfinite(weight_scale) and weight_scale > 0
-    ):
-        raise InputError(f"weight_scale must be a finite number > 0, got {weight_scale!r}")
+    if isinstance(n_samples, Sequence | np.ndarray) and not isinstance(n_samples, str):
+        if len(n_samples) != len(archs):
+            raise InputError(
+                f"n_samples must be one N or one per architecture ({len(archs)}), "
+                f"got {len(n_samples)} values"
+            )
+        Ns = [check_int(n, "n_samples", "N of each architecture") for n in n_samples]
+    else:
+        Ns = [check_int(n_samples, "n_samples", "N")] * len(archs)
+    base_seed = check_int(base_seed, "base_seed", minimum=0)
+    weight_scale = check_real(weight_scale, "weight_scale", positive=True)
     act = get_activation(activation)
     policy = resolve_policy(rank_policy)
     if policy.atol is not None:
@@ -323,12 +313,12 @@ def make_tasks(
                     task_id=len(tasks),
                     kind=kind,
                     layers=layers,
-                    n_samples=int(N),
+                    n_samples=N,
                     arch_index=a,
                     seed_index=s,
-                    base_seed=int(base_seed),
+                    base_seed=base_seed,
                     activation=act.name,
-                    weight_scale=float(weight_scale),
+                    weight_scale=weight_scale,
                     rank_rtol=policy.rtol,
                 )
             )
@@ -642,12 +632,9 @@ def run_survey(tasks, n_jobs=1, scheduler=None, out=None, progress=None) -> Surv
     kind = tasks[0].kind
     if any(t.kind != kind for t in tasks):
         raise InputError("all tasks of a survey must be of one kind")
-    if not (
-        isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and (n_jobs >= 1 or n_jobs == -1)
-    ):
-        raise InputError(f"n_jobs must be a positive integer or -1 (all CPUs), got {n_jobs!r}")
-    if n_jobs == -1:
+    if isinstance(n_jobs, int | np.integer) and n_jobs == -1:
         n_jobs = os.cpu_count() or 1
+    n_jobs = check_int(n_jobs, "n_jobs", "local processes, or -1 for all CPUs")
     done_rows = {} if out is None else _open_survey_file(out, tasks, kind)
     pending = [t for t in tasks if t.task_id not in done_rows]
     rows = dict(done_rows)
@@ -673,6 +660,19 @@ def run_survey(tasks, n_jobs=1, scheduler=None, out=None, progress=None) -> Surv
     finally:
         writer.close()
     return SurveyResult(kind, _config(tasks, kind), [rows[k] for k in sorted(rows)])
+
+
+def _survey_architectures(architectures, ratios, n_samples, input_dim, output_dim, depth):
+    """The layer specs of a survey: given, or built from target ratios K/QN."""
+    if ratios is None:
+        if architectures is None:
+            raise InputError("give architectures (layer specs) or ratios (target K/QN values)")
+        return architectures
+    if architectures is not None:
+        raise InputError("give either architectures or ratios, not both")
+    if not isinstance(n_samples, int | np.integer):
+        raise InputError("with ratios, n_samples must be one integer N")
+    return architectures_for_ratios(ratios, input_dim, output_dim, n_samples, depth)
 
 
 def run_rank_survey(
@@ -731,16 +731,9 @@ def run_rank_survey(
     -------
     SurveyResult
     """
-    if ratios is not None:
-        if architectures is not None:
-            raise InputError("give either architectures or ratios, not both")
-        if not isinstance(n_samples, int | np.integer):
-            raise InputError("with ratios, n_samples must be one integer N")
-        architectures = architectures_for_ratios(
-            ratios, input_dim, output_dim, int(n_samples), depth
-        )
-    if architectures is None:
-        raise InputError("give architectures (layer specs) or ratios (target K/QN values)")
+    architectures = _survey_architectures(
+        architectures, ratios, n_samples, input_dim, output_dim, depth
+    )
     tasks = make_tasks(
         "rank", architectures, seeds, n_samples, base_seed, activation, weight_scale, rank_policy
     )
@@ -779,16 +772,9 @@ def run_frobenius_survey(
     -------
     SurveyResult
     """
-    if ratios is not None:
-        if architectures is not None:
-            raise InputError("give either architectures or ratios, not both")
-        if not isinstance(n_samples, int | np.integer):
-            raise InputError("with ratios, n_samples must be one integer N")
-        architectures = architectures_for_ratios(
-            ratios, input_dim, output_dim, int(n_samples), depth
-        )
-    if architectures is None:
-        raise InputError("give architectures (layer specs) or ratios (target K/QN values)")
+    architectures = _survey_architectures(
+        architectures, ratios, n_samples, input_dim, output_dim, depth
+    )
     tasks = make_tasks(
         "frobenius",
         architectures,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from subriemann.errors import InputError, ShapeError, check_array
+from subriemann.errors import InputError, ShapeError, check_array, check_int, check_real
 
 __all__ = [
     "cost_law",
@@ -36,31 +36,6 @@ __all__ = [
     "output_metric_cost_law",
     "output_metric_stopping_time",
 ]
-
-
-def _positive_scalar(value, name: str, what: str, allow_zero: bool = False) -> float:
-    """A finite real number > 0 (or ≥ 0), else :class:`InputError` saying what it stands for."""
-    if isinstance(value, bool) or not np.isscalar(value) and np.ndim(value) != 0:
-        raise InputError(f"{name} must be a real number ({what}), got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a real number ({what}), got {value!r}") from exc
-    if not np.isfinite(v):
-        raise InputError(f"{name} must be finite ({what}), got {v!r}")
-    if v < 0 or (v == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise InputError(f"{name} must be {bound} ({what}), got {v!r}")
-    return v
-
-
-def _sample_count(N) -> int:
-    """N, the number of training inputs: an integer ≥ 1."""
-    if isinstance(N, bool) or not isinstance(N, int | np.integer | float | np.floating):
-        raise InputError(f"N must be the number of training inputs, an integer >= 1, got {N!r}")
-    if not np.isfinite(N) or N < 1 or float(N) != int(N):
-        raise InputError(f"N must be the number of training inputs, an integer >= 1, got {N!r}")
-    return int(N)
 
 
 def _times(s):
@@ -88,8 +63,8 @@ def cost_law(s, C0, N):
     float or ndarray, shape=[n]
         C(s), with the shape of ``s``.
     """
-    C0 = _positive_scalar(C0, "C0", "the initial cost C(0)", allow_zero=True)
-    N = _sample_count(N)
+    C0 = check_real(C0, "C0", "the initial cost C(0)", nonnegative=True)
+    N = check_int(N, "N", "the number of training inputs")
     out = C0 * np.exp(-2.0 * _times(s) / N)
     return float(out) if out.ndim == 0 else out
 
@@ -115,7 +90,7 @@ def residual_law(s, x0, y, N):
     """
     x0 = check_array(x0, "x0", ndim=1)
     y = check_array(y, "y", shape=(x0.shape[0],))
-    N = _sample_count(N)
+    N = check_int(N, "N", "the number of training inputs")
     decay = np.exp(-_times(s) / N)
     return np.multiply.outer(decay, np.asarray(x0) - np.asarray(y))
 
@@ -141,9 +116,11 @@ def stopping_time(eps, C0, N) -> float:
     InputError
         ε ≤ 0, C(0) ≤ 0, N < 1 or a non-finite value.
     """
-    eps = _positive_scalar(eps, "eps", "the target cost epsilon of (2.17)")
-    C0 = _positive_scalar(C0, "C0", "the initial cost C(0); C(0) = 0 is already a global minimum")
-    N = _sample_count(N)
+    eps = check_real(eps, "eps", "the target cost epsilon of (2.17)", positive=True)
+    C0 = check_real(
+        C0, "C0", "the initial cost C(0); C(0) = 0 is already a global minimum", positive=True
+    )
+    N = check_int(N, "N", "the number of training inputs")
     return max(0.0, 0.5 * N * np.log(C0 / eps))
 
 
@@ -164,10 +141,12 @@ def trapping_time_bound(arc_length, residual_norm, ratio, N) -> float:
     N : int
         Number of training inputs.
     """
-    L = _positive_scalar(arc_length, "arc_length", "L_U of (3.5)", allow_zero=True)
-    r = _positive_scalar(residual_norm, "residual_norm", "|x(s0) - y_omega| at the entry time")
-    e = _positive_scalar(ratio, "ratio", "epsilon of (3.4)")
-    return _sample_count(N) * L / (r * e)
+    L = check_real(arc_length, "arc_length", "L_U of (3.5)", nonnegative=True)
+    r = check_real(
+        residual_norm, "residual_norm", "|x(s0) - y_omega| at the entry time", positive=True
+    )
+    e = check_real(ratio, "ratio", "epsilon of (3.4)", positive=True)
+    return check_int(N, "N", "the number of training inputs") * L / (r * e)
 
 
 def compare_with_law(traj) -> dict:
@@ -236,7 +215,7 @@ def _output_metric_modes(x0, target, G, N):
 
     x0 = check_array(x0, "x0", ndim=1)
     target = check_array(target, "target", shape=(x0.shape[0],))
-    N = _sample_count(N)
+    N = check_int(N, "N", "the number of training inputs")
     metric = resolve_output_metric(G, x0.shape[0])
     if not metric.is_constant:
         raise InputError(
@@ -370,7 +349,7 @@ def output_metric_stopping_time(eps, x0, target, G, N) -> float:
     """
     from scipy.optimize import brentq
 
-    eps = _positive_scalar(eps, "eps", "the target cost epsilon of (2.17)")
+    eps = check_real(eps, "eps", "the target cost epsilon of (2.17)", positive=True)
     lam, _, c, N = _output_metric_modes(x0, target, G, N)
     active = c != 0
     if not np.any(active):

@@ -4,8 +4,12 @@ One case per row: the call, the error class, and a fragment of the message
 that names what was wrong (and, where there is one, what was expected).
 """
 
+import re
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import subriemann as sr
 from subriemann.errors import (
@@ -14,6 +18,8 @@ from subriemann.errors import (
     NonFiniteError,
     ShapeError,
     SubriemannError,
+    check_int,
+    check_real,
 )
 from subriemann.linalg import RankPolicy, resolve_policy
 
@@ -287,22 +293,22 @@ CASES = {
     "zero samples": (
         lambda: sr.L2Cost(np.zeros(6), n_samples=0),
         InputError,
-        "n_samples must be a positive integer N, got 0",
+        r"n_samples must be a positive integer \(the number of samples N\), got 0",
     ),
     "negative samples": (
         lambda: sr.L2Cost(np.zeros(6), n_samples=-3),
         InputError,
-        "n_samples must be a positive integer N, got -3",
+        r"n_samples must be a positive integer \(the number of samples N\), got -3",
     ),
     "fractional samples": (
         lambda: sr.L2Cost(np.zeros(6), n_samples=1.5),
         InputError,
-        "n_samples must be a positive integer N, got 1.5",
+        r"n_samples must be a positive integer \(the number of samples N\), got 1.5",
     ),
     "boolean samples": (
         lambda: sr.L2Cost(np.zeros(6), n_samples=True),
         InputError,
-        "n_samples must be a positive integer N, got True",
+        r"n_samples must be a positive integer \(the number of samples N\), got True",
     ),
     "target length not a multiple of N": (
         lambda: sr.L2Cost(np.zeros(7), n_samples=3),
@@ -323,7 +329,7 @@ CASES = {
     "negative rank tolerance": (
         lambda: RankPolicy(rtol=-1e-3),
         InputError,
-        r"RankPolicy.rtol must be a finite number >= 0, got -0.001",
+        r"RankPolicy.rtol must be a finite number >= 0 or None, got -0.001",
     ),
     "NaN absolute rank tolerance": (
         lambda: RankPolicy(atol=float("nan")),
@@ -355,3 +361,119 @@ def test_error_hierarchy():
     assert issubclass(sr.NumericalError, SubriemannError)
     assert issubclass(sr.NumericalError, ArithmeticError)
     assert not issubclass(sr.NumericalError, ValueError)
+
+
+# -- the shared scalar checks (check_int, check_real) --------------------------------
+
+
+@given(value=st.integers(-(2**70), 2**70), minimum=st.integers(-5, 5))
+def test_check_int_accepts_exactly_the_integers_at_or_above_the_minimum(value, minimum):
+    for given_as in (value, np.int64(value)) if abs(value) < 2**62 else (value,):
+        if value >= minimum:
+            out = check_int(given_as, "k", minimum=minimum)
+            assert out == value and type(out) is int  # a plain int, whatever came in
+        else:
+            with pytest.raises(InputError, match=f"k must be .*, got {value}$"):
+                check_int(given_as, "k", minimum=minimum)
+
+
+@pytest.mark.parametrize(
+    "value", [True, False, np.bool_(True), 2.0, np.float64(3.0), "3", np.array(3), [3], None]
+)
+def test_check_int_refuses_what_is_not_an_integer(value):
+    # 2.0 and True compare equal to integers, but a count must be given as one
+    with pytest.raises(InputError, match="n must be a positive integer, got"):
+        check_int(value, "n")
+
+
+def test_check_int_message_names_the_value_its_meaning_and_the_range():
+    with pytest.raises(InputError) as info:
+        check_int(np.int64(0), "n_samples", "the number of samples N")
+    assert (
+        str(info.value) == "n_samples must be a positive integer (the number of samples N), got 0"
+    )
+    with pytest.raises(InputError, match=r"^base_seed must be an integer >= 0, got -1$"):
+        check_int(-1, "base_seed", minimum=0)
+    with pytest.raises(InputError, match=r"^dim must be a positive integer or None, got 0$"):
+        check_int(0, "dim", allow_none=True)
+    assert check_int(None, "dim", allow_none=True) is None
+
+
+@given(
+    value=st.floats(allow_nan=True, allow_infinity=True),
+    positive=st.booleans(),
+    nonnegative=st.booleans(),
+    below=st.none() | st.floats(-10, 10),
+    allow_inf=st.booleans(),
+)
+def test_check_real_accepts_exactly_the_numbers_in_the_stated_range(
+    value, positive, nonnegative, below, allow_inf
+):
+    expected_ok = (
+        not np.isnan(value)
+        and value != -np.inf
+        and (allow_inf or value != np.inf)
+        and (not positive or value > 0)
+        and (not nonnegative or value >= 0)
+        and (below is None or value < below)
+    )
+    kw = dict(positive=positive, nonnegative=nonnegative, below=below, allow_inf=allow_inf)
+    for given_as in (value, np.float64(value), np.array(value)):
+        if expected_ok:
+            out = check_real(given_as, "x", **kw)
+            assert out == value and type(out) is float
+        else:
+            with pytest.raises(InputError, match=r"^x must be .*number.*, got "):
+                check_real(given_as, "x", **kw)
+
+
+@pytest.mark.parametrize(
+    "value", [True, np.bool_(False), "0.5", None, [0.5], np.ones(2), 1 + 0j, np.array("1"), 10**400]
+)
+def test_check_real_refuses_what_is_not_a_real_number(value):
+    with pytest.raises(InputError, match="x must be a finite number, got"):
+        check_real(value, "x")
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "message"),
+    [
+        (
+            0.0,
+            {"what": "the target cost epsilon of (2.17)", "positive": True},
+            "eps must be a finite number > 0 (the target cost epsilon of (2.17)), got 0.0",
+        ),
+        # a NumPy scalar is shown as the number it holds, not as np.float64(...)
+        (np.float64(-1.0), {"nonnegative": True}, "eps must be a finite number >= 0, got -1.0"),
+        (np.nan, {"positive": True, "allow_inf": True}, "eps must be a number > 0 or inf, got nan"),
+        (
+            2.0,
+            {"positive": True, "below": 1, "allow_none": True},
+            "eps must be a finite number in (0, 1) or None, got 2.0",
+        ),
+        (1.0, {"nonnegative": True, "below": 1}, "eps must be a finite number in [0, 1), got 1.0"),
+        (-np.inf, {"allow_inf": True}, "eps must be a number or inf, got -inf"),
+    ],
+)
+def test_check_real_message_says_what_was_expected_and_what_came(value, kwargs, message):
+    with pytest.raises(InputError) as info:
+        check_real(value, "eps", **kwargs)
+    assert str(info.value) == message
+    assert isinstance(info.value, ValueError)
+
+
+def test_package_entry_points_share_the_scalar_checks():
+    # one wording across modules: the same kind of bad number, the same message shape
+    cases = [
+        (lambda: sr.stopping_time(0.0, 1.0, 2), "eps must be a finite number > 0 (the target"),
+        (lambda: sr.stopping_time(1e-3, 1.0, 2.0), "N must be a positive integer (the number of"),
+        (lambda: sr.SmoothMap(2, np.int8(0)), "dim_out must be a positive integer, got 0"),
+        (lambda: NET.init(0, weight_scale=True), "weight_scale must be a finite number >= 0"),
+        (lambda: sr.TrainingData.blobs(spread=-1), "spread must be a finite number >= 0 (the"),
+        (lambda: sr.integrate(sr.StandardFlow(F, COST), THETA, 1.0, max_steps=0), "max_steps must"),
+    ]
+    for call, message in cases:
+        with pytest.raises(InputError, match=re.escape(message)):
+            call()
+    # NumPy numbers pass where Python numbers do
+    assert sr.RankPolicy(rtol=np.float32(0.5)).rtol == 0.5
