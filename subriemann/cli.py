@@ -540,9 +540,7 @@ def _orbit_summary(traj, f, cost, eps, quiet: bool, label: str) -> dict:
             ratio = trapping_profile(traj, f, cost, progress=bar).ratio
         except InputError:  # an orbit that hits x = y_ω exactly: ε(θ) undefined there
             ratio = None
-    sigma_max = np.array(
-        [sr.JacobianSVD(f.jacobian(t)).report.sigma_max for t in traj.theta], dtype=float
-    )
+    sigma_max = traj.sigma_max  # recorded with σ_min: no Jacobian is recomputed here
     final = float(traj.cost[-1])
     return {
         "method": traj.method,

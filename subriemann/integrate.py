@@ -100,9 +100,9 @@ class Trajectory:
         Outputs x[θ(s)].
     cost : ndarray, shape=[n]
         C[x(s)] (1.7).
-    rank, sigma_min : ndarray, shape=[n]
-        Numerical rank and smallest singular value of D[θ(s)] (−1 and NaN at
-        points recorded without a Jacobian).
+    rank, sigma_min, sigma_max : ndarray, shape=[n]
+        Numerical rank and smallest and largest singular values of D[θ(s)]
+        (−1 and NaN at points recorded without a Jacobian).
     regime : list of str
         The regime used at each point ("standard", or the adapted regime).
     method, status, message : str
@@ -142,6 +142,11 @@ class Trajectory:
     event_s: float | None = None
     counts: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
+    sigma_max: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.sigma_max is None:
+            self.sigma_max = np.full(len(self.s), np.nan)
 
     def __len__(self) -> int:
         return len(self.s)
@@ -199,6 +204,7 @@ class Trajectory:
             "cost": clean(self.cost),
             "rank": [int(r) for r in self.rank],
             "sigma_min": clean(self.sigma_min),
+            "sigma_max": clean(self.sigma_max),
             "regime": list(self.regime),
             "theta": [clean(t) for t in self.theta],
             "x": [clean(v) for v in self.x],
@@ -235,7 +241,8 @@ class _Recorder:
             report = numerical_rank(singular_values, shape, self.policy)
         rank = report.rank if report is not None else -1
         smin = report.sigma_min if report is not None else np.nan
-        return (float(s), np.array(theta), np.array(x), float(cost), rank, smin, regime)
+        smax = report.sigma_max if report is not None else np.nan
+        return (float(s), np.array(theta), np.array(x), float(cost), rank, smin, regime, smax)
 
     def add(self, s, theta, x, cost, report, singular_values, regime, shape, final=False):
         row = self._row(s, theta, x, cost, report, singular_values, regime, shape)
@@ -271,6 +278,7 @@ class _Recorder:
             "rank": np.array(cols[4], dtype=np.int64),
             "sigma_min": np.array(cols[5], dtype=np.float64),
             "regime": list(cols[6]),
+            "sigma_max": np.array(cols[7], dtype=np.float64),
         }
 
 

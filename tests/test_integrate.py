@@ -329,3 +329,18 @@ def test_monotone_scheme_is_consistent():
     assert traj.status == "target_cost_reached" and traj.final_cost <= 1e-4
     s_eps = stopping_time(1e-4, traj.initial_cost, cost.N)
     assert traj.event_s == pytest.approx(s_eps, rel=0.05)
+
+
+@pytest.mark.parametrize("method", ["output-exact", "RK45", "rk4"])
+def test_recorded_singular_values_are_those_of_D(method):
+    """σ_min and σ_max along the orbit are the extreme singular values of D[θ(s)]."""
+    data = sr.TrainingData.blobs(n_samples=4, n_classes=2, input_dim=2, seed=2)
+    f = sr.NetworkMap(sr.MLP([2, 6, 2]), data.inputs)
+    flow = AdaptedFlow(f, sr.L2Cost.from_data(data))
+    step = 0.5 if method == "rk4" else None
+    traj = integrate(flow, f.mlp.init(seed=2), 5.0, method=method, step=step)
+    assert traj.status == "completed"
+    for theta, smin, smax in zip(traj.theta, traj.sigma_min, traj.sigma_max, strict=True):
+        s = np.linalg.svd(f.jacobian(theta), compute_uv=False)
+        assert smin == pytest.approx(s[-1], rel=1e-10) and smax == pytest.approx(s[0], rel=1e-10)
+    assert traj.as_dict()["sigma_max"] == pytest.approx(list(traj.sigma_max))
