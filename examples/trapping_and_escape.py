@@ -36,46 +36,25 @@ import numpy as np
 import subriemann as sr
 from subriemann import landscape as ls
 
-
-# -- the two constructed cases ---------------------------------------------------------
-def saturated_case():
-    """tanh [1, 3, 1], N = 3, hidden biases 3.5: saturated units, small ε(θ) (3.4)."""
-    X = np.linspace(-1.0, 1.0, 3)[:, None]
-    Y = np.array([0.5, -0.5, 0.5])
-    net = sr.MLP([1, 3, 1])
-    rng = np.random.default_rng(0)
-    theta0 = net.pack(
-        [(rng.normal(size=(3, 1)), np.full(3, 3.5)), (rng.normal(size=(1, 3)), np.zeros(1))]
-    )
-    return sr.NetworkMap(net, X), sr.L2Cost(Y, 3), theta0
+# -- the two constructed cases (subriemann.landscape builds them) ----------------------
+# targets of the bottleneck: a fixed, well-conditioned linear map plus noise
+BOTTLENECK_TEACHER = np.array([[2.0, 0.3], [-0.4, 1.0]])
 
 
 def bottleneck_case(seed=0):
-    """Linear [2, 1, 2] on N = 3 and its critical points, lowest principal direction first.
+    """Linear [2, 1, 2] on N = 3 and its critical points [saddle, constrained minimum].
 
-    For x = W X + b with W = W₂W₁ of rank 1, the critical points are
-    W = u uᵀ A (A the least-squares fit, u an eigenvector of the fitted
-    covariance) and b = ȳ − W x̄ (Baldi & Hornik 1989).
+    The Baldi–Hornik critical points W = u uᵀA of
+    :func:`subriemann.landscape.linear_bottleneck_case`, with targets from
+    ``BOTTLENECK_TEACHER``.
     """
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(3, 2))
-    Y = X @ np.array([[2.0, 0.3], [-0.4, 1.0]]).T + 0.3 * rng.normal(size=(3, 2))
-    net = sr.MLP([2, 1, 2], activation="identity")
-    xb, yb = X.mean(0), Y.mean(0)
-    A = (Y - yb).T @ np.linalg.pinv((X - xb).T)
-    fitted = A @ (X - xb).T
-    _, U = np.linalg.eigh(fitted @ fitted.T)
-    points = []
-    for i in range(2):
-        u = U[:, i : i + 1]
-        W1, W2 = u.T @ A, u
-        points.append(net.pack([(W1, np.zeros(1)), (W2, yb - (W2 @ W1) @ xb)]))
-    return sr.NetworkMap(net, X), sr.L2Cost(Y.ravel(), 3), points
+    _, f, cost, points = ls.linear_bottleneck_case(seed, teacher=BOTTLENECK_TEACHER)
+    return f, cost, points
 
 
 # -- the two studies -----------------------------------------------------------------
 def trapping_study(threshold=1e-2):
-    f, cost, theta0 = saturated_case()
+    _, f, cost, theta0 = ls.trapping_case()
     standard = sr.integrate(sr.StandardFlow(f, cost), theta0, 2500.0, method="LSODA")
     adapted = sr.integrate(sr.AdaptedFlow(f, cost), theta0, 20.0)
     profiles = {

@@ -1082,58 +1082,31 @@ def cmd_survey(args) -> int:
         paths.append(result.plot(stem.with_suffix(".png")))
     summary = result.summary()
     record = report.read_json(stem.with_suffix(".json"))
+    # per architecture: what identifies it, then the survey's own statistics
     if args.kind == "rank":
-        header = (
-            "layers",
-            "N",
-            "K",
-            "QN",
-            "K/QN",
-            "n",
-            "P[rank=QN]",
-            "median σ_min",
-            "median cond",
-        )
-        rows = [
-            (
-                _arch(e["layers"]),
-                e["N"],
-                e["K"],
-                e["QN"],
-                f"{e['ratio']:.3g}",
-                e["n"],
+        stat_header = ("P[rank=QN]", "median σ_min", "median cond")
+
+        def stats(e):
+            return (
                 f"{e['p_full_rank']:.2f}",
                 f"{e['sigma_min_median']:.3g}",
                 f"{e['condition_median']:.3g}",
             )
-            for e in summary["architectures"]
-        ]
     else:
-        header = (
-            "layers",
-            "N",
-            "K",
-            "QN",
-            "K/QN",
-            "n",
-            "involutive",
-            "median defect",
-            "max defect",
-        )
-        rows = [
-            (
-                _arch(e["layers"]),
-                e["N"],
-                e["K"],
-                e["QN"],
-                f"{e['ratio']:.3g}",
-                e["n"],
+        stat_header = ("involutive", "median defect", "max defect")
+
+        def stats(e):
+            return (
                 f"{e['involutive_fraction']:.2f}",
                 _fmt(e["relative_defect_median"], ".3g"),
                 _fmt(e["relative_defect_max"], ".3g"),
             )
-            for e in summary["architectures"]
-        ]
+
+    header = ("layers", "N", "K", "QN", "K/QN", "n", *stat_header)
+    rows = [
+        (_arch(e["layers"]), e["N"], e["K"], e["QN"], f"{e['ratio']:.3g}", e["n"], *stats(e))
+        for e in summary["architectures"]
+    ]
     text = "\n".join(
         [
             f"subriemann survey {args.kind}: {summary['n_tasks']} networks, {summary['n_errors']} failed",

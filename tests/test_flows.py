@@ -11,35 +11,13 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from problems import network_problem, over_problems
 
 import subriemann as sr
 from subriemann.errors import InputError, NonFiniteError, RankConditionError, ShapeError
 from subriemann.flows import REGIMES, AdaptedFlow, FlowPoint, OutputFlow, StandardFlow
 
 EPS = np.finfo(np.float64).eps
-
-
-def network_problem(seed, sizes, N, duplicate=False):
-    """Random regression data (N samples) and a tanh network; optionally input N−1 = input 0."""
-    rng = np.random.default_rng(seed)
-    inputs = rng.normal(size=(N, sizes[0]))
-    if duplicate:
-        inputs[-1] = inputs[0]
-    data = sr.TrainingData.regression(inputs, rng.normal(size=(N, sizes[-1])))
-    net = sr.MLP(list(sizes), activation="tanh")
-    f = sr.NetworkMap(net, data.inputs)
-    return f, sr.L2Cost.from_data(data), net.init(seed)
-
-
-@st.composite
-def over_problems(draw):
-    """Over-parametrized tanh networks (K > QN) with 1–2 hidden layers."""
-    M, Q = draw(st.integers(1, 3)), draw(st.integers(1, 2))
-    hidden = draw(st.lists(st.integers(3, 6), min_size=1, max_size=2))
-    N = draw(st.integers(2, 4))
-    sizes = [M, *hidden, Q]
-    assume(sr.MLP.count_parameters(sizes) > Q * N)
-    return network_problem(draw(st.integers(0, 10_000)), sizes, N)
 
 
 def cond(D):

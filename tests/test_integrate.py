@@ -5,6 +5,7 @@ import json
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from problems import network_problem
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
@@ -13,16 +14,6 @@ from subriemann.errors import InputError, NumericalError, ShapeError
 from subriemann.flows import AdaptedFlow, OutputFlow, StandardFlow
 from subriemann.integrate import METHODS, STATUSES, Trajectory, integrate
 from subriemann.theory import stopping_time
-
-
-def network_problem(seed, sizes=(2, 5, 1), N=3):
-    rng = np.random.default_rng(seed)
-    data = sr.TrainingData.regression(
-        rng.normal(size=(N, sizes[0])), rng.normal(size=(N, sizes[-1]))
-    )
-    net = sr.MLP(list(sizes), activation="tanh")
-    f = sr.NetworkMap(net, data.inputs)
-    return f, sr.L2Cost.from_data(data), net.init(seed)
 
 
 def linear_problem():
@@ -287,14 +278,9 @@ def test_output_exact_is_cheap_and_faithful():
 
 def test_auto_flow_records_regimes_and_rank_loss_orbit_continues():
     """ "auto" under constant rank loss runs the DAE (4.5) with an ODE method and labels the points."""
-    rng = np.random.default_rng(4)
-    inputs = rng.normal(size=(4, 2))
-    inputs[3] = inputs[0]
-    data = sr.TrainingData.regression(inputs, rng.normal(size=(4, 1)))
-    net = sr.MLP([2, 5, 1])
-    f = sr.NetworkMap(net, data.inputs)
-    flow = AdaptedFlow(f, sr.L2Cost.from_data(data))
-    traj = integrate(flow, net.init(4), 8.0, method="rk4", step=0.1)
+    f, cost, theta = network_problem(4, (2, 5, 1), 4, duplicate=True)
+    flow = AdaptedFlow(f, cost)
+    traj = integrate(flow, theta, 8.0, method="rk4", step=0.1)
     assert traj.status == "completed" and set(traj.regime) == {"rank-loss"}
     assert np.all(np.diff(traj.cost) < 0)
 

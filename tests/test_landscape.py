@@ -1,20 +1,23 @@
 """Landscape diagnostics as statements of §3–§4: trapping (Prop. 3.1), equilibria
 (Lemma 3.2, Thm 4.2), the critical manifold (4.13)–(4.14) and escape (4.15)–(4.17).
 
-Constructed cases with known answers:
+Constructed cases with known answers, built by ``subriemann.landscape``:
 
-* a tanh network with saturated hidden units, where ε(θ) (3.4) is ~1e-3: the
-  standard flow is trapped for a long time, the adapted flow is not;
-* critical points of a linear bottleneck network [M, 1, Q] (Baldi & Hornik
-  1989): x = W X + b with W = u uᵀA for an eigenvector u of the fitted
+* ``trapping_case``: a tanh network with saturated hidden units, where ε(θ)
+  (3.4) is ~1e-3: the standard flow is trapped for a long time, the adapted
+  flow is not;
+* ``linear_bottleneck_case``: critical points of a linear bottleneck network
+  [M, 1, Q] (Baldi & Hornik 1989): x = W X + b with W = u uᵀA for an eigenvector u of the fitted
   covariance; all are non-global equilibria with constant rank
   r = m(M+Q−m) + Q < QN, the one on the top eigenvector is the constrained
   minimum, the others are saddles; the critical manifold is the orbit of the
   GL(1) × shift symmetry, of dimension m² + m = K − r;
-* duplicated inputs with conflicting targets (rank D ≤ Q(N−1) everywhere);
-* a network with all hidden weights and the output layer zero, and a trained
-  network extended by dead hidden units: rank loss that is *not* locally
-  constant, outside the hypothesis of Thm 4.2.
+* ``duplicated_inputs_case``: duplicated inputs with conflicting targets
+  (rank D ≤ Q(N−1) everywhere);
+* ``zero_network_case``, ``dead_units_case``: a network with all hidden weights
+  and the output layer zero, and a trained network extended by dead hidden
+  units: rank loss that is *not* locally constant, outside the hypothesis of
+  Thm 4.2.
 """
 
 import functools
@@ -24,119 +27,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import least_squares
+from problems import network_problem
 
 import subriemann as sr
 from subriemann import landscape as ls
 
-
-# -- constructions ----------------------------------------------------------------------
-def random_problem(seed, M, widths, Q, N, activation="tanh"):
-    rng = np.random.default_rng(seed)
-    net = sr.MLP([M, *widths, Q], activation=activation)
-    data = sr.TrainingData.regression(rng.normal(size=(N, M)), rng.normal(size=(N, Q)))
-    return net, sr.NetworkMap(net, data.inputs), sr.L2Cost.from_data(data)
-
-
-def saturated_problem():
-    """tanh [1, 3, 1] on N = 3 points with hidden pre-activations in ~[2.5, 4.5]."""
-    X = np.linspace(-1.0, 1.0, 3)[:, None]
-    Y = np.array([0.5, -0.5, 0.5])
-    net = sr.MLP([1, 3, 1])
-    f = sr.NetworkMap(net, X)
-    rng = np.random.default_rng(0)
-    theta0 = net.pack(
-        [(rng.normal(size=(3, 1)), np.full(3, 3.5)), (rng.normal(size=(1, 3)), np.zeros(1))]
-    )
-    return net, f, sr.L2Cost(Y, 3), theta0
-
-
-def linear_bottleneck(seed, M=2, Q=2, N=3):
-    """Linear network [M, 1, Q] and its Baldi–Hornik critical points, top eigenvector last.
-
-    Needs Q ≤ M (else an eigenvector with eigenvalue 0 gives W = 0, a degenerate
-    point) and N ≥ M + 1 (then (W, b) ↦ x is injective and rank D = M + 2Q − 1).
-    The default [2, 1, 2] on N = 3 is over-parametrized, K = 7 > QN = 6, with
-    rank loss r = 5, the setting of §4.
-    """
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(N, M))
-    # targets from a linear map with well separated singular values 2, 1, 0.5, ...: the
-    # critical values are then well separated and the saddles clearly unstable
-    left = np.linalg.qr(rng.normal(size=(Q, Q)))[0]
-    right = np.linalg.qr(rng.normal(size=(M, M)))[0][:Q]
-    A_true = left @ np.diag(2.0 ** -np.arange(Q, dtype=float) * 2.0) @ right
-    Y = X @ A_true.T + 0.3 * rng.normal(size=(N, Q))
-    net = sr.MLP([M, 1, Q], activation="identity")
-    f, cost = sr.NetworkMap(net, X), sr.L2Cost(Y.ravel(), N)
-    xb, yb = X.mean(0), Y.mean(0)
-    A = (Y - yb).T @ np.linalg.pinv((X - xb).T)
-    fitted = A @ (X - xb).T
-    _, U = np.linalg.eigh(fitted @ fitted.T)
-    points = []
-    for i in range(Q):
-        u = U[:, i : i + 1]
-        W1, W2 = u.T @ A, u
-        points.append(net.pack([(W1, np.zeros(1)), (W2, yb - (W2 @ W1) @ xb)]))
-    return net, f, cost, points
-
-
-@functools.lru_cache(maxsize=8)
-def duplicated_inputs_equilibrium(seed):
-    """tanh [2, 5, 1], N = 4 with x_0 = x_1 and y_0 ≠ y_1; θ* from the DAE (4.5)."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(4, 2))
-    X[1] = X[0]
-    Y = np.array([1.0, -1.0, 0.3, -0.2])
-    net = sr.MLP([2, 5, 1])
-    f, cost = sr.NetworkMap(net, X), sr.L2Cost(Y, 4)
-    # the DAE (4.5): x' = −𝒫∇ₓC (4.7) with 𝒫 onto {x_0 = x_1}, so 𝒫∇ₓC decays like e^{−s/N}
-    traj = sr.integrate(sr.AdaptedFlow(f, cost), net.init(seed), 160.0, method="rk45")
-    return net, f, cost, traj.theta[-1]
-
-
-def dead_units_equilibrium(seed):
-    """A fitted tanh [1, 2, 1] on N = 10 (K = 7 < QN) extended by two dead units.
-
-    The small network is fitted by Levenberg–Marquardt to noisy outputs of a
-    teacher with the same architecture, started at the teacher: a non-global
-    minimum with moderate weights.  Dead unit: incoming weight 0, bias 0
-    (tanh(0) = 0) and outgoing weight 0, so every column of D for it vanishes
-    and θ* stays an equilibrium of the big network [1, 4, 1] (K = 13 > QN = 10).
-    """
-    rng = np.random.default_rng(seed)
-    X = np.linspace(-2.0, 2.0, 10)[:, None]
-    small = sr.MLP([1, 2, 1])
-    fs = sr.NetworkMap(small, X)
-    teacher = small.init(seed, weight_scale=2.0)
-    Y = fs(teacher) + 0.1 * rng.normal(size=10)
-    fit = least_squares(
-        lambda t: fs(t) - Y,
-        teacher,
-        jac=fs.jacobian,
-        method="lm",
-        xtol=1e-15,
-        ftol=1e-15,
-        gtol=1e-15,
-    )
-    (W1, b1), (W2, b2) = small.unpack(fit.x)
-    big = sr.MLP([1, 4, 1])
-    theta = big.pack(
-        [
-            (np.vstack([W1, np.zeros((2, 1))]), np.concatenate([b1, np.zeros(2)])),
-            (np.hstack([W2, np.zeros((1, 2))]), b2),
-        ]
-    )
-    return big, sr.NetworkMap(big, X), sr.L2Cost(Y, 10), theta
-
-
-def zero_network_equilibrium(seed):
-    """tanh [2, 4, 2], N = 5: all weights zero, output bias = mean target."""
-    rng = np.random.default_rng(seed)
-    X, Y = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
-    net = sr.MLP([2, 4, 2])
-    theta = net.pack([(np.zeros((4, 2)), rng.normal(size=4)), (np.zeros((2, 4)), Y.mean(axis=0))])
-    return net, sr.NetworkMap(net, X), sr.L2Cost(Y.ravel(), 5), theta
+# the DAE orbit that locates the duplicated-inputs equilibrium: computed once per seed
+duplicated_inputs_equilibrium = functools.lru_cache(maxsize=8)(ls.duplicated_inputs_case)
 
 
 architectures = st.tuples(
@@ -152,8 +49,7 @@ architectures = st.tuples(
 @given(architectures)
 def test_trapping_ratio_is_3_4_and_bounded_by_singular_values(arch):
     M, widths, Q, N, seed = arch
-    net, f, cost = random_problem(seed, M, widths, Q, N)
-    theta = net.init(seed)
+    f, cost, theta = network_problem(seed, [M, *widths, Q], N)
     x, D = f.value_and_jacobian(theta)
     g = cost.grad(x)
     eps = ls.trapping_ratio(f, cost, theta)
@@ -166,8 +62,8 @@ def test_trapping_ratio_is_3_4_and_bounded_by_singular_values(arch):
 
 
 def test_trapping_ratio_undefined_at_global_minimizer():
-    net, f, _ = random_problem(0, 2, [3], 1, 3)
-    theta = net.init(1)
+    f, _, _ = network_problem(0, [2, 3, 1], 3)
+    theta = f.mlp.init(1)
     with pytest.raises(sr.InputError, match="global minimizer"):
         ls.trapping_ratio(f, sr.L2Cost(f(theta), 3), theta)
 
@@ -189,7 +85,7 @@ def test_trapping_windows_detects_runs_and_open_end():
 
 def test_standard_flow_trapped_where_adapted_flow_is_not():
     """Prop. 3.1 on saturated tanh units: a long window with ε < 1e-2 obeying (3.6)."""
-    net, f, cost, theta0 = saturated_problem()
+    net, f, cost, theta0 = ls.trapping_case()
     standard = sr.integrate(sr.StandardFlow(f, cost), theta0, 2500.0, method="LSODA")
     adapted = sr.integrate(sr.AdaptedFlow(f, cost), theta0, 20.0)
     threshold = 1e-2
@@ -216,8 +112,8 @@ def test_standard_flow_trapped_where_adapted_flow_is_not():
 @settings(max_examples=6)
 @given(st.integers(0, 10_000))
 def test_bound_3_6_holds_on_random_standard_orbits(seed):
-    net, f, cost = random_problem(seed, 2, [4], 1, 3)
-    traj = sr.integrate(sr.StandardFlow(f, cost), net.init(seed), 30.0, method="LSODA")
+    f, cost, theta0 = network_problem(seed, [2, 4, 1], 3)
+    traj = sr.integrate(sr.StandardFlow(f, cost), theta0, 30.0, method="LSODA")
     prof = ls.trapping_profile(traj, f, cost)
     threshold = float(np.median(prof.ratio))
     for w in prof.windows(threshold):
@@ -230,8 +126,7 @@ def test_bound_3_6_holds_on_random_standard_orbits(seed):
 @given(architectures)
 def test_classify_global_minimizer_and_generic_point(arch):
     M, widths, Q, N, seed = arch
-    net, f, cost = random_problem(seed, M, widths, Q, N)
-    theta = net.init(seed)
+    f, cost, theta = network_problem(seed, [M, *widths, Q], N)
     fitted = sr.L2Cost(f(theta), N)  # targets reproduced exactly: ∇ₓC = 0
     assert ls.classify_point(f, fitted, theta).kind == ls.GLOBAL_MINIMIZER
     rep = ls.classify_point(f, cost, theta)
@@ -244,7 +139,7 @@ bottleneck_shapes = st.sampled_from([(2, 2, 3), (2, 2, 4), (3, 2, 5), (3, 3, 5),
 @given(st.integers(0, 10_000), bottleneck_shapes)
 def test_linear_bottleneck_critical_points_satisfy_3_10(seed, shape):
     M, Q, N = shape
-    net, f, cost, points = linear_bottleneck(seed, M, Q, N)
+    net, f, cost, points = ls.linear_bottleneck_case(seed, M, Q, N)
     for theta in points:
         rep = ls.classify_point(f, cost, theta, tol=1e-10)
         assert rep.kind == ls.NON_GLOBAL_EQUILIBRIUM, rep.message
@@ -252,6 +147,15 @@ def test_linear_bottleneck_critical_points_satisfy_3_10(seed, shape):
         assert rep.rank_deficient and rep.in_kernel
         assert rep.rank.rank == (M + Q - 1) + Q
         assert rep.kernel_residual < 1e-10
+
+
+def test_linear_bottleneck_case_rejects_degenerate_shapes():
+    # Q > M: an eigenvector of eigenvalue 0 gives W = 0; N ≤ M: (W, b) ↦ x is not injective
+    for shape in [(2, 3, 4), (2, 2, 2)]:
+        with pytest.raises(sr.InputError, match="Q <= M and N >= M"):
+            ls.linear_bottleneck_case(0, *shape)
+    with pytest.raises(sr.ShapeError, match="teacher"):
+        ls.linear_bottleneck_case(0, teacher=np.ones((1, 2)))
 
 
 @settings(max_examples=4)
@@ -265,13 +169,13 @@ def test_duplicated_inputs_equilibrium_is_non_global(seed):
 
 
 def test_classify_rejects_bad_input():
-    net, f, cost = random_problem(0, 2, [3], 1, 3)
+    f, cost, theta = network_problem(0, [2, 3, 1], 3)
     with pytest.raises(sr.ShapeError):
-        ls.classify_point(f, cost, np.zeros(net.K + 1))
+        ls.classify_point(f, cost, np.zeros(f.dim_in + 1))
     with pytest.raises(sr.InputError):
-        ls.classify_point(f, cost, net.init(0), tol=2.0)
+        ls.classify_point(f, cost, theta, tol=2.0)
     with pytest.raises(sr.ShapeError):
-        ls.classify_point(f, sr.L2Cost(np.zeros(4), 4), net.init(0))
+        ls.classify_point(f, sr.L2Cost(np.zeros(4), 4), theta)
 
 
 # -- the functions g_α and the critical manifold (4.13)-(4.14) ---------------------------
@@ -279,8 +183,7 @@ def test_classify_rejects_bad_input():
 @given(architectures)
 def test_g_functions_are_4_13_with_exact_jacobian(arch):
     M, widths, Q, N, seed = arch
-    net, f, cost = random_problem(seed, M, widths, Q, N)
-    theta = net.init(seed)
+    f, cost, theta = network_problem(seed, [M, *widths, Q], N)
     g = ls.g_functions(f, cost, theta)
     D = f.jacobian(theta)
     r = np.linalg.matrix_rank(D)
@@ -292,14 +195,14 @@ def test_g_functions_are_4_13_with_exact_jacobian(arch):
     auto = autograd.jacobian(lambda t: f.vjp(t, cost.grad(f(t)))[g.columns])(theta)
     assert np.allclose(g.jacobian(theta), auto, rtol=1e-9, atol=1e-11)
     # row α is the Hessian column H e_{j_α}
-    e = np.zeros(net.K)
+    e = np.zeros(f.dim_in)
     e[g.columns[0]] = 1.0
     assert np.allclose(g.jacobian(theta)[0], ls.hessian_vector_product(f, cost, theta, e))
 
 
 @given(st.integers(0, 10_000), bottleneck_shapes)
 def test_critical_manifold_of_linear_bottleneck_has_dimension_K_minus_r(seed, shape):
-    net, f, cost, points = linear_bottleneck(seed, *shape)
+    net, f, cost, points = ls.linear_bottleneck_case(seed, *shape)
     for theta in points:
         rep = ls.critical_manifold_dimension(f, cost, theta)
         # known answer: the GL(1) × bias-shift orbit, m² + m = 2 = K − r
@@ -320,7 +223,7 @@ def test_critical_manifold_with_duplicated_inputs(seed):
 
 
 def test_critical_manifold_zero_network_rank_not_locally_constant():
-    net, f, cost, theta = zero_network_equilibrium(3)
+    net, f, cost, theta = ls.zero_network_case(3)
     rep = ls.critical_manifold_dimension(f, cost, theta)
     assert rep.equilibrium.kind == ls.NON_GLOBAL_EQUILIBRIUM
     assert rep.r == 2  # only the output bias (and its scaled copies) move x
@@ -330,7 +233,7 @@ def test_critical_manifold_zero_network_rank_not_locally_constant():
 
 
 def test_critical_manifold_dead_units():
-    big, f, cost, theta = dead_units_equilibrium(0)
+    big, f, cost, theta = ls.dead_units_case(0)
     # LM stops at stationarity ~1e-10 relative: tol = 1e-7 accepts it with margin
     rep = ls.critical_manifold_dimension(f, cost, theta, tol=1e-7)
     assert rep.equilibrium.kind == ls.NON_GLOBAL_EQUILIBRIUM, rep.equilibrium.message
@@ -343,7 +246,7 @@ def test_critical_manifold_dead_units():
 @settings(max_examples=4)
 @given(st.integers(0, 10_000))
 def test_escape_from_saddle_lowers_cost_and_flow_leaves(seed):
-    net, f, cost, points = linear_bottleneck(seed)
+    net, f, cost, points = ls.linear_bottleneck_case(seed)
     C_min = float(cost(f(points[-1])))  # the constrained minimum (top eigenvector)
     theta_star = points[0]
     C_star = float(cost(f(theta_star)))
@@ -365,7 +268,7 @@ def test_escape_from_saddle_lowers_cost_and_flow_leaves(seed):
 
 
 def test_escape_with_given_kappa_chooses_the_sign():
-    net, f, cost, points = linear_bottleneck(5)
+    net, f, cost, points = ls.linear_bottleneck_case(5)
     esc = ls.escape_perturbation(f, cost, points[0], kappa=0.05, method="curvature")
     tried = [c for c in esc.candidates if c["method"] == "normal curvature"]
     assert sorted(abs(c["kappa"]) for c in tried) == pytest.approx([0.05, 0.05], rel=1e-14)
@@ -378,14 +281,14 @@ def test_escape_with_given_kappa_chooses_the_sign():
 
 
 def test_no_escape_from_the_constrained_minimum():
-    net, f, cost, points = linear_bottleneck(2)
+    net, f, cost, points = ls.linear_bottleneck_case(2)
     esc = ls.escape_perturbation(f, cost, points[-1])
     assert not esc.decreased and esc.normal_curvature > 0
     assert "local minimum" in esc.message
 
 
 def test_escape_rejects_bad_arguments():
-    net, f, cost, points = linear_bottleneck(0)
+    net, f, cost, points = ls.linear_bottleneck_case(0)
     with pytest.raises(sr.InputError):
         ls.escape_perturbation(f, cost, points[0], method="newton")
     with pytest.raises(sr.InputError):

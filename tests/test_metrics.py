@@ -14,6 +14,7 @@ import pytest
 from autograd.test_util import check_grads
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from problems import network_problem
 
 import subriemann as sr
 from subriemann.errors import InputError, RankConditionError, ShapeError
@@ -261,11 +262,7 @@ def test_rank_deficient_map_raises_pointing_to_bundle():
 @pytest.mark.parametrize("seed", range(4))
 def test_standard_output_velocity(seed):
     """x' = −DDᵀ∇ₓC (1.22) is the push-forward of −∇_θC and the gradient for (DDᵀ)⁻¹."""
-    rng = np.random.default_rng(seed)
-    net = sr.MLP([2, 5, 2] if seed % 2 else [2, 2, 2])
-    data = sr.TrainingData.regression(rng.normal(size=(3, 2)), rng.normal(size=(3, 2)))
-    f, cost = sr.NetworkMap(net, data), sr.L2Cost.from_data(data)
-    theta = net.init(seed)
+    f, cost, theta = network_problem(seed, [2, 5, 2] if seed % 2 else [2, 2, 2], 3)
     v = standard_output_velocity(f, cost, theta)
     x, D = f.value_and_jacobian(theta)
     grad_theta = f.vjp(theta, cost.grad(x))  # (1.18)

@@ -1,8 +1,9 @@
 """Regenerate the figures of the diagnostics pages into docs/diagnostics/figures/.
 
 Every number drawn is computed by the package (``subriemann.landscape``,
-``subriemann.surveys``); the trapping and escape figures come from
-``examples/trapping_and_escape.py``.  Run from the repository root::
+``subriemann.surveys``), on the constructed cases of ``subriemann.landscape``
+(``trapping_case``, ``linear_bottleneck_case``, ...); the trapping and escape
+figures come from ``examples/trapping_and_escape.py``.  Run from the repository root::
 
     python docs/diagnostics/make_figures.py
 
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from scipy.optimize import least_squares
 
 import subriemann as sr
 from subriemann import landscape as ls
@@ -37,59 +37,10 @@ def load_example():
     return module
 
 
-# -- constructed rank-loss cases (the same as in tests/test_landscape.py) ----------------
-def duplicated_inputs():
-    """tanh [2, 5, 1], N = 4 with x_0 = x_1, y_0 ≠ y_1; θ* from the DAE (4.5)."""
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(4, 2))
-    X[1] = X[0]
-    net = sr.MLP([2, 5, 1])
-    f, cost = sr.NetworkMap(net, X), sr.L2Cost(np.array([1.0, -1.0, 0.3, -0.2]), 4)
-    traj = sr.integrate(sr.AdaptedFlow(f, cost), net.init(0), 160.0, method="rk45")
-    return f, cost, traj.theta[-1]
-
-
-def zero_network():
-    """tanh [2, 4, 2], N = 5: all weights 0, output bias = mean target."""
-    rng = np.random.default_rng(3)
-    X, Y = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
-    net = sr.MLP([2, 4, 2])
-    theta = net.pack([(np.zeros((4, 2)), rng.normal(size=4)), (np.zeros((2, 4)), Y.mean(0))])
-    return sr.NetworkMap(net, X), sr.L2Cost(Y.ravel(), 5), theta
-
-
-def dead_units():
-    """A fitted tanh [1, 2, 1] on N = 10 extended by two dead units to [1, 4, 1]."""
-    rng = np.random.default_rng(0)
-    X = np.linspace(-2.0, 2.0, 10)[:, None]
-    small = sr.MLP([1, 2, 1])
-    fs = sr.NetworkMap(small, X)
-    teacher = small.init(0, weight_scale=2.0)
-    Y = fs(teacher) + 0.1 * rng.normal(size=10)
-    fit = least_squares(
-        lambda t: fs(t) - Y,
-        teacher,
-        jac=fs.jacobian,
-        method="lm",
-        xtol=1e-15,
-        ftol=1e-15,
-        gtol=1e-15,
-    )
-    (W1, b1), (W2, b2) = small.unpack(fit.x)
-    big = sr.MLP([1, 4, 1])
-    theta = big.pack(
-        [
-            (np.vstack([W1, np.zeros((2, 1))]), np.concatenate([b1, np.zeros(2)])),
-            (np.hstack([W2, np.zeros((1, 2))]), b2),
-        ]
-    )
-    return sr.NetworkMap(big, X), sr.L2Cost(Y, 10), theta
-
-
 # -- figures ---------------------------------------------------------------------------
 def equilibria_figure(example, path):
     f, cost, (saddle, minimum) = example.bottleneck_case()
-    fs, cost_s, theta_s = example.saturated_case()
+    _, fs, cost_s, theta_s = ls.trapping_case()
     standard = sr.integrate(sr.StandardFlow(fs, cost_s), theta_s, 1000.0, method="LSODA")
     rng = np.random.default_rng(1)
     generic = saddle + 0.3 * rng.normal(size=saddle.size)
@@ -135,11 +86,12 @@ def equilibria_figure(example, path):
 
 def critical_manifold_figure(example, path):
     f, cost, (saddle, _) = example.bottleneck_case()
+    # (name, (f, cost, θ*), options); [1:] drops the MLP the *_case constructors return first
     cases = [
         ("linear bottleneck saddle", (f, cost, saddle), {}),
-        ("duplicated inputs", duplicated_inputs(), {"rank_policy": 1e-9}),
-        ("zero network", zero_network(), {}),
-        ("dead units", dead_units(), {"tol": 1e-7}),
+        ("duplicated inputs", ls.duplicated_inputs_case(0)[1:], {"rank_policy": 1e-9}),
+        ("zero network", ls.zero_network_case(3)[1:], {}),
+        ("dead units", ls.dead_units_case(0)[1:], {"tol": 1e-7}),
     ]
     fig = Figure(figsize=(7.5, 4.0), layout="constrained")
     ax = fig.subplots()
