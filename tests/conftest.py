@@ -13,10 +13,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import subriemann  # noqa: F401  isort: skip
 from hypothesis import HealthCheck, settings
 
+# "ci" (the default) draws the same examples on every run, so a landing is never
+# decided by a lucky or unlucky draw; "thorough" explores afresh each time.
 settings.register_profile(
     "ci",
     max_examples=25,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile("thorough", max_examples=300, deadline=None)
