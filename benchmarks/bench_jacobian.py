@@ -12,14 +12,19 @@ brackets need) against autograd's forward-over-reverse, ``make_jvp`` of
 ``autograd.jacobian``.  Timings are best-of-k with ``time.perf_counter``;
 nothing is asserted.  ``rel.err`` is max|closed − autograd| / max|autograd|.
 
+The closed form writes its outer-product blocks with the compiled kernel
+``subriemann._kernels`` when it is built, else with numpy; the backend that ran
+is printed.  ``--pure-numpy`` (or SUBRIEMANN_PURE_NUMPY=1) times the numpy one.
+
 Usage::
 
-    python benchmarks/bench_jacobian.py [--quick]
+    python benchmarks/bench_jacobian.py [--quick] [--pure-numpy]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 
 import autograd
@@ -27,6 +32,7 @@ import numpy as np
 from autograd.differential_operators import make_jvp
 
 import subriemann as sr
+from subriemann import network
 
 # (M, width, Q, N, L): input dimension, hidden width, output dimension, samples, hidden layers
 SIZES = [(2, 16, 2, 8, 1), (4, 64, 3, 32, 2), (8, 128, 4, 128, 2)]
@@ -106,11 +112,29 @@ def derivative_row(size, fast, slow, quick):
     )
 
 
+def backend() -> str:
+    """Which code writes the Jacobian's blocks, and why."""
+    if network.ASSEMBLY == "c":
+        return "c (compiled kernel subriemann._kernels)"
+    if importlib.util.find_spec("subriemann._kernels") is None:
+        return "numpy (subriemann._kernels is not built: no C compiler at install?)"
+    return "numpy (fallback forced by --pure-numpy or SUBRIEMANN_PURE_NUMPY)"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    parser.add_argument(
+        "--pure-numpy",
+        action="store_true",
+        help="assemble with the numpy fallback even when the C kernel is built",
+    )
     args = parser.parse_args(argv)
     fast, slow = (3, 1) if args.quick else (30, 3)
+    if args.pure_numpy:
+        network.ASSEMBLY = "numpy"
+    print(f"assembly backend: {backend()}")
+    print()
 
     print("Jacobian D[θ] (QN×K): NetworkMap.jacobian vs autograd.jacobian vs memory floor")
     print(f"times in ms, best of {fast} (closed form, floor) / {slow} (autograd)")

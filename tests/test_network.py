@@ -224,14 +224,16 @@ def test_closed_form_jacobian_derivative_is_differentiable_too(problem):
 def test_both_block_writers_and_every_chunking_give_the_same_matrices(
     monkeypatch, min_rows, chunk_bytes
 ):
-    # The in-place assembly has a broadcast path (few rows) and a chunked
-    # repeat/tile path (hidden layers); force each, with one-sample chunks too.
+    # The in-place numpy assembly (the fallback of the compiled kernel, forced
+    # here) has a broadcast path (few rows) and a chunked repeat/tile path
+    # (hidden layers); force each, with one-sample chunks too.
     rng = np.random.default_rng(7)
     net = sr.MLP([3, 9, 8, 2], activation="tanh")
     f = sr.NetworkMap(net, rng.normal(size=(5, 3)))
     theta, v = net.init(seed=3, bias_scale=0.5), rng.normal(size=net.K)
     ref_D = autograd.jacobian(f._value)(theta)
     ref_dD = make_jvp(autograd.jacobian(f._value))(theta)(v)[1]
+    monkeypatch.setattr(network, "ASSEMBLY", "numpy")
     monkeypatch.setattr(network, "_OUTER_MIN_ROWS", min_rows)
     monkeypatch.setattr(network, "_OUTER_CHUNK_BYTES", chunk_bytes)
     assert max_err(f.jacobian(theta), ref_D) <= EXACT_RTOL * scale(ref_D)
