@@ -41,7 +41,7 @@ from geomstats.geometry.fiber_bundle import FiberBundle
 
 from subriemann.errors import InputError, ShapeError, check_array, check_vector
 from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
-from subriemann.metrics import _check_map, _over_batch, resolve_output_metric
+from subriemann.metrics import EuclideanMetric, _check_map, _over_batch, resolve_output_metric
 
 __all__ = ["PullbackBundle", "BundleFiber"]
 
@@ -183,6 +183,43 @@ class BundleFiber:
                 self.svd.pseudo_inverse_derivative(dDw, out=S[i].T)
             self._derivatives = S
         return self._derivatives
+
+    def curvature_terms(self):
+        r"""Bracket terms of V in the orthonormal basis of right singular vectors, shape (r, r, K).
+
+        Returns ``(E, report, t, QN)`` for :class:`~subriemann.distributions.Distribution`'s
+        ``curvature_terms``: E = Ṽ (K×r) the right singular vectors of D̃ = LᵀD, an
+        orthonormal basis of V_θ = range D̃ᵀ; ``report`` the rank decision on D̃; and
+
+            t[a, b] = dD̃[v_a]ᵀ w_b,   w_b = Ũ Σ̃⁻¹ e_b  (= (D̃D̃ᵀ)⁺ c_b, c_b = ŨΣ̃e_b),
+
+        all of them from one call of ``f.hessian_vector_products`` (constant G:
+        dD̃ = LᵀdD, so t[a, b] = dD[v_a]ᵀ(L w_b)).
+
+        **Why these are the terms.**  v_b = Pen c_b with c_b constant, so by
+        tensoriality ∇_{v_a}v_b = dPen[v_a]c_b, and the Golub–Pereyra formula
+        (:meth:`PullbackBundle.frame_brackets`; the rank-loss term vanishes on
+        c_b ∈ range D̃) gives ∇_{v_a}v_b = −Pen d²f̃(v_a, v_b) + (1 − P) t[a, b]
+        ≡ t[a, b] mod V.  So Ω_ab = (1 − P)(t[a, b] − t[b, a]), the first term
+        cancelling by symmetry of d²f̃.  The sizes agree too:
+        |Pen d²f̃(v_a, v_b)|² summed over (a, b) is Σ_abc (w_c·d²f̃(v_a, v_b))², and
+        |P t[a, b]|² summed is Σ_abc (v_c·t[a, b])² = Σ_abc (w_b·d²f̃(v_a, v_c))², the
+        same sum; hence |∇v|²_HS = |t|²_HS exactly and the scale of the test is
+        unchanged.  Cost: N·r²·K multiply-adds for a network (no d/dt D formed)
+        against the QN·r²·K of the frame-derivative route, and no (QN, QN, K) change
+        of basis afterwards.
+        """
+        f, metric = self.bundle.f, self.bundle.output_metric
+        if not metric.is_constant:
+            raise InputError(
+                "curvature_terms needs a constant output metric; for a metric field G(x) the "
+                "frame's first Golub–Pereyra term does not cancel (use frame_brackets)"
+            )
+        E = self.svd.Vt.T
+        W = self.svd.U / self.svd.s
+        if not isinstance(metric, EuclideanMetric):
+            W = metric.sqrt(self.x) @ W
+        return E, self.report, lambda: f.hessian_vector_blocks(self.theta, E, W), self.D.shape[0]
 
     def frame_brackets(self):
         """Lie brackets [u_i, u_j](θ) of the frame fields u_i = Pen[D̃]e_i, shape (QN, QN, K).
@@ -499,10 +536,13 @@ class PullbackBundle(FiberBundle):
     def distribution(self):
         """V as a :class:`subriemann.distributions.Distribution` of rank QN on R^K.
 
-        Frame :meth:`frame`, brackets :meth:`frame_brackets` (so the Frobenius
-        test (2.31) uses the closed-form brackets, with the derivatives
-        ∇_{u_i}u_j of :meth:`BundleFiber.frame_derivatives` as round-off scale),
-        rank policy of this bundle.
+        Frame :meth:`frame`, brackets :meth:`frame_brackets` (closed form, with the
+        derivatives ∇_{u_i}u_j of :meth:`BundleFiber.frame_derivatives` as
+        round-off scale), rank policy of this bundle.  For a constant output
+        metric the Frobenius test (2.31), the curvature and the growth vector's
+        second step use :meth:`BundleFiber.curvature_terms` (the terms directly
+        in an orthonormal basis, from ``f.hessian_vector_products``); for a
+        metric field G(x) they use the frame brackets.
         """
         from subriemann.distributions import Distribution
 
@@ -524,8 +564,15 @@ class PullbackBundle(FiberBundle):
             at = fiber(theta)
             return at.frame_brackets(), at.frame_derivatives()
 
+        def curvature_terms(theta):
+            return fiber(theta).curvature_terms()
+
         return Distribution(
-            frame, self.dim, brackets=brackets_and_terms, rank_policy=self.rank_policy
+            frame,
+            self.dim,
+            brackets=brackets_and_terms,
+            rank_policy=self.rank_policy,
+            curvature_terms=curvature_terms if self.output_metric.is_constant else None,
         )
 
     def __repr__(self) -> str:

@@ -52,7 +52,9 @@ Differentiating u_j = Dᵀ(DDᵀ)⁻¹e_j, every term except dD[u_i]ᵀ(DDᵀ)�
 in range Dᵀ, so [u_i, u_j] = (1 − P)(dD[u_i]ᵀ(DDᵀ)⁻¹e_j − dD[u_j]ᵀ(DDᵀ)⁻¹e_i):
 second derivatives of the network (``jacobian_derivative``), no derivative of
 a pseudo-inverse.  ``PullbackBundle(f).distribution()`` passes exactly these
-brackets to :class:`Distribution`.  For QN = 1 there is one field and
+brackets to :class:`Distribution`, and for the Frobenius test the same terms
+directly in an orthonormal basis (``curvature_terms``; see
+:meth:`subriemann.bundles.BundleFiber.curvature_terms`).  For QN = 1 there is one field and
 [u_1, u_1] = 0: V is always integrable (§2.4: rank-one bundles always are).
 """
 
@@ -67,6 +69,7 @@ import numpy as np
 from autograd.differential_operators import make_jvp, make_jvp_reversemode
 from autograd.tracer import getval, isbox
 
+from subriemann import _scratch
 from subriemann.errors import (
     InputError,
     NumericalError,
@@ -95,6 +98,10 @@ _ROUNDOFF_SAFETY = 100.0
 _FD_SAFETY = 10.0
 # A verdict whose tolerance exceeds this is reported as inconclusive.
 _CONCLUSIVE_TOLERANCE = 1e-2
+# |Ω|² = |d|² − |Eᵀd|² is trusted when it keeps at least this fraction of |d|²:
+# its relative error is then ≤ (relative error of the two sums, ~1e-13)/1e-4,
+# far below any tolerance of the test; below it Ω is formed explicitly.
+_CANCELLATION = 1e-4
 
 
 # --------------------------------------------------------------------------
@@ -379,18 +386,34 @@ class FrobeniusVerdict:
         )
 
 
-@dataclass(frozen=True)
 class _CurvatureData:
-    """Everything the Frobenius test computes at one point (shared by report and growth)."""
+    """Everything the Frobenius test computes at one point (shared by report and growth).
 
-    point: np.ndarray
-    F: np.ndarray
-    svd: JacobianSVD
-    L: np.ndarray | None
-    Omega: np.ndarray
-    curvature_norm: float
-    scale: float
-    error: float
+    ``span`` is the orthonormal basis of Δ_p in metric coordinates (y = Lᵀx) with
+    its rank report; ``n_fields`` the number r of frame fields; ``omega`` the
+    curvature Ω (k, k, dim) in ambient coordinates, or a function computing it
+    (kept lazy where the norms were obtained without it).
+    """
+
+    def __init__(self, point, span, n_fields, L, omega, curvature_norm, scale, error):
+        self.point, self.span, self.n_fields, self.L = point, span, n_fields, L
+        self._omega = omega
+        self.curvature_norm, self.scale, self.error = curvature_norm, scale, error
+
+    @property
+    def Omega(self) -> np.ndarray:
+        if callable(self._omega):
+            self._omega = self._omega()
+        return self._omega
+
+
+def _antisymmetric(pairs, k):
+    """The (k, k, dim) antisymmetric array whose a < b entries are the rows of ``pairs``."""
+    out = np.zeros((k, k, pairs.shape[-1]))
+    iu = np.triu_indices(k, 1)
+    out[iu] = pairs
+    out[iu[1], iu[0]] = -pairs
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -426,6 +449,19 @@ class Distribution:
         Documented answers (catalog entries).
     base_point : array-like, shape=[dim], optional
         A typical point; sampling for :meth:`sample_verdict` is centred there.
+    curvature_terms : callable, optional
+        A faster route to the curvature for the Euclidean metric: ``p ↦ (E,
+        report, t, r)`` with E (dim, k) an orthonormal basis of Δ_p, ``report``
+        the :class:`~subriemann.linalg.RankReport` of its rank decision, t the
+        bracket terms in that basis — t[a, b] ≡ ∇_{e_a}e_b modulo Δ_p, with |t|_HS
+        equal to that of the derivatives ∇_{e_a}e_b (the round-off scale) — as an
+        array (k, k, dim) or as a function returning an iterator of coordinate
+        blocks ``(start, stop, t[:, :, start:stop])`` (see
+        :meth:`subriemann.maps.SmoothMap.hessian_vector_blocks`), and r the number
+        of frame fields.  Used by
+        :meth:`frobenius_defect`, :meth:`curvature` and the growth vector's
+        second step; the frame and ``brackets`` still serve everything else.
+        :meth:`subriemann.bundles.PullbackBundle.distribution` supplies it.
 
     Notes
     -----
@@ -444,6 +480,7 @@ class Distribution:
         name=None,
         known=None,
         base_point=None,
+        curvature_terms=None,
     ):
         if not callable(frame):
             raise InputError(f"frame must be callable p -> (dim, r) array, got {type(frame)!r}")
@@ -473,6 +510,11 @@ class Distribution:
             else np.array(check_array(base_point, "base_point", shape=(self.dim,)))
         )
         self._symbolic = None  # (coordinates, fields Matrix) when built by from_sympy
+        if curvature_terms is not None and not callable(curvature_terms):
+            raise InputError(
+                f"curvature_terms must be callable p -> (basis, report, terms, r), got {curvature_terms!r}"
+            )
+        self._curvature_terms = curvature_terms
 
     # -- construction helpers -------------------------------------------------
     def _check_metric(self, metric):
@@ -590,6 +632,8 @@ class Distribution:
     # -- curvature and the Frobenius test ----------------------------------------
     def _curvature_data(self, p) -> _CurvatureData:
         p = np.asarray(check_array(p, "point p", shape=(self.dim,)), dtype=np.float64)
+        if self._curvature_terms is not None and self._metric is None:
+            return self._curvature_from_terms(p)
         F = np.asarray(self.frame(p))
         svd, C, L = self._span(p, F)
         B, T, E = self._bracket_data(p, F)
@@ -612,13 +656,95 @@ class Distribution:
             error = float(np.linalg.norm(E_orth[iu]))
         return _CurvatureData(
             point=p,
-            F=F,
-            svd=svd,
+            span=FrameSpan(svd.U, svd.report),
+            n_fields=F.shape[1],
             L=L,
-            Omega=self._from_metric_rows(L, Omega_t),
+            omega=self._from_metric_rows(L, Omega_t),
             curvature_norm=float(np.linalg.norm(Omega_t[iu])),
             scale=scale,
             error=error,
+        )
+
+    def _curvature_from_terms(self, p) -> _CurvatureData:
+        """Curvature from bracket terms given directly in an orthonormal basis (``curvature_terms``).
+
+        With terms t_ab ≡ ∇_{e_a}e_b (mod Δ_p), Ω_ab = Π^⊥(t_ab − t_ba) and the
+        scale is √2·|t|_HS.  The terms arrive in blocks of coordinates and are
+        reduced block by block (|t|², d_ab = t_ab − t_ba, |d|², z = Eᵀd), so
+        memory stays O(k²·block).  |Ω_ab|² = |d_ab|² − |z_ab|² costs one product
+        with the basis instead of two; it loses relative accuracy when Ω is small
+        against d (cancellation), and then Ω is formed explicitly as d − Ez —
+        the recomputation rule of LAPACK's column-norm downdating in pivoted QR
+        (xGEQP3).  Ω itself (for :meth:`curvature` and the growth vector) is
+        formed only when asked for.
+        """
+        basis, report, terms, n_fields = self._curvature_terms(p)
+        basis = np.asarray(basis, dtype=np.float64)
+        k = basis.shape[1]
+        if basis.shape[0] != self.dim:
+            raise ShapeError(
+                f"curvature_terms(p) returned a basis of shape {basis.shape}; expected ({self.dim}, k)"
+            )
+        upper = np.triu_indices(k, 1)
+        flat_ab, flat_ba = upper[0] * k + upper[1], upper[1] * k + upper[0]
+
+        def blocks():
+            with _scratch.borrow() as work:
+                yield from pairs_of(terms() if callable(terms) else [(0, self.dim, terms)], work)
+
+        def pairs_of(source, work):
+            covered = 0
+            for start, stop, block in source:
+                block = np.asarray(block, dtype=np.float64)
+                if start != covered or block.shape != (k, k, stop - start):
+                    raise ShapeError(
+                        f"bracket terms: expected a block of shape ({k}, {k}, n) starting at "
+                        f"coordinate {covered}, got shape {block.shape} at {start}..{stop}"
+                    )
+                covered = stop
+                rows = block.reshape(k * k, -1)
+                # d_ab = t_ab − t_ba for a < b, in reused scratch (see hessian_vector_blocks)
+                d, t_ba = work.get("pairs", (2, len(flat_ab), rows.shape[1]))
+                np.take(rows, flat_ab, axis=0, out=d)
+                np.take(rows, flat_ba, axis=0, out=t_ba)
+                d -= t_ba
+                yield start, stop, rows, d
+            if covered != self.dim:
+                raise ShapeError(f"bracket terms cover coordinates 0..{covered}, not 0..{self.dim}")
+
+        t2 = d2 = 0.0
+        z = np.zeros((len(flat_ab), k))
+        for start, stop, rows, d in blocks():
+            t2 += float(np.vdot(rows, rows))
+            d2 += float(np.vdot(d, d))
+            z += d @ basis[start:stop]
+        if not np.isfinite(t2):
+            raise NumericalError(
+                f"the bracket terms are not finite (|t|²_HS = {t2}) at this point; the map's second "
+                "derivatives overflowed or are NaN"
+            )
+        z2 = float(np.vdot(z, z))
+
+        def omega_pairs():
+            pairs = np.empty((len(flat_ab), self.dim))
+            for start, stop, _, d in blocks():
+                pairs[:, start:stop] = d - z @ basis[start:stop].T
+            return pairs
+
+        if d2 - z2 >= _CANCELLATION * d2:
+            norm, omega = float(np.sqrt(d2 - z2)), lambda: _antisymmetric(omega_pairs(), k)
+        else:
+            pairs = omega_pairs()
+            norm, omega = float(np.linalg.norm(pairs)), _antisymmetric(pairs, k)
+        return _CurvatureData(
+            point=p,
+            span=FrameSpan(basis, report),
+            n_fields=n_fields,
+            L=None,
+            omega=omega,
+            curvature_norm=norm,
+            scale=float(np.sqrt(2.0 * t2)),
+            error=0.0,
         )
 
     @staticmethod
@@ -668,9 +794,9 @@ class Distribution:
         return tol, reason
 
     def _report(self, data: _CurvatureData, tolerance) -> FrobeniusReport:
-        report = data.svd.report
+        report = data.span.report
         if tolerance is None:
-            tol, reason = self._tolerance(report, data.F.shape[1], data.scale, data.error)
+            tol, reason = self._tolerance(report, data.n_fields, data.scale, data.error)
         else:
             tol = check_real(tolerance, "tolerance", nonnegative=True)
             reason = "given by the caller"
@@ -831,26 +957,26 @@ class Distribution:
         max_step = self.dim if max_step is None else max_step
         max_step = check_int(max_step, "max_step")
         data = self._curvature_data(p)
-        svd, L = data.svd, data.L
-        spans = [FrameSpan(self._from_metric(L, svd.U), svd.report)]
-        if max_step == 1 or svd.rank == self.dim:
+        span, L = data.span, data.L
+        spans = [FrameSpan(self._from_metric(L, span.basis), span.report)]
+        if max_step == 1 or span.report.rank == self.dim:
             return spans
         report = self._report(data, None)
-        iu = np.triu_indices(svd.rank, 1)
+        iu = np.triu_indices(span.report.rank, 1)
         cols = self._to_metric(L, data.Omega[iu].T)
         floor = report.tolerance * report.scale
-        basis_t, rep = self._extend(svd.U, cols, floor, svd.report)
+        basis_t, rep = self._extend(span.basis, cols, floor, span.report)
         spans.append(FrameSpan(self._from_metric(L, basis_t), rep))
         if max_step == 2 or rep.rank == self.dim:
             return spans
-        r = data.F.shape[1]
+        r = data.n_fields
         columns = [self._column_field(i) for i in range(r)]
         level = [
             _bracket_terms(columns[i], [(1.0, columns[j])])
             for i in range(r)
             for j in range(i + 1, r)
         ]
-        kappa = svd.report.condition_number
+        kappa = span.report.condition_number
         floor = _ROUNDOFF_SAFETY * _EPS * self.dim * kappa**2
         for _step in range(3, max_step + 1):
             if not level:  # one column: every iterated bracket vanishes, the flag is Δ itself
@@ -932,6 +1058,7 @@ class Distribution:
         name=None,
         known=None,
         base_point=None,
+        curvature_terms=None,
     ):
         """A distribution from SymPy vector fields; numerics by lambdify to autograd.numpy.
 

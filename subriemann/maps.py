@@ -20,7 +20,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.differential_operators import make_jvp
 
-from subriemann.errors import InputError, check_array, check_int, check_vector
+from subriemann.errors import InputError, ShapeError, check_array, check_int, check_vector
 
 __all__ = ["SmoothMap", "AutodiffMap", "LinearMap"]
 
@@ -64,6 +64,16 @@ class SmoothMap:
     def _jacobian_derivative(self, theta, v):
         return make_jvp(self._jacobian)(theta)(v)[1]
 
+    def _hessian_vector_blocks(self, theta, V, W, block_bytes):
+        # one second-derivative matrix per direction, contracted with all covectors
+        out = anp.stack(
+            [
+                anp.dot(anp.transpose(W), self._jacobian_derivative(theta, v))
+                for v in anp.transpose(V)
+            ]
+        )
+        yield 0, self.dim_in, out
+
     # -- public surface -------------------------------------------------------
     def __call__(self, theta):
         """Value f(θ), shape ``(dim_out,)``."""
@@ -101,6 +111,64 @@ class SmoothMap:
         v = check_vector(v, self.dim_in, "direction v")
         self.counts["jacobian_derivative"] += 1
         return self._jacobian_derivative(theta, v)
+
+    def hessian_vector_products(self, theta, V, W):
+        """All products H_w v of the Hessians H_w = ∇²(w·f) with directions, shape ``(n_v, n_w, dim_in)``.
+
+        ``out[a, b] = H_{w_b} v_a = (d/dt D[θ + t v_a])ᵀ w_b = Σ_i (w_b)_i ∇²f^i(θ) v_a``,
+        the second derivative d²f(v_a, ·) read against the covector w_b.  These
+        are the terms of the Lie brackets of the pullback bundle's frame (the
+        (1 − P) dD[u]ᵀ(DDᵀ)⁻¹e_j term of the bracket formula in
+        :mod:`subriemann.distributions`).  The default costs one
+        ``jacobian_derivative`` per direction; the network computes them from its
+        backward factors without forming any d/dt D.  See
+        :meth:`hessian_vector_blocks` for the same in coordinate blocks.
+
+        Parameters
+        ----------
+        theta : array-like, shape=[dim_in]
+        V : array-like, shape=[dim_in, n_v]
+            Directions v_a as columns.
+        W : array-like, shape=[dim_out, n_w]
+            Covectors w_b as columns.
+
+        Returns
+        -------
+        products : ndarray, shape=[n_v, n_w, dim_in]
+        """
+        blocks = self.hessian_vector_blocks(theta, V, W)
+        start, stop, first = next(blocks)
+        if (start, stop) == (0, self.dim_in):
+            return first
+        out = np.empty(first.shape[:2] + (self.dim_in,))
+        out[:, :, start:stop] = first
+        for start, stop, block in blocks:
+            out[:, :, start:stop] = block
+        return out
+
+    def hessian_vector_blocks(self, theta, V, W, block_bytes: int = 1 << 22):
+        """:meth:`hessian_vector_products` in coordinate blocks: yields ``(start, stop, block)``.
+
+        ``block`` (n_v, n_w, stop − start) holds coordinates start..stop−1 of
+        every H_{w_b} v_a; the blocks cover 0..dim_in in order.  A map that can
+        (the network) keeps each block near ``block_bytes``, so a consumer that
+        reduces block by block (the Frobenius test) needs O(n_v·n_w·block) memory
+        instead of O(n_v·n_w·dim_in) and reads each block while it is in cache.
+        The default yields one block.  Arguments are validated before the first
+        block is produced.  A yielded array may be reused by the next step of
+        the iteration: reduce (or copy) each block before asking for the next.
+        """
+        theta = check_vector(theta, self.dim_in, "theta")
+        V = check_array(V, "directions V", ndim=2)
+        W = check_array(W, "covectors W", ndim=2)
+        if V.shape[0] != self.dim_in or W.shape[0] != self.dim_out:
+            raise ShapeError(
+                f"V must have shape ({self.dim_in}, n_v) and W shape ({self.dim_out}, n_w) "
+                f"(columns are directions and covectors), got {tuple(V.shape)} and {tuple(W.shape)}"
+            )
+        block_bytes = check_int(block_bytes, "block_bytes")
+        self.counts["hessian_vector_products"] += 1
+        return self._hessian_vector_blocks(theta, V, W, block_bytes)
 
     def value_and_jacobian(self, theta):
         """(f(θ), D[θ]) in one call; subclasses share work between the two."""
@@ -185,3 +253,6 @@ class LinearMap(SmoothMap):
 
     def _jacobian_derivative(self, theta, v):
         return np.zeros_like(self.A)
+
+    def _hessian_vector_blocks(self, theta, V, W, block_bytes):
+        yield 0, self.dim_in, np.zeros((V.shape[1], W.shape[1], self.dim_in))

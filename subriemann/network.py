@@ -21,6 +21,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import isbox
 
+from subriemann import _scratch
 from subriemann.data import TrainingData
 from subriemann.errors import (
     ActivationError,
@@ -382,7 +383,10 @@ class NetworkMap(SmoothMap):
                 )
                 pieces.append(anp.zeros((N, Q, n_out)) if bias is None else bias)
             return anp.reshape(anp.concatenate(pieces, axis=2), (N * Q, K))
-        # Not traced: write every block in place, once.
+        # Not traced: write every block in place, once; with the compiled
+        # kernel when it is built (ASSEMBLY == "c"), else with numpy.
+        if ASSEMBLY == "c":
+            return _assemble_compiled(layers, self.mlp._offsets, N * Q, K)
         D = np.empty((N, Q, K))
         for (terms, bias), (s, m, e) in zip(layers, self.mlp._offsets, strict=True):
             if not terms:
@@ -449,6 +453,119 @@ class NetworkMap(SmoothMap):
         ]
         return self._assemble(layers)
 
+    def _hessian_vector_blocks(self, theta, V, W, block_bytes):
+        """Closed form of :meth:`SmoothMap.hessian_vector_blocks`, batched over directions.
+
+        With the backward factors B_ℓ, their tangents dB_ℓ along v_a and the
+        forward tangents da_ℓ, the rows of dD[v_a] are dB_ℓ ⊗ a_{ℓ-1} + B_ℓ ⊗ da_{ℓ-1}
+        (W_ℓ-block) and dB_ℓ (b_ℓ-block).  Contracting with w_b over the outputs
+        (j, q) first — β_b[j] = Σ_q w_b[j, q] B_ℓ[j, q], dβ_ab[j] = Σ_q w_b[j, q] dB_ℓ[j, q] —
+        leaves a sum over the N samples:
+
+            out[a, b, W_ℓ] = Σ_j dβ_ab[j] ⊗ a_{ℓ-1}[j] + β_b[j] ⊗ da_{ℓ-1, a}[j],
+
+        one matrix product with inner dimension 2N per direction a and block of
+        rows of W_ℓ: N·n_v·n_w·K multiply-adds, against QN·n_v·n_w·K for
+        contracting QN matrices dD[v_a], and no QN×K matrix is formed.
+        """
+        if isbox(theta) or isbox(V) or isbox(W):
+            yield from super()._hessian_vector_blocks(theta, V, W, block_bytes)
+            return
+        mlp, act = self.mlp, self.mlp.activation
+        N, Q, L = self.N, self.Q, mlp.L
+        n_v, n_w = V.shape[1], W.shape[1]
+        params = mlp.unpack(np.asarray(theta, dtype=np.float64))
+        _, pre, acts = mlp._forward(params, self.inputs)
+        Bs, _ = self._backward_factors(params, pre)
+        Vt = np.ascontiguousarray(V.T)
+        # Tangent arrays keep the sample axis j first and the direction axis a next
+        # to the unit axis, so each step is one matrix product over all samples and
+        # directions instead of n_v·N small ones.
+        dWs = [
+            Vt[:, s:m].reshape(n_v, *shape)
+            for (s, m, _), shape in zip(mlp._offsets, mlp._shapes, strict=True)
+        ]
+        dbs = [Vt[:, m:e] for _, m, e in mlp._offsets]
+        # forward tangents along every v_a: dz_ℓ, da_ℓ of shape (N, n_v, M_ℓ)
+        dpre, dacts, da = [], [None], None
+        for layer in range(L):
+            (W_l, _), z, a = params[layer], pre[layer], acts[layer]
+            n_out, n_in = mlp._shapes[layer]
+            dz = a @ dWs[layer].transpose(2, 0, 1).reshape(n_in, n_v * n_out)
+            dz = dz.reshape(N, n_v, n_out) + dbs[layer]
+            if da is not None:
+                dz += (da.reshape(N * n_v, n_in) @ W_l.T).reshape(N, n_v, n_out)
+            da = act.d1(z)[:, None, :] * dz
+            dpre.append(dz)
+            dacts.append(da)
+        # tangents of the backward factors, dB_ℓ of shape (N, Q, n_v, M_ℓ); dB_{L+1} = 0
+        dBs = [None] * (L + 1)
+        C, dC = params[-1][0][None], dWs[-1].transpose(1, 0, 2)[None]  # B_{L+1}W_{L+1} = W_{L+1}
+        for layer in range(L, 0, -1):
+            z, n = pre[layer - 1], mlp._shapes[layer - 1][0]
+            curv = act.d2(z)[:, None, :] * dpre[layer - 1]  # σ″(z_ℓ) dz_ℓ, (N, n_v, M_ℓ)
+            dB = dC * act.d1(z)[:, None, None, :] + C[:, :, None, :] * curv[:, None]
+            dBs[layer - 1] = dB
+            if layer > 1:
+                W_l, B = params[layer - 1][0], Bs[layer - 1]
+                n_in = W_l.shape[1]
+                dC = (dB.reshape(-1, n) @ W_l).reshape(N, Q, n_v, n_in)
+                dW_t = dWs[layer - 1].transpose(1, 0, 2).reshape(n, -1)
+                dC += (B.reshape(-1, n) @ dW_t).reshape(N, Q, n_v, n_in)
+                C = B @ W_l
+        w = np.asarray(W, dtype=np.float64).reshape(N, Q, n_w)
+        wT = np.ascontiguousarray(w.transpose(0, 2, 1))  # (N, n_w, Q)
+        # Work arrays come from a reused workspace (subriemann._scratch), and each
+        # block of rows is computed from its own slice of dB, so the working set is
+        # O(block_bytes) whatever K and n_v·n_w, and stays in cache.
+        rows_of = [
+            max(1, min(n_out, block_bytes // (8 * n_v * n_w * n_in))) for n_out, n_in in mlp._shapes
+        ]
+        with _scratch.borrow() as work:
+            for layer, (s, m, e) in enumerate(mlp._offsets):
+                n_out, n_in = mlp._shapes[layer]
+                dB, a, da = dBs[layer], acts[layer], dacts[layer]
+                if dB is None and da is None:  # a single affine layer: f is linear in θ
+                    yield s, e, np.zeros((n_v, n_w, e - s))
+                    continue
+                # W_ℓ rows o0..o1 for all (a, b): per a, X_a ((b, o) × k) @ Y_a (k × M_{ℓ-1})
+                # with the k = terms·N samples stacked, X[a, b, o] = [dβ_ab[:, o], β_b[:, o]]
+                # and Y_a = [a_{ℓ-1}; da_{ℓ-1, a}].
+                k = N * ((dB is not None) + (da is not None))
+                Y = work.get("Y", (n_v, k, n_in))
+                if dB is not None:
+                    Y[:, :N] = a
+                if da is not None:
+                    Y[:, k - N :] = da.transpose(1, 0, 2)
+                    # β[j, b, o] = Σ_q w_b[j, q] B[j, q, o]; B_{L+1} = 1 gives β = w
+                    beta = wT if layer == L else wT @ Bs[layer]
+                rows = rows_of[layer]
+                for o0 in range(0, n_out, rows):
+                    o1 = min(o0 + rows, n_out)
+                    n_o = o1 - o0
+                    X = work.get("X", (n_v, n_w, n_o, k))
+                    if dB is not None:
+                        # dβ[j, b, a, o] = Σ_q w_b[j, q] dB[j, q, a, o]: N products
+                        dB_o = work.get("dB", (N, Q, n_v, n_o))
+                        dB_o[...] = dB[..., o0:o1]
+                        dbeta = work.get("dbeta", (N, n_w, n_v * n_o))
+                        np.matmul(wT, dB_o.reshape(N, Q, n_v * n_o), out=dbeta)
+                        X[..., :N] = dbeta.reshape(N, n_w, n_v, n_o).transpose(2, 1, 3, 0)
+                    if da is not None:
+                        X[..., k - N :] = beta[:, :, o0:o1].transpose(1, 2, 0)
+                    block = work.get("block", (n_v, n_w * n_o, n_in))
+                    np.matmul(X.reshape(n_v, -1, k), Y, out=block)
+                    yield s + o0 * n_in, s + o1 * n_in, block.reshape(n_v, n_w, -1)
+                if dB is None:
+                    yield m, e, np.zeros((n_v, n_w, n_out))
+                else:  # b_ℓ-block: Σ_j dβ_ab[j] = Σ_{j,q} w_b[j, q] dB[j, q, a], one product
+                    bias = w.reshape(N * Q, n_w).T @ dB.reshape(N * Q, n_v * n_out)
+                    yield (
+                        m,
+                        e,
+                        np.ascontiguousarray(bias.reshape(n_w, n_v, n_out).transpose(1, 0, 2)),
+                    )
+
     def __repr__(self) -> str:
         return f"NetworkMap({self.mlp!r}, N={self.N}, QN={self.dim_out})"
 
@@ -468,6 +585,16 @@ def _rows_times(B, W):
 # Temporaries are built per chunk of samples so they stay small: large
 # short-lived arrays make glibc map and fault in fresh pages on every call.
 # Measured on the bench_jacobian sizes: 1.3–3× faster hidden-layer blocks.
+#
+# Even so, copy + in-place scale passes over the block twice and still pays a
+# ufunc call per chunk: at (M, width, Q, N, L) = (4, 64, 3, 32, 2) the 64×64
+# W_2 block alone costs ~2.3–2.6× the memory floor (np.empty + fill of all of
+# D) and the Jacobian ~5×.  The compiled kernel subriemann._kernels (built by
+# setup.py when a C compiler is there) writes each block in one pass: 0.04–0.05
+# ms for that W_2 block (floor ~0.055 ms), the Jacobian ~2.7× the floor and
+# jacobian_derivative 5× instead of 11× (benchmarks/bench_jacobian.py).  Its
+# results are bitwise those of this numpy code, which stays the fallback and
+# the reference (tests/test_kernels.py compares the two).
 _OUTER_CHUNK_BYTES = 1 << 20
 # Below this many rows o (e.g. the output layer, M_{L+1} = Q) the plain
 # broadcast multiply is faster.
@@ -496,3 +623,48 @@ def _write_outer(out, B, a, accumulate=False):
         else:
             np.copyto(view[rows], B[rows, :, :, None])
             out[rows] *= tiled
+
+
+def _load_kernels():
+    """The compiled block writers, or ``None`` (not built, or SUBRIEMANN_PURE_NUMPY set)."""
+    import os
+
+    if os.environ.get("SUBRIEMANN_PURE_NUMPY", "").strip() not in ("", "0"):
+        return None
+    try:
+        from subriemann import _kernels
+    except ImportError:  # built without a C compiler: optional extension skipped
+        return None
+    return _kernels
+
+
+_KERNELS = _load_kernels()
+#: Which code writes the untraced Jacobian blocks: "c" (subriemann._kernels) or
+#: "numpy" (``_write_outer``; forced by SUBRIEMANN_PURE_NUMPY=1 at import).
+ASSEMBLY = "numpy" if _KERNELS is None else "c"
+
+
+def _rows(B):
+    """(N, Q, n) -> the C-contiguous (NQ, n) matrix the kernel takes (a view when possible)."""
+    return np.ascontiguousarray(B).reshape(-1, B.shape[-1])
+
+
+def _assemble_compiled(layers, offsets, R, K):
+    """Untraced ``NetworkMap._assemble`` with subriemann._kernels; returns D (R, K)."""
+    D = np.empty((R, K))
+    for (terms, bias), (s, m, e) in zip(layers, offsets, strict=True):
+        if not terms:
+            D[:, s:m] = 0.0
+        elif len(terms) <= 2:  # the kernel sums one or two outer products
+            _KERNELS.outer(D, s, *(x for B, a in terms for x in (_rows(B), _rows(a))))
+        else:
+            N = terms[0][1].shape[0]
+            for k, (B, a) in enumerate(terms):
+                _write_outer(D.reshape(N, R // N, K)[:, :, s:m], B, a, accumulate=k > 0)
+        # bias and zero blocks are plain copies: numpy's strided copy is as fast as
+        # a C loop here (measured), so they stay numpy
+        if bias is None:
+            D[:, m:e] = 0.0
+        else:
+            D.reshape(bias.shape[0], -1, K)[:, :, m:e] = bias
+    return D
