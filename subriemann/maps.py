@@ -65,6 +65,9 @@ class SmoothMap:
         return make_jvp(self._jacobian)(theta)(v)[1]
 
     def _hessian_vector_blocks(self, theta, V, W, block_bytes):
+        if V.shape[1] == 0:
+            yield 0, self.dim_in, np.zeros((0, W.shape[1], self.dim_in))
+            return
         # one second-derivative matrix per direction, contracted with all covectors
         out = anp.stack(
             [
@@ -116,8 +119,9 @@ class SmoothMap:
         """All products H_w v of the Hessians H_w = ∇²(w·f) with directions, shape ``(n_v, n_w, dim_in)``.
 
         ``out[a, b] = H_{w_b} v_a = (d/dt D[θ + t v_a])ᵀ w_b = Σ_i (w_b)_i ∇²f^i(θ) v_a``,
-        the second derivative d²f(v_a, ·) read against the covector w_b.  These
-        are the terms of the Lie brackets of the pullback bundle's frame (the
+        the second derivative d²f(v_a, ·) read against the covector w_b.  Implements
+        the bracket terms of the Frobenius condition (2.31) for V = f*TN: they are
+        the terms of the Lie brackets of the pullback bundle's frame (the
         (1 − P) dD[u]ᵀ(DDᵀ)⁻¹e_j term of the bracket formula in
         :mod:`subriemann.distributions`).  The default costs one
         ``jacobian_derivative`` per direction; the network computes them from its

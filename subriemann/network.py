@@ -474,6 +474,9 @@ class NetworkMap(SmoothMap):
         mlp, act = self.mlp, self.mlp.activation
         N, Q, L = self.N, self.Q, mlp.L
         n_v, n_w = V.shape[1], W.shape[1]
+        if n_v == 0 or n_w == 0:
+            yield 0, self.dim_in, np.zeros((n_v, n_w, self.dim_in))
+            return
         params = mlp.unpack(np.asarray(theta, dtype=np.float64))
         _, pre, acts = mlp._forward(params, self.inputs)
         Bs, _ = self._backward_factors(params, pre)
