@@ -185,7 +185,7 @@ class BundleFiber:
         return self._derivatives
 
     def curvature_terms(self):
-        r"""Bracket terms of V in the orthonormal basis of right singular vectors, shape (r, r, K).
+        r"""Terms of the brackets of V (2.31) in the basis of right singular vectors: (r, r, K) in blocks.
 
         Returns ``(E, report, t, QN)`` for :class:`~subriemann.distributions.Distribution`'s
         ``curvature_terms``: E = Ṽ (K×r) the right singular vectors of D̃ = LᵀD, an
