@@ -190,11 +190,12 @@ class BundleFiber:
         Returns ``(E, report, t, QN)`` for :class:`~subriemann.distributions.Distribution`'s
         ``curvature_terms``: E = Ṽ (K×r) the right singular vectors of D̃ = LᵀD, an
         orthonormal basis of V_θ = range D̃ᵀ; ``report`` the rank decision on D̃; and
+        t, a function returning the coordinate blocks (``f.hessian_vector_blocks``) of
 
             t[a, b] = dD̃[v_a]ᵀ w_b,   w_b = Ũ Σ̃⁻¹ e_b  (= (D̃D̃ᵀ)⁺ c_b, c_b = ŨΣ̃e_b),
 
-        all of them from one call of ``f.hessian_vector_products`` (constant G:
-        dD̃ = LᵀdD, so t[a, b] = dD[v_a]ᵀ(L w_b)).
+        all r² of them from one pass over the network (constant G: dD̃ = LᵀdD, so
+        t[a, b] = dD[v_a]ᵀ(L w_b)).
 
         **Why these are the terms.**  v_b = Pen c_b with c_b constant, so by
         tensoriality ∇_{v_a}v_b = dPen[v_a]c_b, and the Golub–Pereyra formula
