@@ -36,12 +36,12 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import isbox
-from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.fiber_bundle import FiberBundle
 
 from subriemann.errors import InputError, ShapeError, check_array, check_vector
 from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
 from subriemann.metrics import EuclideanMetric, _check_map, _over_batch, resolve_output_metric
+from subriemann.spaces import euclidean
 
 __all__ = ["PullbackBundle", "BundleFiber"]
 
@@ -286,7 +286,7 @@ class PullbackBundle(FiberBundle):
         self.f = _check_map(f)
         self.output_metric = resolve_output_metric(output_metric, f.dim_out)
         self.rank_policy = resolve_policy(rank_policy)
-        super().__init__(total_space=Euclidean(dim=f.dim_in), aligner=None)
+        super().__init__(total_space=euclidean(f.dim_in), aligner=None)
 
     @property
     def dim(self) -> int:
@@ -532,7 +532,7 @@ class PullbackBundle(FiberBundle):
         """
         from geomstats.geometry.sub_riemannian_metric import SubRiemannianMetric
 
-        return SubRiemannianMetric(Euclidean(dim=self.dim), frame=self.frame)
+        return SubRiemannianMetric(euclidean(self.dim), frame=self.frame)
 
     def distribution(self):
         """V as a :class:`subriemann.distributions.Distribution` of rank QN on R^K.

@@ -80,6 +80,7 @@ from subriemann.errors import (
     check_real,
 )
 from subriemann.linalg import JacobianSVD, RankPolicy, RankReport, numerical_rank, resolve_policy
+from subriemann.spaces import euclidean
 
 __all__ = [
     "Distribution",
@@ -1040,10 +1041,9 @@ class Distribution:
         Δ); its normal geodesics solve Hamilton's equations for
         H(q, λ) = ½|F(q)ᵀλ|².
         """
-        from geomstats.geometry.euclidean import Euclidean
         from geomstats.geometry.sub_riemannian_metric import SubRiemannianMetric
 
-        return SubRiemannianMetric(Euclidean(dim=self.dim), frame=self.frame)
+        return SubRiemannianMetric(euclidean(self.dim), frame=self.frame)
 
     # -- SymPy ------------------------------------------------------------------------
     @classmethod
