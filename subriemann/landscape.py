@@ -29,8 +29,8 @@ rank is not locally constant).
 A fact used throughout: when V_α is the column j_α of D, then
 g_α = (∂_{j_α}x, ∇ₓC) = ∂C̃/∂θ_{j_α}, a component of the parameter gradient
 (1.18); its gradient is the Hessian column ∇g_α = H e_{j_α} with
-H = DᵀD/N + Σ_a (∇ₓC)_a ∇²x_a, which the closed-form
-``jacobian_derivative`` of the map gives exactly.
+H = DᵀD/N + Σ_a (∇ₓC)_a ∇²x_a, which the closed-form second derivatives of
+the map (``hessian_vector_products``) give exactly.
 
 Nothing here prints; long loops take an optional ``progress(done, total)``.
 """
@@ -530,9 +530,9 @@ def classify_point(f, cost, theta, tol=1e-8, rank_policy=None) -> EquilibriumRep
 def hessian_vector_product(f, cost, theta, v):
     """H v for the Hessian H of C̃(θ) = C(x[θ]), shape (K,).
 
-    H v = Dᵀ D v / N + (∂_v D)ᵀ ∇ₓC, with ∂_v D = d/dt D[θ + t v] from the
-    map's ``jacobian_derivative``: the Gauss–Newton part plus the curvature of
-    the network weighted by the residual.  No Hessian is formed.
+    H v = Dᵀ D v / N + (∂_v D)ᵀ ∇ₓC, with (∂_v D)ᵀ∇ₓC = H_{∇ₓC} v from the
+    map's ``hessian_vector_products``: the Gauss–Newton part plus the curvature
+    of the network weighted by the residual.  No Hessian is formed.
 
     Parameters
     ----------
@@ -546,7 +546,10 @@ def hessian_vector_product(f, cost, theta, v):
 
 
 def _hvp(f, D, grad_x, N, theta, v):
-    return D.T @ (D @ v) / N + f.jacobian_derivative(theta, v).T @ grad_x
+    """H v for one v (K,) or the columns of v (K, n), one second-derivative call in all."""
+    V = v[:, None] if v.ndim == 1 else v
+    HV = f.hessian_vector_products(theta, V, grad_x[:, None])[:, 0].T + D.T @ (D @ V) / N
+    return HV[:, 0] if v.ndim == 1 else HV
 
 
 class CriticalFunctions(SmoothMap):
@@ -570,8 +573,8 @@ class CriticalFunctions(SmoothMap):
     Notes
     -----
     ``jacobian`` is exact: row α is ∇g_α = (∂_{j_α}D)ᵀ∇ₓC + Dᵀ D e_{j_α}/N
-    = H e_{j_α}, a column of the Hessian of C̃, from one
-    ``jacobian_derivative`` of f per α (by symmetry of second derivatives,
+    = H e_{j_α}, a column of the Hessian of C̃, all r of them from one call of
+    ``f.hessian_vector_products`` (by symmetry of second derivatives,
     ∂_k V_α = ∂_{j_α}(∂_k x)).
     """
 
@@ -596,14 +599,11 @@ class CriticalFunctions(SmoothMap):
     def _jacobian(self, theta):
         x, D = self.f.value_and_jacobian(theta)
         grad_x = self.cost.grad(x)
-        rows = []
-        for j in self.columns:
-            e = np.zeros(self.dim_in)
-            e[j] = 1.0
-            rows.append(
-                self.f.jacobian_derivative(theta, e).T @ grad_x + D.T @ D[:, j] / self.cost.N
-            )
-        return np.stack(rows)
+        # rows H e_{j_α}: the curvature parts (∂_{j_α}D)ᵀ∇ₓC of all α in one call
+        E = np.zeros((self.dim_in, self.r))
+        E[self.columns, np.arange(self.r)] = 1.0
+        curvature = self.f.hessian_vector_products(theta, E, grad_x[:, None])[:, 0]
+        return curvature + (D[:, self.columns].T @ D) / self.cost.N
 
     def __repr__(self) -> str:
         return f"CriticalFunctions(K={self.dim_in}, r={self.r}, columns={self.columns.tolist()})"
@@ -950,7 +950,7 @@ def escape_perturbation(
     normal_curvature = None
     basis = JacobianSVD(Jg).Vt.T  # (K, rank ∂g/∂θ), orthonormal
     if basis.shape[1]:
-        HB = np.stack([_hvp(f, D, grad_x, cost.N, theta_star, b) for b in basis.T], axis=1)
+        HB = _hvp(f, D, grad_x, cost.N, theta_star, basis)
         lam, vecs = np.linalg.eigh(0.5 * (basis.T @ HB + HB.T @ basis))
         normal_curvature = float(lam[0])
         if method == "curvature" or (method == "auto" and not gradient_ok):
