@@ -1058,7 +1058,6 @@ class Distribution:
         name=None,
         known=None,
         base_point=None,
-        curvature_terms=None,
     ):
         """A distribution from SymPy vector fields; numerics by lambdify to autograd.numpy.
 
