@@ -30,6 +30,7 @@ __all__ = [
     "cost_law",
     "residual_law",
     "stopping_time",
+    "cost_floor",
     "trapping_time_bound",
     "compare_with_law",
     "output_metric_residual_law",
@@ -122,6 +123,35 @@ def stopping_time(eps, C0, N) -> float:
     )
     N = check_int(N, "N", "the number of training inputs")
     return max(0.0, 0.5 * N * np.log(C0 / eps))
+
+
+def cost_floor(target, N) -> float:
+    """The smallest target cost ε that a float64 run can certify: eps·|y_ω|²/N.
+
+    C = |x − y_ω|²/(2N) is computed from x = f(θ), whose rounding error is
+    ~eps·|x| amplified by the forward evaluation and, in the corrector and
+    the rank decision, by cond(D) — resolvable up to ~1/√eps under the rank
+    policy of :mod:`subriemann.linalg`.  At C = eps·|y_ω|²/N the residual is
+    |x − y_ω| = √(2·eps)·|y_ω|: only half of the digits of x distinguish it
+    from y_ω, so below this floor "C ≤ ε" is decided by round-off, not by the
+    flow.  :func:`~subriemann.integrate.integrate` refuses such an ε.  (A
+    target y_ω = 0 gives floor 0: the outputs themselves then shrink with
+    the residual and keep their relative accuracy.)
+
+    Parameters
+    ----------
+    target : array-like, shape=[QN]
+        y_ω (1.2).
+    N : int
+        Number of training inputs.
+
+    Returns
+    -------
+    float
+    """
+    y = check_array(target, "target", ndim=1)
+    N = check_int(N, "N", "the number of training inputs")
+    return float(np.finfo(np.float64).eps * float(np.dot(y, y)) / N)
 
 
 def trapping_time_bound(arc_length, residual_norm, ratio, N) -> float:

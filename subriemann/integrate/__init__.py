@@ -1,0 +1,59 @@
+"""One ODE core for the whole package: steppers, step-size controllers, events, solution.
+
+The layers (after diffrax): a *stepper* proposes a step with an error estimate and a
+dense interpolant (:mod:`.steppers`); a *controller* accepts or rejects it and picks
+the next step (:mod:`.controllers`); *events* locate zeros of g(t, y) on the dense
+output (:mod:`.events`); the *driver* is the one loop (:mod:`.driver`) and returns a
+:class:`~.solution.Solution` with a :class:`~.solution.Status`.  This package knows
+only vector fields on R^n; the flows' ``integrate`` (:mod:`subriemann.orbits`) and
+the curves and geodesics are built on it.
+"""
+
+from .controllers import ArmijoHalving, ConstantStep, Decision, PIController, SolverControlled
+from .driver import FAILURES, solve
+from .events import Event
+from .solution import Solution, Status
+from .steppers import (
+    RK4,
+    DormandPrince54,
+    Euler,
+    GaussLegendre4,
+    Proposal,
+    ScipyStepper,
+    Stepper,
+    error_norm,
+)
+
+__all__ = [
+    "solve",
+    "Solution",
+    "Status",
+    "Event",
+    "Proposal",
+    "Stepper",
+    "Euler",
+    "RK4",
+    "DormandPrince54",
+    "GaussLegendre4",
+    "ScipyStepper",
+    "ConstantStep",
+    "PIController",
+    "ArmijoHalving",
+    "SolverControlled",
+    "Decision",
+    "FAILURES",
+    "error_norm",
+]
+
+# Deprecated aliases: before the core existed, ``subriemann.integrate`` was the module of
+# the flows' integrator.  Those names now live one layer up, in :mod:`subriemann.orbits`
+# (the core must not import the flows), and are resolved here lazily on first access.
+_MOVED = ("integrate", "Trajectory", "METHODS", "STATUSES", "OrbitPoint")
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module("subriemann.orbits"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
