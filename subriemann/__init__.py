@@ -47,15 +47,15 @@ from subriemann.errors import (  # noqa: E402
     ShapeError,
     SubriemannError,
 )
+from subriemann.linalg import DEFAULT_RANK_POLICY, JacobianSVD, RankPolicy, RankReport  # noqa: E402
+from subriemann.maps import AutodiffMap, LinearMap, SmoothMap  # noqa: E402
+from subriemann.network import MLP, Activation, NetworkMap  # noqa: E402
 
 # `subriemann.integrate` is both a subpackage (the ODE core) and the function
 # `sr.integrate` (the flows' integrator, in subriemann.orbits).  Importing orbits
 # imports the core first, which binds the package attribute to it (once, at its
 # first import); this statement then rebinds it to the function.
 from subriemann.orbits import Trajectory, integrate  # noqa: E402
-from subriemann.linalg import DEFAULT_RANK_POLICY, JacobianSVD, RankPolicy, RankReport  # noqa: E402
-from subriemann.maps import AutodiffMap, LinearMap, SmoothMap  # noqa: E402
-from subriemann.network import MLP, Activation, NetworkMap  # noqa: E402
 
 __version__ = "0.1.0"
 

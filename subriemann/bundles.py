@@ -40,7 +40,13 @@ from geomstats.geometry.fiber_bundle import FiberBundle
 
 from subriemann.errors import InputError, ShapeError, check_array, check_vector
 from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
-from subriemann.metrics import EuclideanMetric, _check_map, _over_batch, resolve_output_metric
+from subriemann.metrics import (
+    EuclideanMetric,
+    batch_pair,
+    check_map,
+    over_batch,
+    resolve_output_metric,
+)
 from subriemann.spaces import euclidean
 
 __all__ = ["PullbackBundle", "BundleFiber"]
@@ -60,6 +66,15 @@ def _columns(fn, vec, dim: int, name: str):
             f"got shape {vec.shape}"
         )
     return fn(vec) if vec.ndim == 1 else fn(vec.T).T
+
+
+def _batched(value) -> bool:
+    """Whether ``value`` looks like a batch [..., K] (ndim > 1); unreadable input counts as one,
+    so that the batch route's checks report it."""
+    try:
+        return np.ndim(value) > 1
+    except ValueError:  # ragged nesting
+        return True
 
 
 class BundleFiber:
@@ -283,7 +298,7 @@ class PullbackBundle(FiberBundle):
     """
 
     def __init__(self, f, output_metric=None, rank_policy=None):
-        self.f = _check_map(f)
+        self.f = check_map(f)
         self.output_metric = resolve_output_metric(output_metric, f.dim_out)
         self.rank_policy = resolve_policy(rank_policy)
         super().__init__(total_space=euclidean(f.dim_in), aligner=None)
@@ -333,7 +348,7 @@ class PullbackBundle(FiberBundle):
             Columns u_i = Pen[D̃]e_i (geomstats' frame convention [..., dim, dist_dim]).
         """
         if len(np.shape(theta)) > 1:
-            return _over_batch(self.frame, theta)
+            return over_batch(self.frame, theta)
         if isbox(theta):
             _, _, Dw = self.output_metric.whitened_jacobian(self.f, theta)
             return pseudo_inverse(Dw, self.rank_policy)
@@ -467,14 +482,13 @@ class PullbackBundle(FiberBundle):
         if isbox(theta) or isbox(covector):
             U = self.frame(theta)
             return anp.einsum("...ij,...kj,...k->...i", U, U, covector)
-        theta = np.asarray(theta, dtype=np.float64)
-        covector = np.asarray(covector, dtype=np.float64)
-        if theta.ndim > 1:
-            theta, covector = np.broadcast_arrays(theta, covector)
-            flat_t = theta.reshape(-1, self.dim)
-            flat_c = covector.reshape(-1, self.dim)
-            out = np.stack([self.grad(t, c) for t, c in zip(flat_t, flat_c, strict=True)])
-            return out.reshape(theta.shape)
+        if _batched(theta) or _batched(covector):
+            theta, covector = batch_pair(theta, covector, self.dim, "theta", "covector")
+            return over_batch(
+                lambda tc: self.at(tc[: self.dim]).grad(tc[self.dim :]),
+                np.concatenate([theta, covector], axis=-1),
+                "(theta, covector)",
+            )
         return self.at(theta).grad(covector)
 
     # -- brackets and the distribution -----------------------------------------
@@ -530,9 +544,9 @@ class PullbackBundle(FiberBundle):
         (``geodesic``, ``symp_flow``) run on the sub-Riemannian manifold
         (R^K, V, h) of (2.33), differentiating the traceable :meth:`frame`.
         """
-        from geomstats.geometry.sub_riemannian_metric import SubRiemannianMetric
+        from subriemann.distributions import sub_riemannian_metric
 
-        return SubRiemannianMetric(euclidean(self.dim), frame=self.frame)
+        return sub_riemannian_metric(self.dim, self.frame)
 
     def distribution(self):
         """V as a :class:`subriemann.distributions.Distribution` of rank QN on R^K.

@@ -21,7 +21,7 @@ import autograd.numpy as anp
 import numpy as np
 
 from subriemann.distributions import Distribution
-from subriemann.errors import InputError, check_array, check_int
+from subriemann.errors import InputError, check_array, check_int, check_real
 
 __all__ = [
     "heisenberg",
@@ -283,6 +283,8 @@ def linear_horizontal(A=None) -> Distribution:
         Default a fixed 2×4 matrix of rank 2.
     """
     A = _DEFAULT_A if A is None else np.array(check_array(A, "A", ndim=2))
+    if 0 in A.shape:
+        raise InputError(f"A must be a non-empty (m, n) matrix, got shape {A.shape}")
     frame_matrix = np.array(A.T)
     rank = int(np.linalg.matrix_rank(A))
     n = A.shape[1]
@@ -317,9 +319,12 @@ def network_bundle(
     from subriemann.bundles import PullbackBundle
     from subriemann.network import MLP, NetworkMap
 
-    mlp = MLP(list(layer_sizes), activation=activation)
+    mlp = MLP(layer_sizes, activation=activation)
+    n_samples = check_int(n_samples, "n_samples", "the number of network inputs N")
+    input_scale = check_real(input_scale, "input_scale", "the scale of the inputs", positive=True)
+    seed = check_int(seed, "seed", minimum=0)
     rng = np.random.default_rng(seed)
-    inputs = input_scale * rng.standard_normal((int(n_samples), mlp.M))
+    inputs = input_scale * rng.standard_normal((n_samples, mlp.M))
     f = NetworkMap(mlp, inputs)
     dist = PullbackBundle(f).distribution()
     QN = f.dim_out

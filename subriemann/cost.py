@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import getval
 
-from subriemann.errors import InputError, check_array, check_int, check_vector
+from subriemann.errors import (
+    InputError,
+    NumericalError,
+    check_array,
+    check_int,
+    check_result,
+    check_vector,
+)
 
 __all__ = ["L2Cost"]
 
@@ -40,16 +48,38 @@ class L2Cost:
 
     def residual(self, x):
         """x − y_ω, shape ``(QN,)``."""
-        return check_vector(x, self.dim, "x") - self.target
+        x = check_vector(x, self.dim, "x")
+        return self._finite(x - self.target, x, "the residual x - y_ω")
 
     def __call__(self, x):
-        """C[x], a float. Implements (1.7)."""
-        r = self.residual(x)
-        return anp.dot(r, r) / (2.0 * self.N)
+        """C[x], a float. Implements (1.7).
+
+        Raises
+        ------
+        NumericalError
+            C[x] overflows (|x − y_ω|² beyond float64, e.g. x ~ 1e200); inf is
+            never returned.
+        """
+        x = check_vector(x, self.dim, "x")
+        r = self._finite(x - self.target, x, "the residual x - y_ω")
+        return self._finite(anp.dot(r, r) / (2.0 * self.N), x, "the cost C[x] = |x - y_ω|²/(2N)")
 
     def grad(self, x):
         """∇ₓC = (x − y_ω)/N, shape ``(QN,)``. Implements (1.20)/(3.8)."""
         return self.residual(x) / self.N
+
+    def _finite(self, value, x, what):
+        """``value`` if finite, else NumericalError naming x and its largest entry."""
+        try:
+            return check_result(value, what)
+        except NumericalError as exc:
+            size = np.abs(np.asarray(getval(x)))
+            j = int(np.argmax(size))
+            raise NumericalError(
+                f"{exc}: the input x overflowed it, its largest entry |x[{j}]| = {size[j]:.3g} "
+                f"(target y_ω[{j}] = {self.target[j]:.3g}); expected outputs whose squares fit "
+                "in float64 (check the scale of theta and of the map's inputs)"
+            ) from None
 
     def __repr__(self) -> str:
         return f"L2Cost(QN={self.dim}, N={self.N})"

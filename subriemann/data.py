@@ -47,7 +47,7 @@ class TrainingData:
             raise ShapeError(
                 f"class_outputs is empty (shape {class_outputs.shape}); expected shape (n_classes, Q)"
             )
-        labels_arr = np.asarray(labels)
+        labels_arr = _as_labels(labels)
         if labels_arr.shape != (inputs.shape[0],):
             raise ShapeError(
                 f"labels must have shape (N,) = ({inputs.shape[0]},), got {labels_arr.shape}"
@@ -87,11 +87,26 @@ class TrainingData:
     @classmethod
     def one_hot(cls, inputs, labels, Q: int | None = None) -> TrainingData:
         """Classification data whose class outputs are the unit vectors y_ℓ = e_ℓ ∈ R^Q."""
-        labels = np.asarray(labels)
+        labels = _as_labels(labels)
         if Q is None:
-            Q = int(_label_map(labels).max()) + 1 if labels.size else 0
+            # Q from the labels: only a valid label map determines it (the
+            # constructor would report bad labels, but after building np.eye(Q))
+            omega = _label_map(labels)
+            if omega.size and omega.min() < 0:
+                j = int(np.argmin(omega))
+                raise InputError(
+                    f"label {int(omega[j])} of sample {j} is negative; expected labels ω(j) >= 0"
+                )
+            Q = int(omega.max()) + 1 if omega.size else 0
+            source = "the labels imply Q = max(labels) + 1"
         else:
             Q = check_int(Q, "Q", "the output dimension")
+            source = "Q"
+        if Q > _MAX_ONE_HOT_Q:
+            raise InputError(
+                f"{source} = {Q} classes, more than the {_MAX_ONE_HOT_Q} for which the Q×Q "
+                "one-hot class outputs are built; expected labels numbered 0..n_classes-1"
+            )
         return cls(inputs, labels, np.eye(Q))
 
     @classmethod
@@ -167,12 +182,41 @@ class TrainingData:
         return f"TrainingData(N={self.N}, M={self.M}, Q={self.Q}, n_classes={self.n_classes})"
 
 
+# one_hot builds the Q×Q identity as class outputs: beyond this Q (2 GiB of
+# float64) the labels are almost surely not numbered 0..n_classes-1.
+_MAX_ONE_HOT_Q = 1 << 14
+
+
+def _as_labels(labels) -> np.ndarray:
+    """``labels`` as an array; ragged or unreadable sequences raise InputError."""
+    try:
+        return np.asarray(labels)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"labels must be a 1-D sequence of integers (the label map ω), got a "
+            f"{type(labels).__name__} numpy cannot read as an array ({exc})"
+        ) from exc
+
+
 def _label_map(labels: np.ndarray) -> np.ndarray:
     """ω as int64; integer-valued floats are accepted, anything else raises InputError."""
     if labels.dtype.kind == "f":
         if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
             raise InputError("labels must be integers (the label map ω), got non-integer values")
+        # beyond int64 the cast would wrap (1e300 -> -2**63): report the value itself
+        huge = np.abs(labels) >= 2.0**63
+        if np.any(huge):
+            j = int(np.flatnonzero(huge)[0])
+            raise InputError(
+                f"label {labels[j]:g} of sample {j} is out of range; expected integer labels "
+                "ω(j) in [0, n_classes)"
+            )
         return labels.astype(np.int64)
     if labels.dtype.kind not in "iu":
         raise InputError(f"labels must be integers (the label map ω), got dtype {labels.dtype}")
+    if labels.dtype.kind == "u" and labels.size and labels.max() >= 2**63:  # would wrap in int64
+        j = int(np.argmax(labels))
+        raise InputError(
+            f"label {int(labels[j])} of sample {j} is out of range; expected ω(j) in [0, n_classes)"
+        )
     return labels.astype(np.int64)

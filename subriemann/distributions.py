@@ -74,10 +74,12 @@ from subriemann.errors import (
     InputError,
     NumericalError,
     ShapeError,
+    SubriemannError,
     check_array,
     check_finite,
     check_int,
     check_real,
+    with_context,
 )
 from subriemann.linalg import JacobianSVD, RankPolicy, RankReport, numerical_rank, resolve_policy
 from subriemann.spaces import euclidean
@@ -1041,9 +1043,14 @@ class Distribution:
         Δ); its normal geodesics solve Hamilton's equations for
         H(q, λ) = ½|F(q)ᵀλ|².
         """
-        from geomstats.geometry.sub_riemannian_metric import SubRiemannianMetric
+        from subriemann.metrics import over_batch
 
-        return SubRiemannianMetric(euclidean(self.dim), frame=self.frame)
+        def frame(p):
+            # geomstats evaluates the frame on batches [..., dim]; one point at a time,
+            # so a failure names its batch index
+            return self.frame(p) if len(anp.shape(p)) == 1 else over_batch(self.frame, p, "point")
+
+        return sub_riemannian_metric(self.dim, frame)
 
     # -- SymPy ------------------------------------------------------------------------
     @classmethod
@@ -1201,6 +1208,68 @@ class Distribution:
             if step < max_step:
                 level = [_sym_bracket(X, Y, coords) for X in first for Y in level]
         return tuple(ranks)
+
+
+def _bad_indices(state) -> str:
+    """The batch indices of a geomstats Hamiltonian state [2, ..., dim] holding NaN/inf."""
+    raw = np.asarray(getval(state))
+    bad = ~np.isfinite(raw).all(axis=(0, -1))
+    if bad.ndim == 0:
+        return "" if not bad else "the point"
+    found = [str(tuple(int(j) for j in idx)) for idx in np.argwhere(bad)[:5]]
+    return f"batch index {', '.join(found)}" if found else ""
+
+
+def sub_riemannian_metric(dim: int, frame):
+    """A geomstats ``SubRiemannianMetric`` on R^dim whose failures name the time and batch index.
+
+    Same metric as ``SubRiemannianMetric(euclidean(dim), frame=frame)``
+    (frame columns declared orthonormal; normal geodesics solve Hamilton's
+    equations by geomstats' symplectic Euler steps); arguments of ``exp`` are
+    checked, and an error while stepping (rank loss, a bad point, NaN/inf)
+    says at which time t and, for batches [..., dim], at which batch index it
+    happened.  Used by :meth:`Distribution.sub_riemannian_metric` and
+    :meth:`subriemann.bundles.PullbackBundle.sub_riemannian_metric`.
+    """
+    from geomstats.geometry.sub_riemannian_metric import SubRiemannianMetric
+
+    from subriemann.metrics import batch_pair
+
+    class ReportingSubRiemannianMetric(SubRiemannianMetric):
+        def exp(self, cotangent_vec, base_point, n_steps=20):
+            base_point, cotangent_vec = batch_pair(
+                base_point, cotangent_vec, dim, "base_point", "cotangent_vec"
+            )
+            n_steps = check_int(n_steps, "n_steps", "the number of integration steps")
+            return super().exp(cotangent_vec, base_point, n_steps=n_steps)
+
+        def symp_flow(self, hamiltonian, end_time=1.0, n_steps=20):
+            dt = end_time / n_steps
+            step = self.symp_euler(hamiltonian, dt)
+
+            def flow(state):
+                states = [state]
+                for i in range(n_steps):
+                    where = (
+                        f"normal geodesic integration on the step from time t = {i * dt:.4g} "
+                        f"to {(i + 1) * dt:.4g} (step {i + 1} of {n_steps})"
+                    )
+                    try:
+                        state = step(state)
+                    except SubriemannError as exc:
+                        raise with_context(exc, where) from exc
+                    bad = _bad_indices(state)
+                    if bad:
+                        raise NumericalError(
+                            f"{where}: the geodesic blew up (NaN/inf) at {bad}; expected a "
+                            "smaller cotangent vector or more steps"
+                        )
+                    states.append(state)
+                return anp.array(states)
+
+            return flow
+
+    return ReportingSubRiemannianMetric(euclidean(dim), frame=frame)
 
 
 def _sym_bracket(X, Y, coords):

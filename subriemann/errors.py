@@ -17,7 +17,7 @@ import math
 import numbers
 
 import numpy as np
-from autograd.tracer import getval
+from autograd.tracer import getval, isbox
 
 __all__ = [
     "SubriemannError",
@@ -30,6 +30,8 @@ __all__ = [
     "check_array",
     "check_vector",
     "check_finite",
+    "check_result",
+    "with_context",
     "check_int",
     "check_real",
 ]
@@ -63,30 +65,99 @@ class NumericalError(SubriemannError, ArithmeticError):
     """A computation produced non-finite values from finite inputs (overflow, blow-up)."""
 
 
+def _count_nonfinite(raw) -> int:
+    """Number of NaN/inf entries of a real array, 0 in one allocation-free pass when all are finite.
+
+    A sum is finite only if every term is (NaN and ±inf propagate; inf − inf is
+    NaN), so one reduction settles the common case without the boolean
+    temporary of ``isfinite``; only a non-finite sum (a NaN/inf entry, or finite
+    entries whose sum overflows) pays for the elementwise count.
+    """
+    if raw.dtype.kind in "iub":  # integers and booleans are always finite
+        return 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(raw)):
+            return 0
+    return int(raw.size - np.count_nonzero(np.isfinite(raw)))
+
+
 def check_finite(array, name: str):
     """Raise :class:`NonFiniteError` if ``array`` has NaN/inf; return it unchanged."""
-    raw = np.asarray(getval(array))
-    if not np.all(np.isfinite(raw)):
-        bad = int(np.size(raw) - np.count_nonzero(np.isfinite(raw)))
+    bad = _count_nonfinite(np.asarray(getval(array)))
+    if bad:
         raise NonFiniteError(
             f"{name} contains {bad} non-finite value(s) (NaN or inf); expected finite float64 values"
         )
     return array
 
 
-def check_array(array, name: str, ndim: int | None = None, shape: tuple | None = None):
-    """Return ``array`` as float64 (traced values pass through) after shape/finite checks.
+def check_result(array, what: str, hint: str = ""):
+    """Raise :class:`NumericalError` if a computed ``array`` has NaN/inf; return it unchanged.
 
-    ``shape`` may contain ``None`` for a free axis.
+    For results computed from inputs already checked to be finite: non-finite
+    values there are overflow (or a blow-up), not a bad argument.  ``what``
+    names the result (e.g. ``"f(theta)"``), ``hint`` says which input to look
+    at.  Accepts autograd boxes (the value is checked, the box returned).
     """
-    if not hasattr(array, "shape"):
-        try:
-            array = np.asarray(array, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{name} must be a numeric array, got {type(array).__name__}") from exc
-    elif isinstance(array, np.ndarray):
-        if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-            raise InputError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    bad = _count_nonfinite(np.asarray(getval(array)))
+    if bad:
+        hint = f"; {hint}" if hint else ""
+        raise NumericalError(
+            f"{what} contains NaN or inf ({bad} value(s)) although its inputs are finite: "
+            f"the computation overflowed{hint}"
+        )
+    return array
+
+
+def with_context(exc: SubriemannError, context: str) -> SubriemannError:
+    """A copy of the package error ``exc`` (same class) whose message starts with ``context``.
+
+    Used where one call evaluates many points (a batch, the steps of an ODE),
+    so the error says *which* point failed; raise it ``from exc``.
+    """
+    return type(exc)(f"{context}: {exc}")
+
+
+# dtype kinds accepted as real numbers: signed/unsigned integers and floats.
+# Booleans, complex, strings, bytes, objects, dates are refused: casting them
+# to float64 would silently drop an imaginary part or invent numbers.
+_REAL_KINDS = "iuf"
+
+
+def check_array(
+    array, name: str, ndim: int | None = None, shape: tuple | None = None, *, finite: bool = True
+):
+    """Return ``array`` as float64 (traced values pass through) after dtype/shape/finite checks.
+
+    Real integer and float arrays (and nested sequences of them) are accepted;
+    complex, boolean, string and object data raise :class:`InputError`, for
+    plain arrays, lists and autograd boxes alike.  ``shape`` may contain
+    ``None`` for a free axis.  ``finite=False`` skips the NaN/inf check, for
+    values whose non-finiteness is numerical trouble (checked by the caller
+    with :func:`check_result`) rather than a bad argument.
+    """
+    given = type(array).__name__
+    an_array = isbox(array) or isinstance(array, np.ndarray | np.generic)
+    if isbox(array):
+        # the traced value is checked; the box itself must pass through untouched
+        dtype = np.asarray(getval(array)).dtype
+    else:
+        if not isinstance(array, np.ndarray):
+            try:
+                array = np.asarray(array)
+            except (TypeError, ValueError) as exc:  # ragged nesting, unconvertible objects
+                raise InputError(
+                    f"{name} must be a numeric array, got a {given} that numpy cannot read as "
+                    f"one ({exc})"
+                ) from exc
+        dtype = array.dtype
+    if dtype.kind not in _REAL_KINDS:
+        if an_array:
+            raise InputError(f"{name} must hold real numbers, got dtype {dtype}")
+        raise InputError(
+            f"{name} must be a numeric array of real numbers, got a {given} of dtype {dtype}"
+        )
+    if not isbox(array):
         array = array.astype(np.float64, copy=False)
     if ndim is not None and len(array.shape) != ndim:
         raise ShapeError(f"{name} must be {ndim}-D, got shape {tuple(array.shape)}")
@@ -96,7 +167,7 @@ def check_array(array, name: str, ndim: int | None = None, shape: tuple | None =
         ):
             want = tuple("any" if s is None else s for s in shape)
             raise ShapeError(f"{name} must have shape {want}, got {tuple(array.shape)}")
-    return check_finite(array, name)
+    return check_finite(array, name) if finite else array
 
 
 def check_vector(vector, dim: int, name: str):

@@ -159,6 +159,17 @@ class ParameterFlow:
         """dθ/ds at θ, shape ``(K,)``."""
         return self.evaluate(theta, geometry=False).velocity
 
+    def output_at(self, theta) -> np.ndarray:
+        """x[θ] by the same route as :meth:`evaluate` (from its cache when θ was just
+        evaluated, else one forward pass), so that a cost test on θ agrees bitwise with
+        the cost recorded for θ."""
+        theta = self._theta(theta)
+        x = self._cached(theta, "x")
+        if x is None:
+            point = self._cached(theta, "point")
+            x = point.x if point is not None else np.asarray(self.f(theta), dtype=np.float64)
+        return x
+
     def output_velocity(self, theta):
         """dx/ds = D[θ] dθ/ds, shape ``(QN,)``."""
         return self.evaluate(theta).output_velocity

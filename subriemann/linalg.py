@@ -33,10 +33,18 @@ from dataclasses import dataclass, field
 import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defjvp, defvjp, primitive
-from autograd.tracer import isbox
+from autograd.tracer import getval, isbox
 from scipy.linalg import lapack
 
-from subriemann.errors import InputError, NumericalError, ShapeError, check_real
+from subriemann.errors import (
+    InputError,
+    NumericalError,
+    ShapeError,
+    check_array,
+    check_finite,
+    check_real,
+    check_result,
+)
 
 __all__ = [
     "RankPolicy",
@@ -214,14 +222,16 @@ class JacobianSVD:
     """
 
     def __init__(self, D, rank_policy=None):
-        D = np.asarray(D, dtype=np.float64)
+        D = check_array(D, "D", finite=False)
+        # D is usually computed (a Jacobian at a finite point): NaN/inf there is
+        # overflow of the map, numerical trouble rather than a bad argument
+        check_result(
+            D,
+            "the Jacobian D",
+            "the map overflowed at this point (check the scale of theta and of the inputs)",
+        )
         if D.ndim != 2 or 0 in D.shape:
             raise ShapeError(f"D must be a non-empty 2-D matrix, got shape {D.shape}")
-        if not np.all(np.isfinite(D)):
-            raise NumericalError(
-                "the Jacobian D contains NaN or inf; the map overflowed at this point "
-                "(check the scale of theta and of the inputs)"
-            )
         self.D = D
         m, n = D.shape
         # _U / _Vt: explicit factors (None while implicit); _side names the implicit
@@ -362,6 +372,38 @@ class JacobianSVD:
             return self._Z.T @ self._q_apply(np.asarray(w, dtype=np.float64), transpose=True)
         return self.U.T @ w
 
+    # -- argument checks ------------------------------------------------------
+    def _rhs(self, rhs, axis, name="rhs"):
+        """``rhs`` checked for dtype and shape (m,)/(m, k) with m = D.shape[axis]: O(1) when float64.
+
+        Finiteness is not checked here but on the result (:meth:`_checked`): a
+        NaN/inf in rhs makes the result non-finite, so one pass over the result
+        catches both bad input and overflow, and the solves on hot paths (one
+        per flow step) validate once.
+        """
+        raw = getval(rhs)
+        if not (isinstance(raw, np.ndarray) and raw.dtype == np.float64):
+            rhs = check_array(rhs, name)  # lists, ints, complex, strings: the shared check
+        rows = self.D.shape[axis]
+        if len(np.shape(rhs)) not in (1, 2) or np.shape(rhs)[0] != rows:
+            raise ShapeError(
+                f"{name} must have shape ({rows},) or ({rows}, k) for D of shape {self.D.shape}, "
+                f"got {tuple(np.shape(rhs))}"
+            )
+        return rhs
+
+    def _checked(self, out, rhs, what, name="rhs"):
+        """``out`` if finite; else NonFiniteError if ``rhs`` was not finite, NumericalError if it was."""
+        try:
+            return check_result(out, what)
+        except NumericalError as exc:
+            check_finite(rhs, name)
+            big = float(np.max(np.abs(getval(rhs)), initial=0.0))
+            raise NumericalError(
+                f"{exc}: |{name}|_max = {big:.3g} is too large for the singular values of D "
+                f"(sigma_min_kept = {self.report.sigma_min_kept:.3g})"
+            ) from None
+
     # -- solves ---------------------------------------------------------------
     def solve(self, rhs):
         """Minimum-norm least-squares solution u of D u = rhs: u = D⁺ rhs = V Σ⁻¹ Uᵀ rhs.
@@ -369,22 +411,29 @@ class JacobianSVD:
         With rank D = m this is Pen[D] rhs (1.23); with rank loss it is the
         least-squares solution of (4.5)–(4.6).  ``rhs`` may be (m,) or (m, k).
         """
-        return self._apply_V(self._apply_Ut(rhs) / _col(self.s, rhs))
+        rhs = self._rhs(rhs, 0)
+        return self._checked(self._apply_V(self._apply_Ut(rhs) / _col(self.s, rhs)), rhs, "D⁺ rhs")
 
     def solve_transpose(self, rhs):
         """Minimum-norm least-squares u of Dᵀ u = rhs: u = (Dᵀ)⁺ rhs = U Σ⁻¹ Vᵀ rhs.
 
         With rank D = m this is Pen[D]ᵀ rhs, the step (2.29).
         """
-        return self._apply_U(self._apply_Vt(rhs) / _col(self.s, rhs))
+        rhs = self._rhs(rhs, 1)
+        out = self._apply_U(self._apply_Vt(rhs) / _col(self.s, rhs))
+        return self._checked(out, rhs, "(Dᵀ)⁺ rhs")
 
     def gram_solve(self, rhs):
         """(DDᵀ)⁺ rhs = U Σ⁻² Uᵀ rhs, the Ψ of (4.10) (up to sign), without forming DDᵀ."""
-        return self._apply_U(self._apply_Ut(rhs) / _col(self.s**2, rhs))
+        rhs = self._rhs(rhs, 0)
+        out = self._apply_U(self._apply_Ut(rhs) / _col(self.s**2, rhs))
+        return self._checked(out, rhs, "(DDᵀ)⁺ rhs")
 
     def normal_solve(self, rhs):
         """(DᵀD)⁺ rhs = V Σ⁻² Vᵀ rhs: grad_g (5.17) when rank D = n, grad_h (2.30) in general."""
-        return self._apply_V(self._apply_Vt(rhs) / _col(self.s**2, rhs))
+        rhs = self._rhs(rhs, 1)
+        out = self._apply_V(self._apply_Vt(rhs) / _col(self.s**2, rhs))
+        return self._checked(out, rhs, "(DᵀD)⁺ rhs")
 
     # -- Pen[D] and projectors -----------------------------------------------
     def pseudo_inverse(self):
@@ -421,7 +470,8 @@ class JacobianSVD:
         """
         if isbox(dD):
             return pseudo_inverse_derivative(self.D, self.pseudo_inverse(), dD)
-        dD = np.asarray(dD, dtype=np.float64)
+        if not (isinstance(dD, np.ndarray) and dD.dtype == np.float64):
+            dD = check_array(dD, "dD")  # finiteness of a float64 dD is checked on the result
         m, n = self.D.shape
         if dD.shape[-2:] != (m, n) or dD.ndim not in (2, 3):
             raise ShapeError(f"dD must have shape ({m}, {n}) or (b, {m}, {n}), got {dD.shape}")
@@ -434,7 +484,7 @@ class JacobianSVD:
                 self._pseudo_inverse_derivative_t(dD_i, out_i.T)
         else:
             self._pseudo_inverse_derivative_t(dD, out.T)
-        return out
+        return self._checked(out, dD, "the derivative of D⁺ along dD", "dD")
 
     def _pseudo_inverse_derivative_t(self, dD, out_t):
         """Write (dD⁺)ᵀ (m×n) into ``out_t``; see :meth:`pseudo_inverse_derivative`."""
@@ -471,15 +521,18 @@ class JacobianSVD:
 
     def project_row(self, v):
         """P v without forming P."""
-        return self._apply_V(self._apply_Vt(v))
+        v = self._rhs(v, 1, "v")
+        return self._checked(self._apply_V(self._apply_Vt(v)), v, "P v", "v")
 
     def project_kernel(self, v):
         """(1 − P) v, the vertical part of v."""
+        v = self._rhs(v, 1, "v")
         return v - self.project_row(v)
 
     def project_range(self, w):
         """𝒫 w without forming 𝒫."""
-        return self._apply_U(self._apply_Ut(w))
+        w = self._rhs(w, 0, "w")
+        return self._checked(self._apply_U(self._apply_Ut(w)), w, "𝒫 w", "w")
 
     def independent_columns(self):
         """Indices of ``rank`` columns of D that span range D (= range 𝒫), shape (rank,).

@@ -20,9 +20,18 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.differential_operators import make_jvp
 
-from subriemann.errors import InputError, ShapeError, check_array, check_int, check_vector
+from subriemann.errors import (
+    InputError,
+    ShapeError,
+    check_array,
+    check_int,
+    check_result,
+    check_vector,
+)
 
 __all__ = ["SmoothMap", "AutodiffMap", "LinearMap"]
+
+_OVERFLOW_HINT = "check the scale of theta, of the direction and of the map's inputs"
 
 
 class SmoothMap:
@@ -77,32 +86,42 @@ class SmoothMap:
         )
         yield 0, self.dim_in, out
 
+    # -- results ----------------------------------------------------------------
+    # Arguments are checked finite on the way in, so a NaN/inf on the way out is
+    # overflow of the map (huge theta or inputs): NumericalError, never a NaN.
+    def _result(self, out, what: str):
+        return check_result(out, what, _OVERFLOW_HINT)
+
+    def _matrix_result(self, out, what: str):
+        """Check a (dim_out, dim_in) result; a map that bounds its matrices as it builds them overrides this."""
+        return check_result(out, what, _OVERFLOW_HINT)
+
     # -- public surface -------------------------------------------------------
     def __call__(self, theta):
         """Value f(θ), shape ``(dim_out,)``."""
         theta = check_vector(theta, self.dim_in, "theta")
         self.counts["value"] += 1
-        return self._value(theta)
+        return self._result(self._value(theta), "f(theta)")
 
     def jacobian(self, theta):
         """Jacobian D[θ] = ∂f/∂θ, shape ``(dim_out, dim_in)``. Implements (1.17)."""
         theta = check_vector(theta, self.dim_in, "theta")
         self.counts["jacobian"] += 1
-        return self._jacobian(theta)
+        return self._matrix_result(self._jacobian(theta), "the Jacobian D[theta]")
 
     def jvp(self, theta, v):
         """Push-forward D[θ] v, shape ``(dim_out,)``."""
         theta = check_vector(theta, self.dim_in, "theta")
         v = check_vector(v, self.dim_in, "tangent vector v")
         self.counts["jvp"] += 1
-        return self._jvp(theta, v)
+        return self._result(self._jvp(theta, v), "the push-forward D[theta] v")
 
     def vjp(self, theta, w):
         """Pull-back Dᵀ[θ] w, shape ``(dim_in,)``. With w = ∇ₓC this is (1.18)."""
         theta = check_vector(theta, self.dim_in, "theta")
         w = check_vector(w, self.dim_out, "covector w")
         self.counts["vjp"] += 1
-        return self._vjp(theta, w)
+        return self._result(self._vjp(theta, w), "the pull-back D[theta]^T w")
 
     def jacobian_derivative(self, theta, v):
         """Directional derivative d/dt D[θ + t v] at t = 0, shape ``(dim_out, dim_in)``.
@@ -113,7 +132,9 @@ class SmoothMap:
         theta = check_vector(theta, self.dim_in, "theta")
         v = check_vector(v, self.dim_in, "direction v")
         self.counts["jacobian_derivative"] += 1
-        return self._jacobian_derivative(theta, v)
+        return self._matrix_result(
+            self._jacobian_derivative(theta, v), "the Jacobian derivative d/dt D[theta + t v]"
+        )
 
     def hessian_vector_products(self, theta, V, W):
         """All products H_w v of the Hessians H_w = ∇²(w·f) with directions, shape ``(n_v, n_w, dim_in)``.
@@ -179,7 +200,8 @@ class SmoothMap:
         theta = check_vector(theta, self.dim_in, "theta")
         self.counts["value"] += 1
         self.counts["jacobian"] += 1
-        return self._value_and_jacobian(theta)
+        x, D = self._value_and_jacobian(theta)
+        return self._result(x, "f(theta)"), self._matrix_result(D, "the Jacobian D[theta]")
 
     def _value_and_jacobian(self, theta):
         return self._value(theta), self._jacobian(theta)
@@ -219,7 +241,8 @@ class AutodiffMap(SmoothMap):
             raise InputError(
                 f"fn returned shape {tuple(anp.shape(out))}; expected ({self.dim_out},) = (dim_out,)"
             )
-        return out
+        # real values only; NaN/inf from a finite theta is overflow, checked on the result
+        return check_array(out, "the value fn(theta)", finite=False)
 
     def _jacobian(self, theta):
         return self._jac(theta)

@@ -41,14 +41,18 @@ from autograd.numpy.linalg import grad_cholesky
 from autograd.tracer import getval, isbox
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.riemannian_metric import RiemannianMetric
+from geomstats.numerics.geodesic import ExpODESolver
 
 from subriemann.errors import (
     InputError,
+    NumericalError,
     RankConditionError,
     ShapeError,
+    SubriemannError,
     check_array,
     check_int,
     check_vector,
+    with_context,
 )
 from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
 from subriemann.maps import SmoothMap
@@ -62,6 +66,9 @@ __all__ = [
     "PullbackMetric",
     "standard_output_velocity",
     "induced_output_metric",
+    "over_batch",
+    "check_map",
+    "batch_pair",
 ]
 
 # Relative asymmetry |G − Gᵀ|_max / |G|_max tolerated before G is rejected: a
@@ -275,11 +282,23 @@ class OutputMetricField(OutputMetric):
         self.dim = check_int(dim, "dim", allow_none=True)
 
     def matrix(self, x):
+        """G(x), shape ``(QN, QN)``: G_fn(x) checked real, finite and of the right shape.
+
+        Raises
+        ------
+        ShapeError, InputError, NonFiniteError
+            G_fn returned the wrong shape, complex/non-numeric values, or NaN/inf;
+            the message names the metric and the point x.
+        """
         n = np.shape(x)[0]
         G = self.G_fn(x)
         if tuple(np.shape(G)) != (n, n):
-            raise ShapeError(f"G_fn returned shape {tuple(np.shape(G))}; expected ({n}, {n})")
-        return G
+            raise ShapeError(
+                f"the output metric {self!r} returned shape {tuple(np.shape(G))} at "
+                f"x = {_short(x)}; expected ({n}, {n})"
+            )
+        # a bad G must be reported as the metric's fault, not later as NaN in D̃ = LᵀD
+        return check_array(G, f"the output metric {self!r} evaluated at x = {_short(x)}")
 
     def sqrt(self, x):
         G = self.matrix(x)
@@ -315,7 +334,7 @@ def resolve_output_metric(output_metric, dim_out: int) -> OutputMetric:
     return metric
 
 
-def _check_map(f) -> SmoothMap:
+def check_map(f) -> SmoothMap:
     if not isinstance(f, SmoothMap):
         raise InputError(
             f"f must be a SmoothMap (NetworkMap, AutodiffMap, LinearMap...), got {type(f).__name__}"
@@ -323,12 +342,105 @@ def _check_map(f) -> SmoothMap:
     return f
 
 
-def _over_batch(fn, base_point):
-    """Apply ``fn`` to every point of a [..., K] batch and stack (traceable)."""
+def batch_pair(points, vectors, dim: int, name_point: str, name_vector: str):
+    """Check a point and a vector (each [..., dim], finite, real) and broadcast them together.
+
+    Returns both as float64 arrays of one shape [..., dim]; a single point stays
+    1-D.  Raises ShapeError/InputError naming the argument.
+    """
+    points = check_array(points, name_point)
+    vectors = check_array(vectors, name_vector)
+    for arr, name in ((points, name_point), (vectors, name_vector)):
+        if arr.ndim == 0 or arr.shape[-1] != dim:
+            raise ShapeError(f"{name} must have shape [..., {dim}], got {arr.shape}")
+    try:
+        return np.broadcast_arrays(points, vectors)
+    except ValueError:
+        raise ShapeError(
+            f"{name_point} of shape {points.shape} and {name_vector} of shape {vectors.shape} "
+            "do not broadcast to one batch [..., dim]"
+        ) from None
+
+
+def _short(x) -> str:
+    """A point for an error message: its first entries, not a page of numbers."""
+    return np.array2string(np.asarray(getval(x), dtype=float), threshold=6, precision=4)
+
+
+def over_batch(fn, base_point, name: str = "base_point"):
+    """Apply ``fn`` to every point of a [..., K] batch and stack (traceable).
+
+    A package error at one point is re-raised (same class) naming its batch
+    index; an empty batch raises :class:`ShapeError` (the shape of the result
+    is known only from an evaluation).
+    """
     batch_shape = tuple(np.shape(base_point)[:-1])
     flat = anp.reshape(base_point, (-1, np.shape(base_point)[-1]))
-    out = anp.stack([fn(flat[i]) for i in range(np.shape(flat)[0])])
+    n = np.shape(flat)[0]
+    if n == 0:
+        raise ShapeError(
+            f"{name} is an empty batch (shape {tuple(np.shape(base_point))}); expected at least "
+            "one point [..., dim]"
+        )
+    values = []
+    for i in range(n):
+        try:
+            values.append(fn(flat[i]))
+        except SubriemannError as exc:
+            index = tuple(int(j) for j in np.unravel_index(i, batch_shape))
+            raise with_context(exc, f"at batch index {index} of {name}") from exc
+    out = anp.stack(values)
     return anp.reshape(out, batch_shape + tuple(np.shape(out)[1:]))
+
+
+def _bad_batch_indices(state) -> list:
+    """Batch indices (tuples) of a [..., 2, K] geodesic state holding NaN/inf."""
+    raw = np.asarray(getval(state))
+    bad = ~np.isfinite(raw).all(axis=(-2, -1))
+    return [tuple(int(j) for j in idx) for idx in np.argwhere(bad)][:5]
+
+
+class ReportingExpODESolver(ExpODESolver):
+    """geomstats' ExpODESolver whose failures name the time t and the batch index.
+
+    The force is wrapped: a package error raised while evaluating the geodesic
+    equation (e.g. rank loss of D, reported per batch index by
+    :func:`over_batch`) is re-raised saying at which time t ∈ [0, 1] it
+    happened, and a NaN/inf state (a blow-up) raises :class:`NumericalError`
+    naming the time and the batch indices instead of returning NaN.
+    """
+
+    def _solve(self, tangent_vec, base_point, t_eval=None):
+        if base_point.ndim != tangent_vec.ndim:
+            base_point = np.broadcast_to(base_point, tangent_vec.shape)
+        initial_state = anp.stack([base_point, tangent_vec], axis=-2)
+        metric = self._space.metric
+
+        def force(state, t):
+            where = f"geodesic integration at time t = {float(t):.4g}"
+            bad = _bad_batch_indices(state)
+            if bad:
+                raise NumericalError(
+                    f"{where}: the geodesic blew up (NaN/inf position or velocity) at batch "
+                    f"index {', '.join(map(str, bad))}; expected a shorter tangent vector "
+                    "or a point farther from rank loss of D"
+                )
+            try:
+                return metric.geodesic_equation(state)
+            except SubriemannError as exc:
+                raise with_context(exc, where) from exc
+
+        if t_eval is None:
+            result = self.integrator.integrate(force, initial_state)
+        else:
+            result = self.integrator.integrate_t(force, initial_state, t_eval)
+        bad = _bad_batch_indices(result.y[-1])
+        if bad:
+            raise NumericalError(
+                "geodesic integration at the end time t = 1: the geodesic blew up "
+                f"(NaN/inf) at batch index {', '.join(map(str, bad))}"
+            )
+        return result
 
 
 class PullbackMetric(RiemannianMetric):
@@ -369,7 +481,7 @@ class PullbackMetric(RiemannianMetric):
     """
 
     def __init__(self, f, output_metric=None, rank_policy=None, space=None):
-        self.f = _check_map(f)
+        self.f = check_map(f)
         self.output_metric = resolve_output_metric(output_metric, f.dim_out)
         self.rank_policy = resolve_policy(rank_policy)
         if space is None:
@@ -388,13 +500,38 @@ class PullbackMetric(RiemannianMetric):
     def _instantiate_solvers(self):
         # as geomstats.geometry.pullback_metric.PullbackMetric: geodesics by
         # integrating the geodesic equation (Christoffels), logs by shooting
-        from geomstats.numerics.geodesic import ExpODESolver, LogShootingSolver
+        from geomstats.numerics.geodesic import LogShootingSolver
         from geomstats.numerics.ivp import GSIVPIntegrator
 
         self.log_solver = LogShootingSolver(self._space)
-        self.exp_solver = ExpODESolver(
+        self.exp_solver = ReportingExpODESolver(
             self._space, integrator=GSIVPIntegrator(n_steps=100, step_type="euler")
         )
+
+    def exp(self, tangent_vec, base_point):
+        """Riemannian exponential of g (5.15) by integrating the geodesic equation.
+
+        Parameters
+        ----------
+        tangent_vec, base_point : array-like, shape=[..., K]
+            Broadcast together.
+
+        Returns
+        -------
+        end_point : ndarray, shape=[..., K]
+
+        Raises
+        ------
+        ShapeError, InputError
+            Arguments that are not finite real [..., K] arrays.
+        RankConditionError, NumericalError
+            g degenerates (rank D < K) or the geodesic blows up; the message names
+            the batch index and the integration time t ∈ [0, 1] where it happened.
+        """
+        base_point, tangent_vec = batch_pair(
+            base_point, tangent_vec, self.dim, "base_point", "tangent_vec"
+        )
+        return super().exp(tangent_vec, base_point)
 
     @property
     def dim(self) -> int:
@@ -439,7 +576,7 @@ class PullbackMetric(RiemannianMetric):
         if base_point is None:
             raise InputError("base_point is required: g = D^T G D depends on theta")
         if len(np.shape(base_point)) > 1:
-            return _over_batch(self.metric_matrix, base_point)
+            return over_batch(self.metric_matrix, base_point)
         Dw = self._whitened(base_point)
         return anp.dot(anp.transpose(Dw), Dw)
 
@@ -463,7 +600,7 @@ class PullbackMetric(RiemannianMetric):
         if base_point is None:
             raise InputError("base_point is required: g depends on theta")
         if len(np.shape(base_point)) > 1:
-            return _over_batch(self.cometric_matrix, base_point)
+            return over_batch(self.cometric_matrix, base_point)
         if isbox(base_point):
             Dw = self._whitened(base_point)
             svd = JacobianSVD(getval(Dw), self.rank_policy)
@@ -505,15 +642,13 @@ class PullbackMetric(RiemannianMetric):
         RankConditionError
             rank D < K: g is not a metric there (use ``PullbackBundle``).
         """
-        theta = np.asarray(theta, dtype=np.float64)
-        covector = np.asarray(covector, dtype=np.float64)
-        if theta.ndim > 1 or covector.ndim > 1:
-            theta, covector = np.broadcast_arrays(theta, covector)
-            flat_t = theta.reshape(-1, self.dim)
-            flat_c = covector.reshape(-1, self.dim)
-            out = np.stack([self.grad(t, c) for t, c in zip(flat_t, flat_c, strict=True)])
-            return out.reshape(theta.shape)
-        covector = check_vector(covector, self.dim, "covector")
+        theta, covector = batch_pair(theta, covector, self.dim, "theta", "covector")
+        if theta.ndim > 1:
+            return over_batch(
+                lambda tc: self.grad(tc[: self.dim], tc[self.dim :]),
+                np.concatenate([theta, covector], axis=-1),
+                "(theta, covector)",
+            )
         return self._svd(theta).normal_solve(covector)
 
     def __repr__(self) -> str:
@@ -538,7 +673,7 @@ def standard_output_velocity(f, cost, theta):
     -------
     velocity : ndarray, shape=[QN]
     """
-    f = _check_map(f)
+    f = check_map(f)
     x, D = f.value_and_jacobian(theta)
     grad_x = cost.grad(x)
     return -(D @ (D.T @ grad_x))
@@ -562,6 +697,6 @@ def induced_output_metric(f, theta, rank_policy=None):
     -------
     metric : ndarray, shape=[QN, QN]
     """
-    f = _check_map(f)
+    f = check_map(f)
     svd = JacobianSVD(f.jacobian(theta), rank_policy)
     return svd.gram_solve(np.eye(f.dim_out))

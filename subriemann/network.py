@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.tracer import isbox
+from autograd.tracer import getval, isbox
 
 from subriemann import _scratch
 from subriemann.data import TrainingData
@@ -30,6 +30,7 @@ from subriemann.errors import (
     check_array,
     check_int,
     check_real,
+    check_result,
 )
 from subriemann.maps import SmoothMap
 
@@ -194,7 +195,10 @@ class MLP:
     """
 
     def __init__(self, layer_sizes, activation="tanh", allow_nonsmooth: bool = False):
-        sizes = list(layer_sizes) if not isinstance(layer_sizes, str | bytes) else None
+        try:
+            sizes = list(layer_sizes) if not isinstance(layer_sizes, str | bytes) else None
+        except TypeError:  # not a sequence at all (a number, None)
+            sizes = None
         if sizes is None or len(sizes) < 2:
             raise InputError(
                 f"layer_sizes must list at least [M, Q] (input and output dimensions), got {layer_sizes!r}"
@@ -230,10 +234,30 @@ class MLP:
         return sum(b * a + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=False))
 
     def init(self, seed=0, weight_scale: float = 1.0, bias_scale: float = 0.1):
-        """Random θ: W_ℓ ~ N(0, weight_scale²/M_{ℓ-1}), b_ℓ ~ N(0, bias_scale²). Shape ``(K,)``."""
+        """Random θ: W_ℓ ~ N(0, weight_scale²/M_{ℓ-1}), b_ℓ ~ N(0, bias_scale²). Shape ``(K,)``.
+
+        Parameters
+        ----------
+        seed : int, sequence of int, SeedSequence or Generator
+            Seed of ``numpy.random.default_rng``.
+        weight_scale, bias_scale : float
+            Non-negative scales; θ must stay finite (no overflow to inf).
+
+        Raises
+        ------
+        InputError
+            A seed numpy cannot use, a negative or non-finite scale, or scales so
+            large that θ overflows.
+        """
         weight_scale = check_real(weight_scale, "weight_scale", nonnegative=True)
         bias_scale = check_real(bias_scale, "bias_scale", nonnegative=True)
-        rng = np.random.default_rng(seed)
+        try:
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"seed must be a non-negative integer, a sequence of them, a SeedSequence or a "
+                f"Generator, got {seed!r} ({exc})"
+            ) from exc
         params = [
             (
                 rng.normal(0.0, weight_scale / np.sqrt(m_in), size=(m_out, m_in)),
@@ -241,38 +265,78 @@ class MLP:
             )
             for m_out, m_in in self._shapes
         ]
-        return self.pack(params)
+        theta = self._pack(params)
+        if not np.all(np.isfinite(theta)):
+            raise InputError(
+                f"weight_scale = {weight_scale:g} and bias_scale = {bias_scale:g} are so large "
+                "that theta overflows float64; expected scales of order 1"
+            )
+        return theta
 
     def unpack(self, theta):
-        """θ ↦ [(W_1, b_1), ..., (W_{L+1}, b_{L+1})] (views; autograd-traceable)."""
+        """θ ↦ [(W_1, b_1), ..., (W_{L+1}, b_{L+1})] (views; autograd-traceable).
+
+        Raises
+        ------
+        ShapeError, InputError
+            θ is not a finite real vector of shape (K,).
+        """
         if tuple(anp.shape(theta)) != (self.K,):
             raise ShapeError(
                 f"theta must have shape (K,) = ({self.K},), got {tuple(anp.shape(theta))}"
             )
+        return self._unpack(check_array(theta, "theta"))
+
+    def _unpack(self, theta):
+        """:meth:`unpack` without the checks, for θ the caller has validated (the hot path)."""
         return [
             (anp.reshape(theta[s:m], shape), theta[m:e])
             for (s, m, e), shape in zip(self._offsets, self._shapes, strict=True)
         ]
 
     def pack(self, params):
-        """[(W_1, b_1), ...] ↦ θ, shape ``(K,)``; inverse of :meth:`unpack`."""
-        params = list(params)
+        """[(W_1, b_1), ...] ↦ θ, shape ``(K,)``; inverse of :meth:`unpack`.
+
+        Raises
+        ------
+        ShapeError, InputError
+            Wrong number of layers, wrong shapes, or entries that are not finite reals.
+        """
+        try:
+            params = list(params)
+        except TypeError as exc:
+            raise InputError(
+                f"params must be a sequence of (W, b) pairs, got {type(params).__name__}"
+            ) from exc
         if len(params) != len(self._shapes):
             raise ShapeError(f"expected {len(self._shapes)} (W, b) pairs, got {len(params)}")
-        pieces = []
-        for i, ((W, b), shape) in enumerate(zip(params, self._shapes, strict=True)):
+        checked = []
+        for i, (pair, shape) in enumerate(zip(params, self._shapes, strict=True)):
+            try:
+                W, b = pair
+            except (TypeError, ValueError) as exc:
+                raise InputError(
+                    f"layer {i + 1}: expected a pair (W, b), got {type(pair).__name__}"
+                ) from exc
+            W, b = check_array(W, f"W_{i + 1}"), check_array(b, f"b_{i + 1}")
             if tuple(anp.shape(W)) != shape or tuple(anp.shape(b)) != (shape[0],):
                 raise ShapeError(
                     f"layer {i + 1}: expected W of shape {shape} and b of shape ({shape[0]},), "
                     f"got {tuple(anp.shape(W))} and {tuple(anp.shape(b))}"
                 )
-            pieces += [anp.reshape(W, (-1,)), b]
-        theta = anp.concatenate(pieces)
+            checked.append((W, b))
+        return self._pack(checked)
+
+    def _pack(self, params):
+        """:meth:`pack` without the checks, for parameters the package computed."""
+        theta = anp.concatenate([x for W, b in params for x in (anp.reshape(W, (-1,)), b)])
         return theta if isbox(theta) else np.asarray(theta, dtype=np.float64)
 
     def forward(self, theta, inputs):
         """Outputs x_j^{(L+1)} for inputs of shape ``(N, M)``; returns ``(N, Q)``."""
-        return self._forward(self.unpack(theta), inputs)[0]
+        inputs = check_array(inputs, "inputs", shape=(None, self.M))
+        out = self._forward(self.unpack(theta), inputs)[0]
+        return check_result(out, "the network output", "check the scale of theta and of inputs")
 
     # -- propagation shared by the map and its derivatives ---------------------
     def _forward(self, params, inputs):
@@ -327,8 +391,12 @@ class NetworkMap(SmoothMap):
         self.Q = mlp.Q
         super().__init__(mlp.K, mlp.Q * self.N)
 
+    def _matrix_result(self, out, what):
+        # _assemble has proven the matrix finite (or raised): no second pass over it
+        return out
+
     def _value(self, theta):
-        return anp.reshape(self.mlp.forward(theta, self.inputs), (-1,))
+        return anp.reshape(self.mlp._forward(self.mlp._unpack(theta), self.inputs)[0], (-1,))
 
     def _backward_factors(self, params, pre, dparams=None, dpre=None):
         """Backward factors B_ℓ = ∂x/∂z_ℓ and, along a tangent dθ, their derivatives dB_ℓ.
@@ -359,15 +427,31 @@ class NetworkMap(SmoothMap):
                     dC = _rows_times(dB, W) + _rows_times(B, dparams[layer - 1][0])
         return Bs[::-1], dBs[::-1]
 
-    def _assemble(self, layers):
-        """Lay out a (QN, K) matrix in the θ layout from per-layer factors.
+    def _assemble(self, layers, what: str = "the assembled (QN, K) matrix"):
+        """Lay out a (QN, K) matrix in the θ layout from per-layer factors; NumericalError if it overflows.
 
         ``layers[ℓ]`` is ``(terms, bias)``: the W_ℓ-block is Σ B ⊗ a over the
         ``(B, a)`` pairs in ``terms`` (B (N, Q, M_ℓ), a (N, M_{ℓ-1})), the
         b_ℓ-block is ``bias`` (N, Q, M_ℓ); ``None`` factors are zero.
         """
-        N, Q, K = self.N, self.Q, self.dim_in
         layers = [([(B, a) for B, a in terms if a is not None], bias) for terms, bias in layers]
+        D = self._assemble_unchecked(layers)
+        # Every entry is a sum of products B·a or a bias entry, so the bound
+        # Σ max|B|·max|a| (computed with the same rounded, monotone operations)
+        # proves D finite from the small factors, O(NQ·ΣM_ℓ) instead of a pass
+        # over the QN×K result; only when the bound overflows is D itself scanned.
+        # A sum over all blocks (not a max) so that a NaN factor propagates.
+        bound = 0.0
+        for terms, bias in layers:
+            bound += sum(_absmax(B) * _absmax(a) for B, a in terms)
+            bound += 0.0 if bias is None else _absmax(bias)
+        if not np.isfinite(bound):
+            check_result(D, what, "check the scale of theta, of the direction and of the inputs")
+        return D
+
+    def _assemble_unchecked(self, layers):
+        """:meth:`_assemble` without the finiteness proof (``layers`` without ``None`` inputs)."""
+        N, Q, K = self.N, self.Q, self.dim_in
         traced = any(
             isbox(x) for terms, bias in layers for x in (bias, *(y for t in terms for y in t))
         )
@@ -397,11 +481,11 @@ class NetworkMap(SmoothMap):
         return D.reshape(N * Q, K)
 
     def _value_and_jacobian(self, theta):
-        params = self.mlp.unpack(theta)
+        params = self.mlp._unpack(theta)
         out, pre, acts = self.mlp._forward(params, self.inputs)
         Bs, _ = self._backward_factors(params, pre)
         layers = [([(B, a)], B) for B, a in zip(Bs, acts, strict=True)]
-        return anp.reshape(out, (-1,)), self._assemble(layers)
+        return anp.reshape(out, (-1,)), self._assemble(layers, "the Jacobian D[theta]")
 
     def _jacobian(self, theta):
         return self._value_and_jacobian(theta)[1]
@@ -425,12 +509,12 @@ class NetworkMap(SmoothMap):
         return dpre, dacts, dx
 
     def _jvp(self, theta, v):
-        params, dparams = self.mlp.unpack(theta), self.mlp.unpack(v)
+        params, dparams = self.mlp._unpack(theta), self.mlp._unpack(v)
         _, pre, acts = self.mlp._forward(params, self.inputs)
         return anp.reshape(self._tangents(params, dparams, pre, acts)[2], (-1,))
 
     def _vjp(self, theta, w):
-        params = self.mlp.unpack(theta)
+        params = self.mlp._unpack(theta)
         _, pre, acts = self.mlp._forward(params, self.inputs)
         delta = anp.reshape(w, (self.N, self.Q))
         grads = []
@@ -439,11 +523,11 @@ class NetworkMap(SmoothMap):
             grads.append((anp.dot(delta.T, acts[layer]), anp.sum(delta, axis=0)))
             if layer > 0:
                 delta = anp.dot(delta, W) * self.mlp.activation.d1(pre[layer - 1])
-        return self.mlp.pack(grads[::-1])
+        return self.mlp._pack(grads[::-1])
 
     def _jacobian_derivative(self, theta, v):
         # d/dt of D's blocks B_ℓ ⊗ a_{ℓ-1} and B_ℓ: dB_ℓ ⊗ a_{ℓ-1} + B_ℓ ⊗ da_{ℓ-1} and dB_ℓ
-        params, dparams = self.mlp.unpack(theta), self.mlp.unpack(v)
+        params, dparams = self.mlp._unpack(theta), self.mlp._unpack(v)
         _, pre, acts = self.mlp._forward(params, self.inputs)
         dpre, dacts, _ = self._tangents(params, dparams, pre, acts)
         Bs, dBs = self._backward_factors(params, pre, dparams, dpre)
@@ -451,7 +535,7 @@ class NetworkMap(SmoothMap):
             ([(B, da)] if dB is None else [(dB, a), (B, da)], dB)
             for B, dB, a, da in zip(Bs, dBs, acts, dacts, strict=True)
         ]
-        return self._assemble(layers)
+        return self._assemble(layers, "the Jacobian derivative d/dt D[theta + t v]")
 
     def _hessian_vector_blocks(self, theta, V, W, block_bytes):
         """Closed form of :meth:`SmoothMap.hessian_vector_blocks`, batched over directions.
@@ -477,7 +561,7 @@ class NetworkMap(SmoothMap):
         if n_v == 0 or n_w == 0:
             yield 0, self.dim_in, np.zeros((n_v, n_w, self.dim_in))
             return
-        params = mlp.unpack(np.asarray(theta, dtype=np.float64))
+        params = mlp._unpack(np.asarray(theta, dtype=np.float64))
         _, pre, acts = mlp._forward(params, self.inputs)
         Bs, _ = self._backward_factors(params, pre)
         Vt = np.ascontiguousarray(V.T)
@@ -571,6 +655,11 @@ class NetworkMap(SmoothMap):
 
     def __repr__(self) -> str:
         return f"NetworkMap({self.mlp!r}, N={self.N}, QN={self.dim_out})"
+
+
+def _absmax(x) -> float:
+    """max |x| of a (possibly traced) array; NaN if x holds a NaN."""
+    return float(np.max(np.abs(getval(x))))
 
 
 def _rows_times(B, W):

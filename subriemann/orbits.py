@@ -600,9 +600,9 @@ def _ode(
 
         def excess(_s, theta):
             # C plus its round-off slack: the event fires where C ≤ ε − slack, so that
-            # C ≤ ε also holds for the recorded point, whose x may come from another
-            # evaluation route (value_and_jacobian) and differ from f(θ) in the last bits
-            x = np.asarray(flow.f(theta), dtype=np.float64)
+            # C ≤ ε also holds for the recorded point even if its x came by another
+            # evaluation route (value_and_jacobian) and differs from f(θ) in the last bits
+            x = flow.output_at(theta)
             c = float(flow.cost(x))
             c += _cost_round_off(flow, x, c)
             return (math.log(c) if c > 0 else -745.0) - log_eps

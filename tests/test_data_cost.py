@@ -1,5 +1,7 @@
 """Training data of §1.1 and the L² cost (1.7) with its gradients (1.18), (1.20)."""
 
+import re
+
 import autograd
 import numpy as np
 import pytest
@@ -200,3 +202,29 @@ def test_parameter_gradient_is_Dt_times_output_gradient_1_18(case):
     tol = 1e-12 * max(np.max(np.abs(grad_x) @ np.abs(D)), 1e-300)
     assert np.max(np.abs(grad_theta - D.T @ grad_x)) <= tol
     assert np.max(np.abs(grad_theta - f.vjp(theta, grad_x))) <= tol
+
+
+# -- issue #11 item 4: overflow is reported, never returned as inf ----------------------
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e300])
+def test_cost_overflow_raises_numerical_error_naming_the_input(scale):
+    cost = sr.L2Cost(np.zeros(6), n_samples=3)
+    x = np.zeros(6)
+    x[4] = scale
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(
+            sr.NumericalError,
+            match=re.escape(f"the input x overflowed it, its largest entry |x[4]| = {scale:.3g}"),
+        ),
+    ):
+        cost(x)
+
+
+def test_cost_gradient_overflow_raises_numerical_error():
+    cost = sr.L2Cost(np.full(2, -1e308), n_samples=1)
+    with np.errstate(all="ignore"), pytest.raises(sr.NumericalError, match=r"residual x - y_ω"):
+        cost.grad(np.full(2, 1e308))
+    # large but representable values are fine
+    assert np.isfinite(sr.L2Cost(np.zeros(2), n_samples=1)(np.full(2, 1e150)))

@@ -341,6 +341,177 @@ CASES = {
         InputError,
         "rank_policy must be a RankPolicy, a float rtol or None, got 'strict'",
     ),
+    # -- issue #11 item 4: complex, string, boolean and object data everywhere ----------
+    "theta as a list of numeric strings": (
+        lambda: F(["1"] * 22),
+        InputError,
+        "theta must be a numeric array of real numbers, got a list of dtype <U1",
+    ),
+    "theta as a list of booleans": (
+        lambda: F([True] * 22),
+        InputError,
+        "theta must be a numeric array of real numbers, got a list of dtype bool",
+    ),
+    "complex theta for unpack": (
+        lambda: NET.unpack(THETA + 1j),
+        InputError,
+        "theta must hold real numbers, got dtype complex128",
+    ),
+    "string theta for unpack": (
+        lambda: NET.unpack(np.array(["a"] * 22)),
+        InputError,
+        "theta must hold real numbers",
+    ),
+    "NaN theta for unpack": (
+        lambda: NET.unpack(with_nan(THETA)),
+        NonFiniteError,
+        "theta contains 1",
+    ),
+    "complex weights for pack": (
+        lambda: NET.pack([(np.zeros((4, 2)) + 1j, np.zeros(4)), (np.zeros((2, 4)), np.zeros(2))]),
+        InputError,
+        "W_1 must hold real numbers, got dtype complex128",
+    ),
+    "string biases for pack": (
+        lambda: NET.pack([(np.zeros((4, 2)), ["a"] * 4), (np.zeros((2, 4)), np.zeros(2))]),
+        InputError,
+        "b_1 must be a numeric array of real numbers",
+    ),
+    "NaN weights for pack": (
+        lambda: NET.pack([(np.zeros((4, 2)), np.zeros(4)), (with_nan(np.zeros((2, 4))), [0, 0])]),
+        NonFiniteError,
+        "W_2 contains 1 non-finite",
+    ),
+    "pack with something that is not a pair": (
+        lambda: NET.pack([np.zeros(3), (np.zeros((2, 4)), np.zeros(2))]),
+        InputError,
+        r"layer 1: expected a pair \(W, b\)",
+    ),
+    "seed that numpy cannot use": (
+        lambda: NET.init("a"),
+        InputError,
+        "seed must be a non-negative",
+    ),
+    "negative seed": (lambda: NET.init(-1), InputError, "seed must be a non-negative integer"),
+    "scales so large that theta overflows": (
+        lambda: NET.init(0, weight_scale=np.finfo(float).max),
+        InputError,
+        "theta overflows float64",
+    ),
+    "complex D for the SVD": (
+        lambda: sr.JacobianSVD(np.eye(3) + 1j),
+        InputError,
+        "D must hold real numbers, got dtype complex128",
+    ),
+    "string D for the SVD": (
+        lambda: sr.JacobianSVD(np.array([["a", "b"]])),
+        InputError,
+        "D must hold real numbers",
+    ),
+    "object D for the SVD": (
+        lambda: sr.JacobianSVD(np.array([[None, 1.0]])),
+        InputError,
+        "D must hold real numbers, got dtype object",
+    ),
+    "solve with rhs of the wrong length": (
+        lambda: sr.JacobianSVD(np.eye(3)).solve(np.ones(4)),
+        ShapeError,
+        r"rhs must have shape \(3,\) or \(3, k\) for D of shape \(3, 3\), got \(4,\)",
+    ),
+    "solve with complex rhs": (
+        lambda: sr.JacobianSVD(np.eye(3)).solve(np.ones(3) + 1j),
+        InputError,
+        "rhs must hold real numbers",
+    ),
+    "solve with NaN rhs": (
+        lambda: sr.JacobianSVD(np.eye(3)).normal_solve(with_nan(np.ones(3))),
+        NonFiniteError,
+        "rhs contains 1 non-finite",
+    ),
+    "projection of a string vector": (
+        lambda: sr.JacobianSVD(np.eye(2, 5)).project_row(np.array(list("abcde"))),
+        InputError,
+        "v must hold real numbers",
+    ),
+    "bundle gradient with a complex covector": (
+        lambda: sr.PullbackBundle(F).grad(THETA, THETA + 1j),
+        InputError,
+        "covector must hold real numbers, got dtype complex128",
+    ),
+    "bundle gradient at a string theta": (
+        lambda: sr.PullbackBundle(F).grad(np.array(["a"] * 22), THETA),
+        InputError,
+        "theta must hold real numbers",
+    ),
+    "bundle gradient on a batch of the wrong length": (
+        lambda: sr.PullbackBundle(F).grad(np.ones((2, 3)), np.ones((2, 3))),
+        ShapeError,
+        r"theta must have shape \[..., 22\], got \(2, 3\)",
+    ),
+    "bundle frame on an empty batch": (
+        lambda: sr.PullbackBundle(F).frame(np.zeros((0, 22))),
+        ShapeError,
+        r"base_point is an empty batch \(shape \(0, 22\)\)",
+    ),
+    "pullback metric gradient at a string theta": (
+        lambda: sr.PullbackMetric(F).grad(np.array(["a"] * 22), THETA),
+        InputError,
+        "theta must hold real numbers",
+    ),
+    "pullback metric gradient on a batch of the wrong length": (
+        lambda: sr.PullbackMetric(F).grad(np.ones((2, 3)), np.ones((2, 3))),
+        ShapeError,
+        r"theta must have shape \[..., 22\]",
+    ),
+    "pullback metric on an empty batch": (
+        lambda: sr.PullbackMetric(F).metric_matrix(np.zeros((0, 22))),
+        ShapeError,
+        "base_point is an empty batch",
+    ),
+    "output metric field returning complex values": (
+        lambda: sr.PullbackBundle(F, output_metric=lambda x: np.eye(6) + 0j).at(THETA),
+        InputError,
+        r"the output metric OutputMetricField\(<lambda>, dim=6\) evaluated at x = .* must hold "
+        "real numbers, got dtype complex128",
+    ),
+    "output metric field returning NaN": (
+        lambda: sr.PullbackBundle(F, output_metric=lambda x: np.full((6, 6), np.nan)).grad(
+            THETA, THETA
+        ),
+        NonFiniteError,
+        r"the output metric OutputMetricField\(<lambda>, dim=6\) evaluated at x = \[.*\] "
+        "contains 36 non-finite",
+    ),
+    "autodiff map returning complex values": (
+        lambda: sr.AutodiffMap(lambda t: t * 1j, 2, 2)(np.ones(2)),
+        InputError,
+        r"the value fn\(theta\) must hold real numbers",
+    ),
+    "ragged labels": (
+        lambda: sr.TrainingData(X, [0, [1], 1], np.eye(2)),
+        InputError,
+        "labels must be a 1-D sequence of integers",
+    ),
+    "label too large for an integer": (
+        lambda: sr.TrainingData(X, [0, 1, 1e300], np.eye(2)),
+        InputError,
+        r"label 1e\+300 of sample 2 is out of range",
+    ),
+    "one-hot labels implying a huge Q": (
+        lambda: sr.TrainingData.one_hot(X, [0, 1, 10**12]),
+        InputError,
+        r"the labels imply Q = max\(labels\) \+ 1 = 1000000000001 classes",
+    ),
+    "linear catalog entry from an empty matrix": (
+        lambda: sr.catalog.linear_horizontal(np.zeros((0, 3))),
+        InputError,
+        r"A must be a non-empty \(m, n\) matrix, got shape \(0, 3\)",
+    ),
+    "network catalog entry with a string N": (
+        lambda: sr.catalog.network_bundle(n_samples="a"),
+        InputError,
+        "n_samples must be a positive integer",
+    ),
 }
 
 
@@ -477,3 +648,78 @@ def test_package_entry_points_share_the_scalar_checks():
             call()
     # NumPy numbers pass where Python numbers do
     assert sr.RankPolicy(rtol=np.float32(0.5)).rtol == 0.5
+
+
+# -- issue #11 item 4: traced values, overflow, and which point of a batch failed -------
+
+
+def test_a_traced_complex_theta_is_refused_like_a_plain_one():
+    # autograd boxes were passed through unchecked: a complex θ reached the network
+    import autograd
+    import autograd.numpy as anp
+
+    with pytest.raises(InputError, match="theta must hold real numbers, got dtype complex128"):
+        autograd.grad(lambda t: anp.real(anp.sum(F(t * (1 + 1j)))))(THETA)
+
+
+def test_overflowing_solve_raises_numerical_error_naming_rhs():
+    svd = sr.JacobianSVD(1e-200 * np.eye(3))
+    with pytest.raises(sr.NumericalError, match=r"\|rhs\|_max = 1e\+200 is too large"):
+        svd.solve(np.full(3, 1e200))
+
+
+def test_batched_metric_evaluation_names_the_batch_index():
+    points = np.tile(THETA, (2, 2, 1))
+    points[1, 0, 3] = np.nan
+    with pytest.raises(NonFiniteError, match=r"at batch index \(1, 0\) of base_point: base_point"):
+        sr.PullbackMetric(F).metric_matrix(points)
+
+
+def underparametrized_map():
+    t = np.linspace(-2, 2, 10)[:, None]
+    f = sr.NetworkMap(sr.MLP([1, 2, 1]), t)  # K = 7 < QN = 10
+    return f, f.mlp.init(seed=0, weight_scale=2.0)
+
+
+def test_batched_exp_names_the_batch_index_and_the_time_of_a_rank_loss():
+    f, theta = underparametrized_map()
+    points = np.stack([theta, theta + 0.1, np.zeros(7)])  # rank D = 1 at θ = 0
+    with pytest.raises(
+        sr.RankConditionError,
+        match=r"^geodesic integration at time t = 0: at batch index \(2,\) of base_point: the "
+        "pullback metric",
+    ):
+        sr.PullbackMetric(f).exp(0.1 * np.ones((3, 7)), points)
+
+
+def test_batched_exp_names_the_time_at_which_it_fails_along_the_way():
+    f, theta = underparametrized_map()
+    with pytest.raises(sr.RankConditionError, match=r"time t = 0\.0[1-9].*batch index \(0,\)"):
+        sr.PullbackMetric(f).exp(1e3 * np.ones((2, 7)), np.stack([theta, theta]))
+
+
+def test_exp_arguments_are_checked():
+    f, theta = underparametrized_map()
+    with pytest.raises(InputError, match="tangent_vec must hold real numbers"):
+        sr.PullbackMetric(f).exp(np.ones(7) + 1j, theta)
+    with pytest.raises(ShapeError, match=r"tangent_vec must have shape \[..., 7\]"):
+        sr.PullbackMetric(f).exp(np.ones(6), theta)
+
+
+def test_sub_riemannian_exp_batches_and_names_the_index_and_time_of_a_blow_up():
+    metric = sr.catalog.heisenberg().sub_riemannian_metric()
+    one = metric.exp(np.ones(3), np.zeros(3))
+    both = metric.exp(np.ones((2, 3)), np.zeros((2, 3)))  # batches [..., dim] now work
+    np.testing.assert_allclose(both, [one, one])
+    covectors = np.array([[1.0, 1.0, 1.0], [1e200, 1e200, 1.0]])
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(
+            sr.NumericalError,
+            match=r"normal geodesic integration on the step from time t = 0\.05 to 0\.1 \(step 2 "
+            r"of 20\): the geodesic blew up \(NaN/inf\) at batch index \(1,\)",
+        ),
+    ):
+        metric.exp(covectors, np.zeros((2, 3)))
+    with pytest.raises(InputError, match="cotangent_vec must hold real numbers"):
+        metric.exp(np.ones(3) + 1j, np.zeros(3))

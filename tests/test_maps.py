@@ -287,3 +287,44 @@ def test_bad_tangent_or_covector_is_refused(call, message):
 def test_bad_linear_map_is_refused(A, error, message):
     with pytest.raises(error, match=message):
         sr.LinearMap(A)
+
+
+# -- issue #11 item 4: overflow of the map is reported, and pack/unpack check their input --
+
+
+def test_network_overflow_raises_numerical_error_not_inf():
+    net = sr.MLP([2, 4, 2])
+    f = sr.NetworkMap(net, np.arange(6.0).reshape(3, 2))
+    theta = np.full(net.K, 1e308)
+    with np.errstate(all="ignore"):
+        with pytest.raises(sr.NumericalError, match=r"^f\(theta\) contains NaN or inf"):
+            f(theta)
+        with pytest.raises(sr.NumericalError, match=r"pull-back D\[theta\]\^T w contains NaN"):
+            f.vjp(theta, np.ones(6))
+
+
+def test_network_jacobian_overflow_is_caught_from_its_factors():
+    # inputs of 1e300 make the W_1-block B ⊗ a overflow: the factor bound sees it
+    net = sr.MLP([2, 3, 1], activation="identity")
+    f = sr.NetworkMap(net, np.full((2, 2), 1e300))
+    theta = np.full(net.K, 1e10)
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(sr.NumericalError, match=r"the Jacobian D\[theta\] contains NaN or inf"),
+    ):
+        f.jacobian(theta)
+
+
+def test_autodiff_map_overflow_raises_numerical_error():
+    f = sr.AutodiffMap(lambda t: anp.exp(t), 2, 2)
+    with np.errstate(all="ignore"), pytest.raises(sr.NumericalError, match="f\\(theta\\)"):
+        f(np.full(2, 1e3))
+
+
+def test_pack_and_unpack_round_trip_and_accept_lists():
+    net = sr.MLP([2, 3, 1])
+    theta = net.init(1)
+    params = net.unpack(theta)
+    as_lists = [(W.tolist(), b.tolist()) for W, b in params]
+    np.testing.assert_array_equal(net.pack(as_lists), theta)
+    np.testing.assert_array_equal(net.unpack(theta.tolist())[0][0], params[0][0])

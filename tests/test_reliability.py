@@ -27,8 +27,15 @@ def test_target_cost_reached_means_cost_at_most_eps(problem, eps, method):
     f, cost, theta = problem
     flow = sr.AdaptedFlow(f, cost)
     kw = {"step": 0.25} if method in ("rk4", "euler", "monotone") else {}
-    traj = sr.integrate(flow, theta, np.inf if method != "euler" else 1e4, method=method,
-                        eps=eps, max_steps=20_000, **kw)
+    traj = sr.integrate(
+        flow,
+        theta,
+        np.inf if method != "euler" else 1e4,
+        method=method,
+        eps=eps,
+        max_steps=20_000,
+        **kw,
+    )
     if cost(f(theta)) > eps:
         assert traj.status == "target_cost_reached", traj.message
     assert traj.final_cost <= eps
@@ -57,7 +64,7 @@ def test_eps_below_the_round_off_floor_is_refused():
     f, cost, theta = network_problem(0, (2, 6, 1), 3)
     floor = sr.theory.cost_floor(cost.target, cost.N)
     assert floor == pytest.approx(np.finfo(float).eps * cost.target @ cost.target / cost.N)
-    with pytest.raises(InputError, match=r"round-off floor.*%.3g" % floor):
+    with pytest.raises(InputError, match=rf"round-off floor.*{floor:.3g}"):
         sr.integrate(sr.AdaptedFlow(f, cost), theta, np.inf, eps=floor / 10)
     # at the floor itself the run is allowed (and cannot claim what it does not reach)
     traj = sr.integrate(sr.AdaptedFlow(f, cost), theta, 10.0, eps=floor * 1.01)
