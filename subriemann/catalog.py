@@ -22,6 +22,7 @@ import numpy as np
 
 from subriemann.distributions import Distribution
 from subriemann.errors import InputError, check_array, check_int, check_real
+from subriemann.network import parse_architecture
 
 __all__ = [
     "heisenberg",
@@ -387,10 +388,7 @@ def from_spec(spec: str) -> Distribution:
         raise InputError(
             f"network spec {spec!r} needs layer sizes, e.g. 'network:2,3,2:N=2:seed=0:act=tanh'"
         )
-    try:
-        sizes = [int(x) for x in parts[1].split(",")]
-    except ValueError as exc:
-        raise InputError(f"layer sizes in {spec!r} must be integers, got {parts[1]!r}") from exc
+    sizes = parse_architecture(parts[1])
     options = {"n": "2", "seed": "0", "act": "tanh"}
     for item in parts[2:]:
         key, _, value = item.partition("=")

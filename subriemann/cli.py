@@ -25,6 +25,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,8 @@ import numpy as np
 
 import subriemann as sr
 from subriemann import report
-from subriemann.errors import InputError, SubriemannError
+from subriemann.errors import InputError, SubriemannError, check_int
+from subriemann.flows import regime_for_rank
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -77,7 +79,7 @@ class _Key:
 #: The schema of a ``train`` configuration; ``""`` holds the top-level keys.
 SCHEMA: dict[str, dict[str, _Key]] = {
     "": {
-        "seed": _Key("int", 0, doc="master seed of data and initialization"),
+        "seed": _Key("int", 0, minimum=0, doc="master seed of data and initialization"),
         "name": _Key("str", "train", doc="run name (the record is <out>/<name>.json)"),
     },
     "data": {
@@ -91,7 +93,7 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "n_classes": _Key("int", 3, minimum=1, doc="number of classes = Q"),
         "input_dim": _Key("int", 2, minimum=1, doc="M"),
         "spread": _Key("float", 0.3, minimum=0.0, exclusive=True, doc="cluster radius"),
-        "seed": _Key("int", None, doc="data seed (default: the master seed)"),
+        "seed": _Key("int", None, minimum=0, doc="data seed (default: the master seed)"),
         "inputs": _Key("matrix", None, doc="inline inputs x_j, shape (N, M)"),
         "labels": _Key("ints", None, minimum=0, doc="inline labels ω(j), 0-based"),
         "class_outputs": _Key(
@@ -108,7 +110,9 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         ),
         "weight_scale": _Key("float", 1.0, minimum=0.0, exclusive=True),
         "bias_scale": _Key("float", 0.1, minimum=0.0),
-        "init_seed": _Key("int", None, doc="initialization seed (default: the master seed)"),
+        "init_seed": _Key(
+            "int", None, minimum=0, doc="initialization seed (default: the master seed)"
+        ),
     },
     "flow": {
         "kind": _Key(
@@ -343,13 +347,99 @@ def load_config(path) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {str(path)!r} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(
+            f"config file {str(path)!r} is a directory; expected a TOML file"
+        ) from exc
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from exc
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        # TOML is UTF-8 by definition (tomllib reads str); say where the bad byte is
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}, line {line}: {exc.reason}); "
+            "expected a TOML file encoded as UTF-8"
+        ) from exc
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     return Config(raw, text, str(path))
+
+
+# =============================================================================
+# Checks made before any computation starts
+# =============================================================================
+def _memory_limit() -> int:
+    """Bytes a run may plan to hold: half the physical memory (8 GiB if it is unknown)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system
+        total = 16 * 2**30
+    return int(total) // 2
+
+
+def _planned_bytes(N: int, M: int, Q: int, K: int) -> int:
+    """The memory model of a run: the float64 arrays every command holds at once.
+
+    Inputs N·M, targets N·Q, parameters K, the Jacobian D (QN·K) and the Gram
+    matrix DDᵀ ((QN)²), 8 bytes each.  A lower bound (orbits, brackets and
+    work arrays come on top), used to refuse sizes that cannot fit before
+    anything is allocated.
+    """
+    QN = Q * N
+    return 8 * (N * M + QN + K + QN * K + QN * QN)
+
+
+def _memory_problem(N: int, M: int, Q: int, K: int) -> str | None:
+    """Why (N, M, Q, K) cannot fit in memory, or None."""
+    need, limit = _planned_bytes(N, M, Q, K), _memory_limit()
+    if need <= limit:
+        return None
+    return (
+        f"N = {N} samples, M = {M}, Q = {Q}, K = {K} parameters need at least {need:,} bytes "
+        f"({need / 1e9:.3g} GB: 8 bytes x (N·M + QN + K + QN·K + (QN)²)); expected at most "
+        f"{limit:,} bytes ({limit / 1e9:.3g} GB, half the physical memory)"
+    )
+
+
+def _check_network_memory(option: str, layers, N: int) -> None:
+    """Refuse a network on N inputs whose arrays cannot fit (``option`` names the culprit)."""
+    problem = _memory_problem(N, layers[0], layers[-1], sr.MLP.count_parameters(layers))
+    if problem:
+        raise ConfigError(f"{option}: {problem}")
+
+
+def _prepare_out(value, name: str = "--out") -> Path:
+    """The report folder, created and proved writable before any computation starts.
+
+    Writability is tested by creating (and removing) a file in it: permission
+    bits say nothing for root, read-only mounts and full disks, a real write does.
+    """
+    path = Path(value)
+    where = f"{name} {str(path)!r}"
+    try:
+        if path.exists() and not path.is_dir():
+            raise ConfigError(
+                f"{where} is an existing file; expected a directory (created if needed)"
+            )
+        for parent in path.parents:  # the nearest existing ancestor must be a folder
+            if parent.exists():
+                if not parent.is_dir():
+                    raise ConfigError(
+                        f"{where} lies below the file {str(parent)!r}; expected a directory path"
+                    )
+                break
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".subriemann-write-test-", dir=path)
+    except OSError as exc:
+        raise ConfigError(
+            f"{where} is not writable ({exc.strerror or exc}); expected a directory where "
+            "files can be created"
+        ) from exc
+    os.close(fd)
+    os.unlink(probe)
+    return path
 
 
 # =============================================================================
@@ -433,21 +523,29 @@ class FlowSpec:
 
 
 def _resolve_method(cfg: Config, key: str, value: str) -> str:
-    """The integrator name, checked against :data:`subriemann.integrate.METHODS` (any case)."""
-    from subriemann.integrate import METHODS
+    """The integrator name by :func:`subriemann.orbits.resolve_method`, as a config error."""
+    from subriemann.orbits import METHODS, resolve_method
 
-    known = {m.lower() for m in METHODS} | {"rk45"}
-    if value.lower() not in known:
-        close = difflib.get_close_matches(value.lower(), sorted(known), n=1)
+    try:
+        return resolve_method(value)
+    except InputError:
+        known = sorted({m.lower() for m in METHODS} | {"rk45"})
+        close = difflib.get_close_matches(value.lower(), known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise cfg.error(
             "integrator", key, f"unknown method {value!r}{hint}; expected one of {list(METHODS)}"
-        )
-    return (
-        value.lower()
-        if value.lower() in ("output-exact", "euler", "rk4", "rk45", "scipy")
-        else value
-    )
+        ) from None
+
+
+def _check_config_memory(cfg: Config, N: int, M: int, Q: int) -> None:
+    """Refuse a configuration whose arrays cannot fit, naming the key that makes them large."""
+    K = sr.MLP.count_parameters([M, *cfg["network"]["hidden"], Q])
+    problem = _memory_problem(N, M, Q, K)
+    if problem:
+        # one sample already too much: the network is the culprit, otherwise the data
+        too_wide = _memory_problem(1, M, Q, K) is not None
+        table, key = ("network", "hidden") if too_wide else ("data", "n_samples")
+        raise cfg.error(table, key, problem)
 
 
 def build_run(cfg: Config):
@@ -458,8 +556,13 @@ def build_run(cfg: Config):
     dict
         ``data, mlp, f, cost, theta0, output_metric, flows`` (list of FlowSpec).
     """
+    net, d = cfg["network"], cfg["data"]
+    blobs = d["kind"] == "blobs"
+    if blobs:  # sizes known before any array is made
+        _check_config_memory(cfg, d["n_samples"], d["input_dim"], d["n_classes"])
     data = _build_data(cfg)
-    net = cfg["network"]
+    if not blobs:  # inline arrays are already in memory; the network may not fit
+        _check_config_memory(cfg, data.N, data.M, data.Q)
     try:
         mlp = sr.MLP(
             [data.M, *net["hidden"], data.Q],
@@ -525,12 +628,6 @@ def build_run(cfg: Config):
 # =============================================================================
 # Running flows and summarising them
 # =============================================================================
-def _regime_at(rep, K: int, QN: int) -> str:
-    if rep.rank == QN:
-        return "borderline" if K == QN else "over"
-    return "under" if rep.rank == K else "rank-loss"
-
-
 def _orbit_summary(traj, f, cost, eps, quiet: bool, label: str) -> dict:
     """Orbit arrays (s, C, rank, σ_min, σ_max, ε(θ)) and the scalars of the table."""
     from subriemann.landscape import trapping_profile
@@ -628,7 +725,7 @@ def run_training(
         "K": f.dim_in,
         "QN": f.dim_out,
         "N": cost.N,
-        "regime": _regime_at(rep, f.dim_in, f.dim_out),
+        "regime": regime_for_rank(rep.rank, f.dim_in, f.dim_out),
         "rank": rep.rank,
         "sigma_min": rep.sigma_min,
         "sigma_max": rep.sigma_max,
@@ -804,6 +901,7 @@ def cmd_demo(args) -> int:
     """Adapted vs standard flow on a small over-parametrized tanh network (the main job)."""
     if not args.eps > 0:
         raise ConfigError(f"--eps must be > 0 (the target cost ε), got {args.eps!r}")
+    outdir = _prepare_out(args.out)
     data = sr.TrainingData.blobs(n_samples=6, n_classes=3, input_dim=2, spread=0.3, seed=args.seed)
     mlp = sr.MLP([data.M, 8, data.Q], activation="tanh")
     f = sr.NetworkMap(mlp, data.inputs)
@@ -836,7 +934,7 @@ def cmd_demo(args) -> int:
     record = report.make_record("demo", config, args.seed, results)
     failure = _run_failure(results, require_target=True)
     record["failure"] = failure
-    paths = _write_outputs(record, Path(args.out), "demo", figures=True)
+    paths = _write_outputs(record, outdir, "demo", figures=True)
     title = (
         f"subriemann demo: {mlp!r} on {data.N} samples in {data.n_classes} classes, "
         f"adapted vs standard flow from the same θ0 (seed {args.seed})"
@@ -848,6 +946,10 @@ def cmd_demo(args) -> int:
 def cmd_train(args) -> int:
     """Train the network of a TOML configuration with the configured flow(s)."""
     cfg = load_config(args.config)
+    if args.out is not None:
+        outdir = _prepare_out(args.out)
+    else:
+        outdir = _prepare_out(cfg["output"]["dir"], f"{cfg.path}: key 'output.dir'")
     run = build_run(cfg)
     integ = cfg["integrator"]
     options = {
@@ -885,7 +987,6 @@ def cmd_train(args) -> int:
     )
     failure = _run_failure(results, require_target=cfg["target"]["require"])
     record["failure"] = failure
-    outdir = Path(args.out or cfg["output"]["dir"])
     paths = _write_outputs(record, outdir, cfg[""]["name"], cfg["output"]["figures"])
     title = f"subriemann train {args.config}: {mlp!r} on {data!r}"
     _emit(args, record, _training_text(title, results, results.get("frobenius"), paths, failure))
@@ -925,6 +1026,12 @@ def cmd_frobenius(args) -> int:
         )
     if args.points < 1:
         raise ConfigError(f"--points must be >= 1, got {args.points}")
+    if args.catalog is None:
+        layers = _parse_layers(args.layers)
+        if args.samples < 1:
+            raise ConfigError(f"--samples must be >= 1, got {args.samples}")
+        _check_network_memory("--layers/--samples", layers, args.samples)
+    outdir = _prepare_out(args.out)
     if args.catalog is not None:
         try:
             dist = catalog.get(args.catalog)
@@ -934,9 +1041,6 @@ def cmd_frobenius(args) -> int:
         config = {"command": "frobenius", "catalog": args.catalog}
         max_step = args.max_step or dist.dim
     else:
-        layers = _parse_layers(args.layers)
-        if args.samples < 1:
-            raise ConfigError(f"--samples must be >= 1, got {args.samples}")
         try:
             dist = catalog.network_bundle(
                 layers, n_samples=args.samples, activation=args.activation, seed=args.seed
@@ -959,14 +1063,11 @@ def cmd_frobenius(args) -> int:
     else:
         config.update(points=args.points, scale=args.scale, max_step=max_step)
         pts = dist.sample_points(args.points, seed=args.seed, scale=args.scale)
-    reports = []
     with report.progress_bar("Frobenius test", args.quiet, total=len(pts)) as bar:
-        for i, p in enumerate(pts):
-            reports.append(dist.frobenius_defect(p, args.tolerance))
-            bar(i + 1, len(pts))
+        verdict = dist.sample_verdict(pts, tolerance=args.tolerance, progress=bar)
+    reports = verdict.reports
     growth = dist.growth_vector(pts[0], max_step=max_step)
-    n_fail = sum(not r.is_involutive for r in reports)
-    involutive = n_fail == 0
+    n_fail, involutive = verdict.n_non_involutive, verdict.is_involutive
     known = {
         k: v
         for k, v in getattr(dist, "known", {}).items()
@@ -1009,7 +1110,7 @@ def cmd_frobenius(args) -> int:
         ],
     }
     record = report.make_record("frobenius", config, args.seed, results)
-    paths = _write_outputs(record, Path(args.out), "frobenius", figures=True)
+    paths = _write_outputs(record, outdir, "frobenius", figures=True)
     verdict = (
         "involutive at the chosen point"
         if involutive and args.at is not None
@@ -1054,8 +1155,9 @@ def cmd_survey(args) -> int:
     for name in ("seeds", "samples", "jobs"):
         if getattr(args, name) < 1 and not (name == "jobs" and args.jobs == -1):
             raise ConfigError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    outdir = Path(args.out)
-    outdir.mkdir(parents=True, exist_ok=True)
+    for layers in archs or []:
+        _check_network_memory("--layers/--samples", layers, args.samples)
+    outdir = _prepare_out(args.out)
     stem = outdir / f"survey-{args.kind}"
     run = surveys.run_rank_survey if args.kind == "rank" else surveys.run_frobenius_survey
     kwargs = {
@@ -1077,6 +1179,8 @@ def cmd_survey(args) -> int:
             result = run(progress=bar, **kwargs)
         except InputError as exc:
             raise ConfigError(str(exc)) from exc
+    for warning in result.warnings:  # e.g. a torn last line of the survey file, skipped
+        print(f"subriemann survey: warning: {warning}", file=sys.stderr)
     paths = [result.to_csv(stem.with_suffix(".csv")), result.to_json(stem.with_suffix(".json"))]
     if result.ok_rows:
         paths.append(result.plot(stem.with_suffix(".png")))
@@ -1126,8 +1230,12 @@ def _arch(layers) -> str:
 
 def cmd_replot(args) -> int:
     """Redraw the figures of a stored record (demo, train or frobenius JSON)."""
+    outdir = _prepare_out(args.out)
     record = report.read_json(args.record)
-    paths = report.figures_from_record(record, Path(args.out))
+    try:
+        paths = report.figures_from_record(record, outdir)
+    except InputError as exc:  # name the file: the message names the field
+        raise InputError(f"record file {args.record!r}: {exc}") from exc
     if args.json:
         print(json.dumps({"figures": [str(p) for p in paths]}))
     else:
@@ -1274,9 +1382,15 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # argparse: 0 for --help/--version, 2 for usage errors
         return int(exc.code or 0)
     try:
+        # options shared by several commands, checked once before a command starts
+        if getattr(args, "seed", None) is not None:
+            check_int(args.seed, "--seed", "a seed", minimum=0)
         return args.func(args)
-    except (ConfigError, InputError) as exc:
-        print(f"subriemann {args.command}: error: {exc}", file=sys.stderr)
+    except InputError as exc:
+        # every usage or input error of the package (ConfigError included) lands here:
+        # one line on stderr, exit 2, never a traceback
+        message = " ".join(str(exc).split())
+        print(f"subriemann {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except SubriemannError as exc:
         print(f"subriemann {args.command}: run failed: {exc}", file=sys.stderr)

@@ -863,13 +863,17 @@ class Distribution:
         rng = np.random.default_rng(seed)
         return self.base_point + scale * rng.standard_normal((n_points, self.dim))
 
-    def sample_verdict(self, points=None, *, n_points=20, seed=0, scale=1.0, tolerance=None):
+    def sample_verdict(
+        self, points=None, *, n_points=20, seed=0, scale=1.0, tolerance=None, progress=None
+    ):
         """Frobenius test (2.31) at many points: fraction failing, worst defect, global verdict.
 
         Parameters
         ----------
         points : array-like, shape=[n, dim], optional
             Default :meth:`sample_points` (n_points, seed, scale).
+        progress : callable, optional
+            ``progress(done, total)`` after each point.
 
         Returns
         -------
@@ -880,7 +884,12 @@ class Distribution:
         points = check_array(points, "points", ndim=2)
         if points.shape[1] != self.dim or points.shape[0] == 0:
             raise ShapeError(f"points must have shape (n >= 1, {self.dim}), got {points.shape}")
-        reports = tuple(self.frobenius_defect(q, tolerance) for q in points)
+        reports = []
+        for i, q in enumerate(points):
+            reports.append(self.frobenius_defect(q, tolerance))
+            if progress is not None:
+                progress(i + 1, len(points))
+        reports = tuple(reports)
         failing = sum(not r.is_involutive for r in reports)
         worst = max(reports, key=lambda r: r.relative_defect)
         return FrobeniusVerdict(

@@ -30,7 +30,15 @@ from subriemann.errors import InputError, NumericalError, RankConditionError, ch
 from subriemann.linalg import JacobianSVD, RankReport, numerical_rank, resolve_policy
 from subriemann.maps import SmoothMap
 
-__all__ = ["FlowPoint", "ParameterFlow", "StandardFlow", "AdaptedFlow", "OutputFlow", "REGIMES"]
+__all__ = [
+    "FlowPoint",
+    "ParameterFlow",
+    "StandardFlow",
+    "AdaptedFlow",
+    "OutputFlow",
+    "REGIMES",
+    "regime_for_rank",
+]
 
 #: Regimes of :class:`AdaptedFlow` and the equations they implement.
 REGIMES = {
@@ -179,6 +187,19 @@ class ParameterFlow:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(K={self.K}, QN={self.QN}, N={self.N})"
+
+
+def regime_for_rank(rank: int, K: int, QN: int) -> str:
+    """The adapted regime that a Jacobian of this rank calls for (the one home of the choice).
+
+    rank D = QN: "over" (2.4), or "borderline" (6.2) when also K = QN; rank D = K < QN:
+    "under" (5.2); anything else: "rank-loss", the DAE (4.5).
+    """
+    if rank == QN:
+        return "borderline" if K == QN else "over"
+    if rank == K:
+        return "under"
+    return "rank-loss"
 
 
 def _finite(v, what: str):
@@ -421,16 +442,8 @@ class AdaptedFlow(ParameterFlow):
         self.regime = regime
         self.last_regime: str | None = None
 
-    def _pick_regime(self, rank: int) -> str:
-        K, QN = self.K, self.QN
-        if rank == QN:
-            return "borderline" if K == QN else "over"
-        if rank == K:
-            return "under"
-        return "rank-loss"
-
     def _check_rank(self, report: RankReport) -> str:
-        picked = self._pick_regime(report.rank)
+        picked = regime_for_rank(report.rank, self.K, self.QN)
         if self.regime == "auto":
             return picked
         if self.regime == "rank-loss":

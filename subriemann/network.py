@@ -15,6 +15,7 @@ copy), which keeps it within a small factor of the cost of writing QN×K floats.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import autograd.numpy as anp
@@ -35,6 +36,7 @@ from subriemann.errors import (
 from subriemann.maps import SmoothMap
 
 __all__ = [
+    "parse_architecture",
     "Activation",
     "ACTIVATIONS",
     "NONSMOOTH_ACTIVATIONS",
@@ -760,3 +762,38 @@ def _assemble_compiled(layers, offsets, R, K):
         else:
             D.reshape(bias.shape[0], -1, K)[:, :, m:e] = bias
     return D
+
+
+def parse_architecture(spec) -> list[int]:
+    """Layer sizes from ``"2,8,3"``, ``"2-8-3"`` or a sequence of ints: the package's one parser.
+
+    A string lists positive integers separated by commas or by hyphens, one
+    separator throughout (``"2,8-3"`` is refused, as are empty parts, signs,
+    decimals and letters: a typo must not silently become another network).
+    Spaces around the numbers are ignored.
+
+    Returns
+    -------
+    list of int
+        ``[M, M_1, ..., M_L, Q]`` (at least two positive integers).
+
+    Raises
+    ------
+    InputError
+        The spec is not of this form; the message shows it and what is expected.
+    """
+    expected = (
+        "expected at least two positive integers separated by ',' or by '-' (one separator "
+        "throughout), e.g. '2,8,3' or '2-8-3' (input dimension, hidden widths, output dimension)"
+    )
+    if isinstance(spec, str):
+        # one separator per string: with commas, a '-' can only be a sign or a typo
+        parts = [p.strip() for p in spec.split("," if "," in spec else "-")]
+        bad = [p for p in parts if not (p.isascii() and p.isdigit() and int(p) >= 1)]
+        if bad or len(parts) < 2:
+            what = f"{bad[0]!r} is not a positive integer" if bad else "it has fewer than two sizes"
+            raise InputError(f"cannot read architecture {spec!r}: {what}; {expected}")
+        return [int(p) for p in parts]
+    if not isinstance(spec, Sequence) or len(spec) < 2:
+        raise InputError(f"cannot read architecture {spec!r}; {expected}, or a list of them")
+    return [check_int(m, f"architecture {list(spec)!r}: size {i}") for i, m in enumerate(spec)]

@@ -7,6 +7,9 @@ regenerated later without re-running the run:
   versions, the configuration and the seed; :func:`write_json` /
   :func:`read_json` store it (numpy arrays become lists, non-finite floats
   become ``null``).
+* Every file is written through :func:`write_atomic` (a temporary file in the
+  same folder, then ``os.replace``): a write that fails half-way — a full disk,
+  a crash, an exception while drawing — leaves the previous file intact.
 * The figure functions take plain arrays (as stored in a record), draw the
   paper's theory lines next to the measured curves, label every axis and save
   a PNG. :func:`figures_from_record` redraws the figures of a stored record.
@@ -21,11 +24,15 @@ worker processes and under test.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
+import io
 import json
 import math
+import os
 import platform
+import secrets
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -42,6 +49,8 @@ __all__ = [
     "provenance",
     "make_record",
     "to_jsonable",
+    "write_atomic",
+    "save_figure",
     "write_json",
     "read_json",
     "write_csv",
@@ -263,26 +272,98 @@ def to_jsonable(obj):
     raise InputError(f"cannot store a {type(obj).__name__} in a JSON record: {obj!r}")
 
 
-def write_json(path, record) -> Path:
-    """Write ``record`` (made JSON-safe) to ``path``, creating parent folders; returns the path."""
+def write_atomic(path, data) -> Path:
+    """Write a whole file atomically: the previous file stays intact unless the write succeeds.
+
+    The data go to a temporary file in the same folder (so that the final
+    rename stays on one file system), are flushed to disk, and then replace
+    ``path`` with ``os.replace``; if anything fails on the way the temporary
+    file is removed and the error propagates.  Parent folders are created.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to write.
+    data : str, bytes or callable
+        The content (``str`` is encoded as UTF-8), or ``write(fh)`` that writes
+        it to a binary file object (e.g. ``lambda fh: fig.savefig(fh, format="png")``).
+
+    Returns
+    -------
+    Path
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_jsonable(record), indent=2, allow_nan=False)
-    path.write_text(text + "\n", encoding="utf-8")
+    # a name of our own (not mkstemp): os.open's mode then honours the umask like a
+    # normal write, instead of mkstemp's 0600
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else bytes(data))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path
 
 
+def write_json(path, record) -> Path:
+    """Write ``record`` (made JSON-safe) to ``path`` atomically, creating parent folders.
+
+    Returns the path.  A failed write leaves the previous file as it was (see
+    :func:`write_atomic`).
+    """
+    text = json.dumps(to_jsonable(record), indent=2, allow_nan=False)
+    return write_atomic(path, text + "\n")
+
+
+def _json_type(value) -> str:
+    names = {type(None): "null", bool: "boolean", int: "number", float: "number"}
+    return names.get(type(value), {list: "array", str: "string"}.get(type(value), "value"))
+
+
 def read_json(path) -> dict:
-    """Read a record written by :func:`write_json`."""
+    """Read a record written by :func:`write_json`.
+
+    Raises
+    ------
+    InputError
+        The file is missing, unreadable (e.g. a folder), not UTF-8 text, not
+        valid JSON, or not a JSON object (a record is always one).
+    """
     path = Path(path)
+    name = repr(str(path))
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError as exc:
-        raise InputError(f"record file {str(path)!r} does not exist") from exc
+        raise InputError(f"record file {name} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"record file {name} is a directory; expected a JSON record file") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read record file {name}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"record file {name} is not UTF-8 text (byte {exc.start}); expected a JSON record"
+        ) from exc
+    try:
+        record = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"record file {str(path)!r} is not valid JSON (line {exc.lineno}: {exc.msg})"
+            f"record file {name} is not valid JSON (line {exc.lineno}: {exc.msg})"
         ) from exc
+    if not isinstance(record, dict):
+        raise InputError(
+            f"record file {name} holds a JSON {_json_type(record)}; expected a record "
+            "(a JSON object with 'kind' and 'results')"
+        )
+    return record
 
 
 def write_csv(path, rows, header: Sequence[str] | None = None, comments: Mapping | None = None):
@@ -302,15 +383,14 @@ def write_csv(path, rows, header: Sequence[str] | None = None, comments: Mapping
     rows = [dict(r) for r in rows]
     if header is None:
         header = list(dict.fromkeys(k for r in rows for k in r))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        for key, value in (comments or {}).items():
-            fh.write(f"# {key}: {json.dumps(to_jsonable(value))}\n")
-        writer = csv.DictWriter(fh, fieldnames=list(header), extrasaction="ignore")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: _csv_cell(r.get(k)) for k in header})
-    return path
+    fh = io.StringIO(newline="")
+    for key, value in (comments or {}).items():
+        fh.write(f"# {key}: {json.dumps(to_jsonable(value))}\n")
+    writer = csv.DictWriter(fh, fieldnames=list(header), extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: _csv_cell(r.get(k)) for k in header})
+    return write_atomic(path, fh.getvalue())
 
 
 def _csv_cell(value):
@@ -356,11 +436,15 @@ def _figure(nrows: int = 1, ncols: int = 1, height: float = 4.0, **kw):
     return fig, axes
 
 
-def _save(fig, path) -> Path:
+def save_figure(fig, path, dpi: int = 110) -> Path:
+    """Save a matplotlib figure atomically (:func:`write_atomic`); the format is the suffix's."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    return write_atomic(path, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi))
+
+
+def _save(fig, path) -> Path:
+    return save_figure(fig, path, dpi=110)
 
 
 def _positive(values):
@@ -595,34 +679,112 @@ def plot_growth_vector(growth, dim: int, path, title=None) -> Path:
     return _save(fig, path)
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _field(container, key, where, kinds, expected, optional=False):
+    """``container[key]`` of one of ``kinds``; a missing or wrong field names its path."""
+    name = f"{where}.{key}" if where else key
+    value = container.get(key) if isinstance(container, Mapping) else None
+    if value is None:
+        if optional:
+            return None
+        raise InputError(f"record field '{name}' is missing; expected {expected}")
+    # JSON true/false are Python bools, which are also ints: never a size or a value here
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise InputError(f"record field '{name}' must be {expected}, got {_short(value)}")
+    return value
+
+
+def _curve(container, key, where, length=None, optional=False):
+    """A stored array: a flat list of numbers (``null`` for NaN), as float64."""
+    expected = "a flat list of numbers (null for NaN)"
+    values = _field(container, key, where, list, expected, optional)
+    if values is None:
+        return None
+    if any(
+        v is not None and (isinstance(v, bool) or not isinstance(v, int | float)) for v in values
+    ):
+        raise InputError(f"record field '{where}.{key}' must be {expected}, got {_short(values)}")
+    if length is not None and len(values) != length:
+        raise InputError(
+            f"record field '{where}.{key}' has {len(values)} values; expected {length}, "
+            f"one per entry of '{where}.s'"
+        )
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _orbit_arrays(results) -> dict:
+    """The orbit arrays of each flow of a ``demo``/``train`` record, checked."""
+    flows = _field(results, "flows", "results", Mapping, "an object with one entry per flow")
+    if not flows:
+        raise InputError("record field 'results.flows' is empty; there is no orbit to draw")
+    orbits = {}
+    for name, flow in flows.items():
+        where = f"results.flows.{name}"
+        orbit = _field(flow, "orbit", where, Mapping, "an object of orbit arrays")
+        where += ".orbit"
+        s = _curve(orbit, "s", where)
+        n = len(s)
+        orbits[name] = {
+            "s": s,
+            "cost": _curve(orbit, "cost", where, n),
+            "sigma_min": _curve(orbit, "sigma_min", where, n),
+            **{
+                k: _curve(orbit, k, where, n, optional=True)
+                for k in ("sigma_max", "trapping_ratio", "metric_law_cost")
+            },
+        }
+    return orbits
+
+
 def figures_from_record(record: Mapping, outdir) -> list[Path]:
     """Redraw the figures of a run record (as written by the CLI) into ``outdir``.
 
     ``demo``/``train`` records hold, per flow, the arrays ``s, cost, sigma_min,
     sigma_max, trapping_ratio``; ``frobenius`` records hold the defects per
     point and, for catalog entries, the growth vector.
+
+    Raises
+    ------
+    InputError
+        The record is not of this form: an unknown ``kind``, a missing or
+        mistyped field, arrays of unequal lengths, nothing to draw.  The
+        message names the field (e.g. ``results.flows.adapted.orbit.s``).
+        Every field is checked before the first figure is written.
     """
+    if not isinstance(record, Mapping):
+        raise InputError(f"a record must be a JSON object, got {_short(record)}")
     outdir = Path(outdir)
     kind = record.get("kind")
-    results = record.get("results", {})
+    if kind not in ("demo", "train", "frobenius"):
+        raise InputError(
+            f"cannot draw figures for a record of kind {kind!r}; expected 'demo', 'train' or "
+            "'frobenius' (survey figures are drawn from the survey's CSV by SurveyResult.plot)"
+        )
+    results = _field(record, "results", "", Mapping, "an object of results")
     paths: list[Path] = []
+    number = (int, float)
     if kind in ("demo", "train"):
-        flows = results.get("flows", {})
-        orbits = {name: fl["orbit"] for name, fl in flows.items() if fl.get("orbit")}
-        if not orbits:
-            return paths
+        orbits = _orbit_arrays(results)
+        C0 = _field(results, "C0", "results", number, "a number C(0)")
+        N = _field(results, "N", "results", int, "the number of samples N")
+        eps = _field(results, "eps", "results", number, "a number", optional=True)
+        s_stop = _field(results, "stopping_time", "results", number, "a number", optional=True)
         paths.append(
             plot_cost_law(
                 {name: (o["s"], o["cost"]) for name, o in orbits.items()},
-                C0=results["C0"],
-                N=results["N"],
+                C0=C0,
+                N=N,
                 path=outdir / "cost_law.png",
-                eps=results.get("eps"),
-                s_stop=results.get("stopping_time"),
+                eps=eps,
+                s_stop=s_stop,
                 predictions={
                     name: (o["s"], o["metric_law_cost"])
                     for name, o in orbits.items()
-                    if o.get("metric_law_cost") is not None
+                    if o["metric_law_cost"] is not None
                 },
             )
         )
@@ -633,14 +795,14 @@ def figures_from_record(record: Mapping, outdir) -> list[Path]:
                 sigma_max={
                     name: (o["s"], o["sigma_max"])
                     for name, o in orbits.items()
-                    if o.get("sigma_max") is not None
+                    if o["sigma_max"] is not None
                 },
             )
         )
         trapping = {
             n: (o["s"], o["trapping_ratio"])
             for n, o in orbits.items()
-            if o.get("trapping_ratio") is not None
+            if o["trapping_ratio"] is not None
         }
         if trapping:
             paths.append(
@@ -650,34 +812,47 @@ def figures_from_record(record: Mapping, outdir) -> list[Path]:
                     bounds={
                         n: (o["s"], o["sigma_min"], o["sigma_max"])
                         for n, o in orbits.items()
-                        if o.get("sigma_max") is not None and n in trapping
+                        if o["sigma_max"] is not None and n in trapping
                     },
                 )
             )
-    elif kind == "frobenius":
-        points = results.get("points", [])
-        if points:
-            paths.append(
-                plot_frobenius(
-                    [p["relative_defect"] for p in points],
-                    outdir / "frobenius.png",
-                    tolerance=results["tolerance"],
-                    labels=[str(p.get("label", i)) for i, p in enumerate(points)],
-                    title=f"Frobenius test of {results.get('name', 'the distribution')}",
-                )
-            )
-        if results.get("growth_vector"):
-            paths.append(
-                plot_growth_vector(
-                    results["growth_vector"],
-                    results["dim"],
-                    outdir / "growth_vector.png",
-                    title=f"Growth vector of {results.get('name', 'the distribution')}",
-                )
-            )
-    else:
+        return paths
+    # frobenius: defects per point and/or the growth vector
+    points = _field(results, "points", "results", list, "a list of points", optional=True) or []
+    growth = _field(results, "growth_vector", "results", list, "a list of integers", optional=True)
+    if not points and not growth:
         raise InputError(
-            f"cannot draw figures for a record of kind {kind!r}; expected 'demo', 'train' or "
-            "'frobenius' (survey figures are drawn from the survey's CSV by SurveyResult.plot)"
+            "record fields 'results.points' and 'results.growth_vector' are both missing or "
+            "empty; there is nothing to draw"
+        )
+    title_name = results.get("name", "the distribution")
+    if points:
+        tolerance = _field(results, "tolerance", "results", number, "a number")
+        defects = []
+        for i, p in enumerate(points):
+            if not isinstance(p, Mapping):
+                raise InputError(
+                    f"record field 'results.points[{i}]' must be an object, got {_short(p)}"
+                )
+            value = _field(p, "relative_defect", f"results.points[{i}]", number, "a number", True)
+            defects.append(np.nan if value is None else float(value))
+        paths_args = {
+            "tolerance": tolerance,
+            "labels": [str(p.get("label", i)) for i, p in enumerate(points)],
+            "title": f"Frobenius test of {title_name}",
+        }
+    if growth:
+        dim = _field(results, "dim", "results", int, "the ambient dimension (an integer)")
+        if any(isinstance(g, bool) or not isinstance(g, int) for g in growth):
+            raise InputError(
+                f"record field 'results.growth_vector' must be a list of integers, got {_short(growth)}"
+            )
+    if points:
+        paths.append(plot_frobenius(defects, outdir / "frobenius.png", **paths_args))
+    if growth:
+        paths.append(
+            plot_growth_vector(
+                growth, dim, outdir / "growth_vector.png", title=f"Growth vector of {title_name}"
+            )
         )
     return paths

@@ -44,16 +44,19 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from subriemann.errors import InputError, SubriemannError, check_int, check_real
 from subriemann.linalg import JacobianSVD, RankPolicy, resolve_policy
+from subriemann.network import parse_architecture
 
 __all__ = [
     "SurveyTask",
@@ -74,34 +77,6 @@ SURVEY_SCHEMA = 1
 
 
 # -- architectures ------------------------------------------------------------------
-def parse_architecture(spec) -> list[int]:
-    """Layer sizes from ``"2-8-3"``, ``"2,8,3"``, ``"2x8x3"`` or a sequence of ints.
-
-    Returns ``[M, M_1, ..., M_L, Q]`` (at least two positive integers).
-    """
-    if isinstance(spec, str):
-        text = spec.strip().replace(",", "-").replace("x", "-").replace(" ", "")
-        try:
-            sizes = [int(p) for p in text.split("-") if p]
-        except ValueError as exc:
-            raise InputError(
-                f"cannot read architecture {spec!r}; expected layer sizes like '2-8-3' "
-                "(input dimension, hidden widths, output dimension)"
-            ) from exc
-    else:
-        try:
-            sizes = [int(p) for p in spec]
-        except (TypeError, ValueError) as exc:
-            raise InputError(
-                f"architecture must be a string like '2-8-3' or a sequence of ints, got {spec!r}"
-            ) from exc
-    if len(sizes) < 2 or any(m < 1 for m in sizes):
-        raise InputError(
-            f"architecture {spec!r} must list at least [M, Q], all positive; got {sizes}"
-        )
-    return sizes
-
-
 def architectures_for_ratios(ratios, input_dim: int, output_dim: int, n_samples: int, depth=1):
     """Architectures ``[M, m, ..., m, Q]`` whose K/QN is as close as possible to each ratio.
 
@@ -431,52 +406,83 @@ def _config(tasks, kind) -> dict:
 
 
 def _read_survey_file(path: Path, repair: bool = False):
-    """(header, rows by task id) of a survey file; an unterminated last line is ignored.
+    """(header, rows by task id, warnings) of a survey file.
 
-    With ``repair`` that torn line (a write cut by a crash) is also cut from the
-    file, so that appended rows start on a line of their own.
+    An unterminated last line is a write cut by a crash: if it still parses as a
+    complete row, the row is kept (no finished task is ever lost); otherwise it
+    is skipped with a warning.  With ``repair`` the file is made line-aligned
+    again (the newline added, or the torn tail cut), so that appended rows start
+    on a line of their own.
     """
     raw = path.read_bytes()
-    complete = raw[: raw.rfind(b"\n") + 1]
-    if repair and len(complete) != len(raw):
-        # the last write was interrupted mid-line: cut it so appends stay line-aligned
+    end = raw.rfind(b"\n") + 1
+    complete, tail = raw[:end], raw[end:]
+    warnings = []
+    tail_obj = None
+    if tail.strip():
+        try:
+            tail_obj = json.loads(tail.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            tail_obj = None
+        if not isinstance(tail_obj, dict) or ("task_id" not in tail_obj and end > 0):
+            tail_obj = None
+            warnings.append(
+                f"survey file {str(path)!r}: skipped a torn last line ({len(tail)} bytes, a write "
+                "cut by a crash); its task is run again"
+            )
+    if repair and tail:
+        # the last write was interrupted: make the file line-aligned again for the appends
         with path.open("r+b") as fh:
-            fh.truncate(len(complete))
+            if tail_obj is None:
+                fh.truncate(len(complete))
+            else:
+                fh.seek(len(raw))
+                fh.write(b"\n")
+    lines = complete.split(b"\n") + ([tail] if tail_obj is not None else [])
     header, rows = None, {}
-    for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
+            obj = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(
-                f"survey file {str(path)!r}, line {number}, is not valid JSON ({exc.msg}); "
+                f"survey file {str(path)!r}, line {number}, is not valid JSON; "
                 "expected one JSON object per line as written by a survey"
             ) from exc
         if number == 1:
-            if "header" not in obj:
+            if not isinstance(obj, dict) or "header" not in obj:
                 raise InputError(
                     f"survey file {str(path)!r} has no header line; it was not written by a survey"
                 )
             header = obj["header"]
+        elif not isinstance(obj, dict) or not isinstance(obj.get("task_id"), int):
+            raise InputError(
+                f"survey file {str(path)!r}, line {number}, is not a survey row (no task_id)"
+            )
         else:
-            rows[int(obj["task_id"])] = obj
-    return header, rows
+            rows[obj["task_id"]] = obj
+    return header, rows, warnings
+
+
+def _write_header(path: Path, header: dict) -> None:
+    from subriemann.report import write_atomic
+
+    write_atomic(path, json.dumps({"header": header}) + "\n")
 
 
 def _open_survey_file(path, tasks, kind):
-    """Rows already done in ``path`` (checked against ``tasks``); creates the file if needed."""
+    """(rows already done in ``path``, warnings), checked against ``tasks``; creates the file."""
     path = Path(path)
     config = _config(tasks, kind)
     header = {"schema": SURVEY_SCHEMA, "config": config}
     if not path.exists() or path.stat().st_size == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"header": header}) + "\n", encoding="utf-8")
-        return {}
-    old_header, rows = _read_survey_file(path, repair=True)
+        _write_header(path, header)
+        return {}, []
+    old_header, rows, warnings = _read_survey_file(path, repair=True)
     if old_header is None:
-        path.write_text(json.dumps({"header": header}) + "\n", encoding="utf-8")
-        return {}
+        _write_header(path, header)
+        return {}, warnings
     if old_header.get("config") != config:
         raise InputError(
             f"survey file {str(path)!r} was written by a different survey (config "
@@ -490,19 +496,35 @@ def _open_survey_file(path, tasks, kind):
                 f"survey file {str(path)!r} has a row for task {tid} that does not match this "
                 "survey's task list; use another output file or delete it"
             )
-    return rows
+    return rows, warnings
 
 
 class _Writer:
-    """Append finished rows to the survey file, one flushed JSON line each."""
+    """Append finished rows to the survey file: one whole JSON line each, flushed to disk.
+
+    A row is written with one call and fsync'ed, so a crash loses at most the
+    row being written; if the write itself fails (e.g. a full disk), the file is
+    cut back to its last complete line before the error propagates, so later
+    appends and a resume never meet a torn line.
+    """
 
     def __init__(self, path):
-        self.fh = None if path is None else Path(path).open("a", encoding="utf-8")
+        # unbuffered: what write() reports written is in the file, so a cut is exact
+        self.fh = None if path is None else Path(path).open("ab", buffering=0)
 
     def write(self, row):
-        if self.fh is not None:
-            self.fh.write(json.dumps(row, allow_nan=False) + "\n")
-            self.fh.flush()
+        if self.fh is None:
+            return
+        line = memoryview((json.dumps(row, allow_nan=False) + "\n").encode("utf-8"))
+        start = self.fh.tell()
+        try:
+            while line:
+                line = line[self.fh.write(line) :]
+            os.fsync(self.fh.fileno())
+        except BaseException:
+            with suppress(OSError):
+                self.fh.truncate(start)
+            raise
 
     def close(self):
         if self.fh is not None:
@@ -549,10 +571,66 @@ def _worker_environment():
                 os.environ[k] = v
 
 
+#: Seconds between a worker's checks that the survey process still exists.
+WATCHDOG_INTERVAL = 0.25
+
+
+def _process_identity(pid: int):
+    """(state, start time) of process ``pid`` from ``/proc`` (Linux), or None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    # the command name (field 2) may contain spaces and parentheses: split after its ")"
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return fields[0], fields[19]  # field 3 (state) and field 22 (start time)
+
+
+def _survey_process_alive(pid: int, start) -> bool:
+    if start is not None:
+        # the same process (a pid can be reused), and not a zombie awaiting its parent
+        now = _process_identity(pid)
+        return now is not None and now[1] == start and now[0] not in (b"Z", b"X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def _watch_survey_process(pid: int) -> None:
+    """Pool initializer: end this worker as soon as the survey process ``pid`` is gone.
+
+    Why: a survey killed with SIGKILL runs no clean-up, and its workers (children
+    of the forkserver, not of the survey process) would go on computing the
+    tasks already queued for them.  A daemon thread polls ``pid`` every
+    :data:`WATCHDOG_INTERVAL` seconds and calls ``os._exit`` when it is gone.
+    """
+    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) is not a probe on Windows
+        return
+    identity = _process_identity(pid)
+    start = None if identity is None else identity[1]
+
+    def watch():
+        while _survey_process_alive(pid, start):
+            time.sleep(WATCHDOG_INTERVAL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="subriemann-survey-watchdog", daemon=True).start()
+
+
 def _run_processes(pending, emit, n_jobs):
     with (
         _worker_environment(),
-        ProcessPoolExecutor(max_workers=n_jobs, mp_context=_process_context()) as pool,
+        ProcessPoolExecutor(
+            max_workers=n_jobs,
+            mp_context=_process_context(),
+            initializer=_watch_survey_process,
+            initargs=(os.getpid(),),
+        ) as pool,
     ):
         futures = {pool.submit(run_task, t) for t in pending}
         try:
@@ -585,13 +663,65 @@ def _dask_client(scheduler):
     return Client(address, set_as_default=False), True
 
 
+_blas_lock = threading.Lock()
+_blas_state: dict = {"users": 0, "controller": None, "original": None}
+
+
+@contextmanager
+def _one_blas_thread():
+    """One BLAS thread in this process while the block runs (threadpoolctl, if installed).
+
+    Why: a Dask worker may run in a process whose BLAS was loaded with several
+    threads (a ``LocalCluster(processes=False)`` lives in the caller's process;
+    workers started by hand inherit their shell's environment), so
+    :data:`WORKER_ENVIRONMENT` cannot reach it.  The limit is process-wide, so
+    concurrent tasks share one: the first to enter sets it, the last to leave
+    puts back the thread counts found the first time (read once: a count read
+    while another task's limit is being lifted could be the limit itself).
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl is optional
+        yield
+        return
+    # a BLAS loaded after the limit is set escapes it: load the tasks' libraries first
+    # (scipy brings its own OpenBLAS besides numpy's)
+    import scipy.linalg  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+    with _blas_lock:
+        if _blas_state["controller"] is None:
+            controller = ThreadpoolController().select(user_api="blas")
+            _blas_state["controller"] = controller
+            _blas_state["original"] = [lib.num_threads for lib in controller.lib_controllers]
+        if _blas_state["users"] == 0:
+            for lib in _blas_state["controller"].lib_controllers:
+                lib.set_num_threads(1)
+        _blas_state["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_state["users"] -= 1
+            if _blas_state["users"] == 0:
+                controller = _blas_state["controller"]
+                for lib, n in zip(controller.lib_controllers, _blas_state["original"], strict=True):
+                    lib.set_num_threads(n)
+
+
+def _run_task_on_worker(task: SurveyTask) -> dict:
+    """:func:`run_task` with one BLAS thread: what a Dask worker runs."""
+    with _one_blas_thread():
+        return run_task(task)
+
+
 def _run_dask(pending, emit, scheduler):
     from distributed import as_completed
 
     client, owned = _dask_client(scheduler)
     futures = []
     try:
-        futures = client.map(run_task, pending, pure=False)
+        futures = client.map(_run_task_on_worker, pending, pure=False)
         for fut in as_completed(futures, loop=client.loop):
             emit(fut.result())
     except BaseException:
@@ -635,7 +765,7 @@ def run_survey(tasks, n_jobs=1, scheduler=None, out=None, progress=None) -> Surv
     if isinstance(n_jobs, int | np.integer) and n_jobs == -1:
         n_jobs = os.cpu_count() or 1
     n_jobs = check_int(n_jobs, "n_jobs", "local processes, or -1 for all CPUs")
-    done_rows = {} if out is None else _open_survey_file(out, tasks, kind)
+    done_rows, warnings = ({}, []) if out is None else _open_survey_file(out, tasks, kind)
     pending = [t for t in tasks if t.task_id not in done_rows]
     rows = dict(done_rows)
     total = len(tasks)
@@ -659,7 +789,7 @@ def run_survey(tasks, n_jobs=1, scheduler=None, out=None, progress=None) -> Surv
                 _run_serial(pending, emit)
     finally:
         writer.close()
-    return SurveyResult(kind, _config(tasks, kind), [rows[k] for k in sorted(rows)])
+    return SurveyResult(kind, _config(tasks, kind), [rows[k] for k in sorted(rows)], warnings)
 
 
 def _survey_architectures(architectures, ratios, n_samples, input_dim, output_dim, depth):
@@ -810,11 +940,15 @@ class SurveyResult:
         Architectures, N, seeds, base seed, activation, weight scale, rank tolerance.
     rows : list of dict
         One per network; failed tasks carry an ``error`` message.
+    warnings : list of str
+        What reading the survey file repaired, e.g. a torn last line skipped
+        (its task was run again).
     """
 
     kind: str
     config: dict
     rows: list
+    warnings: list = field(default_factory=list)
 
     @classmethod
     def read(cls, path) -> SurveyResult:
@@ -822,11 +956,11 @@ class SurveyResult:
         path = Path(path)
         if not path.exists():
             raise InputError(f"survey file {str(path)!r} does not exist")
-        header, rows = _read_survey_file(path)
+        header, rows, warnings = _read_survey_file(path)
         if header is None:
             raise InputError(f"survey file {str(path)!r} is empty")
         config = header["config"]
-        return cls(config["kind"], config, [rows[k] for k in sorted(rows)])
+        return cls(config["kind"], config, [rows[k] for k in sorted(rows)], warnings)
 
     def differences(self, other, rtol=1e-8, atol=1e-12) -> list:
         """Cells where two tables of the same survey differ: [(task_id, column, mine, theirs)].
@@ -1067,10 +1201,9 @@ class SurveyResult:
             ax.legend(fontsize=8)
         for ax in fig.axes:
             _plain_log_ticks(ax)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=90)
-        return path
+        from subriemann.report import save_figure
+
+        return save_figure(fig, path, dpi=90)
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "config": self.config, "rows": self.rows}

@@ -585,7 +585,7 @@ def test_blobs_config_is_training_data_blobs_and_metric_flow_is_adapted_flow(tmp
     np.testing.assert_array_equal(run["data"].inputs, expected.inputs)
     np.testing.assert_array_equal(run["data"].target, expected.target)
     (spec,) = run["flows"]
-    assert isinstance(spec.flow, sr.AdaptedFlow) and spec.method == "rk45"
+    assert isinstance(spec.flow, sr.AdaptedFlow) and spec.method == "RK45"
     G = sr.ConstantOutputMetric.from_class_weights(expected, [1.0, 4.0]).matrix()
     np.testing.assert_array_equal(spec.flow.output_metric.matrix(), G)
     path.write_text("seed = 4\n" + BASE + data_table + "seed = 9\n")

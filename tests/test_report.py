@@ -2,6 +2,9 @@
 
 import io
 import json
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -246,3 +249,91 @@ def test_plot_module_never_uses_pyplot():
 
     source = inspect.getsource(report)
     assert "import matplotlib.pyplot" not in source and "plt." not in source
+
+
+# -- atomic writes ----------------------------------------------------------------------
+def _leftovers(folder, keep):
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+def test_write_atomic_keeps_the_previous_file_when_the_write_fails(tmp_path):
+    path = report.write_json(tmp_path / "record.json", {"good": [1, 2, 3]})
+    before = path.read_bytes()
+
+    def half_then_fail(fh):
+        fh.write(b'{"half": ')
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        report.write_atomic(path, half_then_fail)
+    assert path.read_bytes() == before
+    assert _leftovers(tmp_path, {"record.json"}) == []  # no temporary file stays behind
+    assert report.write_atomic(path, "new\n").read_text() == "new\n"
+    assert report.write_atomic(tmp_path / "b.bin", b"\x00\x01").read_bytes() == b"\x00\x01"
+
+
+def test_a_record_write_cut_by_a_full_disk_leaves_the_old_record(tmp_path):
+    """A real failed write (the file-size limit, as a full disk would) in a fresh process."""
+    path = tmp_path / "record.json"
+    report.write_json(path, {"results": {"C0": 1.0}})
+    before = path.read_bytes()
+    script = f"""
+import resource, signal
+from subriemann import report
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+resource.setrlimit(resource.RLIMIT_FSIZE, (64, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    report.write_json({str(path)!r}, {{"results": {{"orbit": list(range(1000))}}}})
+except OSError as exc:
+    print("failed:", exc.errno)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.startswith("failed:"), result.stdout + result.stderr
+    assert path.read_bytes() == before
+    assert json.loads(path.read_text()) == {"results": {"C0": 1.0}}
+    assert _leftovers(tmp_path, {"record.json"}) == []
+
+
+def test_csv_and_figures_are_written_atomically(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    csv_path = report.write_csv(tmp_path / "t.csv", [{"a": 1}])
+    png = report.plot_growth_vector([2, 3], 3, tmp_path / "g.png")
+    old_csv, old_png = csv_path.read_bytes(), png.read_bytes()
+
+    def broken_savefig(self, fname, *args, **kwargs):
+        # matplotlib writes part of the file, then fails (e.g. a bad glyph, a full disk)
+        if hasattr(fname, "write"):
+            fname.write(PNG_MAGIC[:4])
+        else:
+            with open(fname, "wb") as fh:
+                fh.write(PNG_MAGIC[:4])
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(Figure, "savefig", broken_savefig)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        report.plot_growth_vector([2, 3], 3, png)
+    assert png.read_bytes() == old_png
+    monkeypatch.setattr(report, "_csv_cell", lambda v: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        report.write_csv(csv_path, [{"a": 2}])
+    assert csv_path.read_bytes() == old_csv
+    assert _leftovers(tmp_path, {"t.csv", "g.png"}) == []
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({"kind": "demo"}, "'results'"),
+        ({"kind": "demo", "results": {"C0": 1, "N": 2, "flows": {"a": {}}}}, "flows.a.orbit"),
+        ({"kind": "frobenius", "results": {}}, "nothing to draw"),
+        ({"kind": "frobenius", "results": {"growth_vector": [2, "3"], "dim": 3}}, "growth_vector"),
+        ({"kind": "frobenius", "results": {"points": [7], "tolerance": 1.0}}, "points[0]"),
+    ],
+)
+def test_figures_from_a_malformed_record_name_the_field(tmp_path, record, field):
+    with pytest.raises(InputError, match=re.escape(field)):
+        report.figures_from_record(record, tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -3,6 +3,7 @@ survey, and the execution contract (identical tables on every backend, resumable
 """
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -233,3 +234,175 @@ def test_frobenius_survey_plot_and_summary(tmp_path):
     summary = res.summary()["architectures"]
     assert summary[0]["involutive_fraction"] == 1.0 and summary[1]["involutive_fraction"] == 0.0
     assert res.plot(tmp_path / "frob.png").stat().st_size > 5_000
+
+
+# -- reliability: layer specs, survey files, killed surveys, BLAS threads ------------------
+@pytest.mark.parametrize(
+    "spec", ["2,x,3", "2,,3", "2,-4,3", "2-x-2", "2.5,3", "2-8,3", "0-3", "7", "2x8x3", [2, 2.5]]
+)
+def test_parse_architecture_refuses_what_is_not_one_style_of_positive_ints(spec):
+    with pytest.raises(sr.InputError, match="positive integer"):
+        sv.parse_architecture(spec)
+
+
+def test_parse_architecture_accepts_one_separator_style():
+    assert sv.parse_architecture(" 2, 8 ,3 ") == sv.parse_architecture("2-8-3") == [2, 8, 3]
+    assert sv.parse_architecture((1, 1)) == [1, 1]
+
+
+def test_a_complete_last_row_without_newline_is_kept(serial_rank, tmp_path):
+    out = tmp_path / "rank.jsonl"
+    sv.run_rank_survey(ARCHS, seeds=5, n_samples=4, base_seed=7, out=out)
+    lines = out.read_text().splitlines(keepends=True)
+    # a crash between the row and its newline: the row is whole and must not be lost
+    out.write_text("".join(lines[:5]) + lines[5].rstrip("\n"))
+    assert len(sv.SurveyResult.read(out).rows) == 5
+    calls = []
+    resumed = sv.run_rank_survey(
+        ARCHS, seeds=5, n_samples=4, base_seed=7, out=out, progress=lambda d, t: calls.append(d)
+    )
+    assert calls[0] == 5 and resumed.rows == serial_rank.rows and resumed.warnings == []
+    assert len(out.read_text().splitlines()) == 16
+
+
+def test_a_torn_last_line_is_skipped_with_a_warning(serial_rank, tmp_path):
+    out = tmp_path / "rank.jsonl"
+    sv.run_rank_survey(ARCHS, seeds=5, n_samples=4, base_seed=7, out=out)
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:5]) + lines[5][:20])
+    partial = sv.SurveyResult.read(out)
+    assert len(partial.rows) == 4 and "torn last line" in partial.warnings[0]
+    resumed = sv.run_rank_survey(ARCHS, seeds=5, n_samples=4, base_seed=7, out=out)
+    assert resumed.rows == serial_rank.rows and "torn last line" in resumed.warnings[0]
+
+
+def test_a_failed_append_leaves_only_whole_lines(serial_rank, tmp_path, monkeypatch):
+    out = tmp_path / "rank.jsonl"
+    real_fsync, calls = sv.os.fsync, []
+
+    def failing_fsync(fd):
+        calls.append(fd)
+        if len(calls) == 4:  # the disk reports the 4th append as failed
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(sv.os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="No space"):
+        sv.run_rank_survey(ARCHS, seeds=5, n_samples=4, base_seed=7, out=out)
+    monkeypatch.setattr(sv.os, "fsync", real_fsync)
+    text = out.read_text()
+    assert text.endswith("\n")
+    assert [json.loads(line) for line in text.splitlines()]  # every line is whole JSON
+    partial = sv.SurveyResult.read(out)
+    assert partial.warnings == [] and len(partial.rows) >= 1
+    resumed = sv.run_rank_survey(ARCHS, seeds=5, n_samples=4, base_seed=7, out=out)
+    assert resumed.rows == serial_rank.rows and resumed.warnings == []
+
+
+def _proc_stat(pid):
+    """(ppid, state, start time) from /proc, or None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[1]), fields[0], fields[19]
+
+
+def _descendants(pid):
+    """{pid: start time} of every live descendant of ``pid``."""
+    import os
+
+    table = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (st := _proc_stat(int(name))) is not None:
+            table[int(name)] = st
+    found, frontier = {}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, (ppid, state, start) in table.items():
+            if ppid == parent and child not in found and state not in (b"Z", b"X"):
+                found[child] = start
+                frontier.append(child)
+    return found
+
+
+def _alive(pid, start):
+    st = _proc_stat(pid)
+    return st is not None and st[2] == start and st[1] not in (b"Z", b"X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killing_a_parallel_survey_leaves_no_workers(tmp_path):
+    """SIGKILL of `subriemann survey ... --jobs 2`: its workers are gone within 10 s."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    # each task takes many seconds, so workers left alone would outlive the check
+    cmd = [sys.executable, "-m", "subriemann.cli", "survey", "frobenius", "--layers", "2-400-2"]
+    cmd += ["--samples", "80", "--seeds", "4", "--jobs", "2", "--quiet", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen = {}
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen.update(_descendants(proc.pid))
+            # the workers are grandchildren (forked by the forkserver)
+            workers = [p for p, s in _descendants(proc.pid).items() if _proc_stat(p)[0] != proc.pid]
+            if len(workers) >= 2:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None and len(workers) >= 2, "the survey started no workers"
+        seen.update(_descendants(proc.pid))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p, s) for p, s in seen.items()):
+            time.sleep(0.1)
+        left = [p for p, s in seen.items() if _alive(p, s)]
+        assert left == [], f"processes left behind: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for p, s in seen.items():  # clean up after a failure: only what this test started
+            if _alive(p, s):
+                os.kill(p, signal.SIGKILL)
+
+
+def test_dask_tasks_use_one_blas_thread_when_the_parent_uses_two():
+    """The docs: Dask workers use one BLAS thread, whatever the caller's environment says."""
+    import os
+    import subprocess
+
+    pytest.importorskip("distributed")
+    pytest.importorskip("threadpoolctl")
+    script = """
+import json, threadpoolctl, distributed
+from subriemann import surveys as sv
+
+def blas_threads():
+    return max(i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")
+
+real = sv.run_task
+
+def spy(task):  # what the task itself sees
+    return {**real(task), "blas_threads": blas_threads()}
+
+sv.run_task = spy
+with distributed.LocalCluster(
+    n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+) as cluster:
+    res = sv.run_rank_survey(["2-3-2"], seeds=3, n_samples=3, scheduler=cluster)
+print(json.dumps({"tasks": [r["blas_threads"] for r in res.rows], "after": blas_threads()}))
+"""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=240, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"tasks": [1, 1, 1], "after": 2}  # restored for the caller afterwards
