@@ -144,31 +144,28 @@ def solve(
             continue
         # own steppers land on t_end exactly; a self-controlled one says where it got to
         t_new = t_end if not stepper.controls_itself and t + h_try >= t_end else prop.t
-        f_new = prop.f if prop.f is not None else None
+        f_new = prop.f
         try:
+            # a field that returns NaN/inf instead of raising ends the run the same way
+            if not np.all(np.isfinite(prop.y)):
+                raise NonFiniteError(f"the state is not finite after the step to t = {t_new:.9g}")
             g_new = [ev.fn(t_new, prop.y) for ev in events]
             if f_new is None:
                 f_new = field(t_new, prop.y)
                 stats["evaluations"] += 1
+            hits = _crossings(events, field, stepper, prop, t, y, f, t_new, g, g_new, stats)
         except tuple(FAILURES) as exc:
             return done(*_failure(exc))
-        for k, ev in enumerate(events):
-            if not crossed(ev, g[k], g_new[k]):
-                continue
-            try:
-                landed = _land(ev, field, stepper, prop, t, y, f, t_new, g[k], g_new[k], stats)
-            except tuple(FAILURES) as exc:
-                return done(*_failure(exc))
-            t_ev, y_ev, f_ev = landed
+        # every crossing in the step, in time order, up to the first terminal one
+        for ev, t_ev, y_ev, f_ev in hits:
             found.append((ev.name, t_ev, y_ev))
             if ev.terminal:
                 ts.append(t_ev)
                 ys.append(y_ev)
                 segments.append(prop.dense)
                 stats["accepted"] += 1
-                if on_accept is not None:
-                    on_accept(t_ev, y_ev, f_ev)
-                return done(ev.status, f"event {ev.name!r} at t = {t_ev:.9g}")
+                stop = on_accept(t_ev, y_ev, f_ev) if on_accept is not None else None
+                return done(*(stop or (ev.status, f"event {ev.name!r} at t = {t_ev:.9g}")))
         stats["accepted"] += 1
         ts.append(t_new)
         ys.append(prop.y)
@@ -185,6 +182,27 @@ def solve(
                 return done(*stop)
         h = decision.h_next
     return done(Status.COMPLETED, f"reached t_end = {t_end:.6g}")
+
+
+def _crossings(events, field, stepper, prop, t, y, f, t1, g0, g1, stats):
+    """The events crossed in [t, t1], located and sorted by time, cut after the first terminal.
+
+    All crossings are first placed on the dense output (cheap); only those up to the
+    earliest terminal one are then landed with the stepper's accuracy.
+    """
+    crossing = [k for k, ev in enumerate(events) if crossed(ev, g0[k], g1[k])]
+    if not crossing:
+        return []
+    rough = sorted((locate(events[k], prop.dense, t, t1, g0[k], g1[k]), k) for k in crossing)
+    hits = []
+    for _, k in rough:
+        ev = events[k]
+        hits.append((ev, *_land(ev, field, stepper, prop, t, y, f, t1, g0[k], g1[k], stats)))
+        if ev.terminal:
+            break
+    hits.sort(key=lambda hit: hit[1])
+    cut = next((i for i, hit in enumerate(hits) if hit[0].terminal), len(hits) - 1)
+    return hits[: cut + 1]
 
 
 def _land(ev: Event, field, stepper, prop, t, y, f, t1, g0, g1, stats):
