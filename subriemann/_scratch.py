@@ -10,6 +10,8 @@ and takes it back, so repeated calls (sampling many points) reuse the pages.
 Workspaces are never shared by two borrowers at once (each generator or call
 borrows its own), and the pool keeps at most ``_POOL_SIZE`` of them and none
 above ``_POOL_MAX_BYTES``, so large one-off problems give their memory back.
+``benchmarks/bench_machinery.py`` (a) measures it against fresh workspaces on every
+call: the pool saves 24–27 % of the Frobenius test at (QN, K) = (32, 4740).
 """
 
 from __future__ import annotations
