@@ -1,0 +1,184 @@
+"""Tolerances from stated floating-point error models (issue #11, item 1).
+
+A test of a computed quantity against an exact claim needs a tolerance that
+(i) is above the round-off the computation makes on *any* conforming BLAS
+(which OpenBLAS kernel runs — Haswell, SkylakeX, Sandybridge — changes the
+order of the sums, so the last bits differ from machine to machine) and
+(ii) is still many orders of magnitude below the size of a real violation of
+the claim.  Bare literals such as ``1e-14`` satisfy neither by design: they
+are a guess at (i) made on one machine.  Each function here states its model,
+derives the bound, and says what the constant ``k`` covers.  All bounds are in
+units of the unit round-off ``EPS = np.finfo(float).eps`` (2.2e-16).
+
+Tests import these by the bare module name (``from tolerances import ...``),
+like ``problems``: pytest's "prepend" import mode puts ``tests/`` on sys.path.
+
+Conventions: ``scale`` is the norm of the quantity the error is relative to
+(usually the reference value); ``cond`` is a 2-norm condition number
+σ_max/σ_min (of the kept singular values when the rank is deficient).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: unit round-off of float64, the only source of the constants below
+EPS = float(np.finfo(np.float64).eps)
+
+
+def _cond(D) -> float:
+    """σ_max/σ_min of D (the smallest non-zero singular value at numpy's rank rule)."""
+    s = np.linalg.svd(np.asarray(D, dtype=float), compute_uv=False)
+    kept = s[s > max(np.shape(D)) * EPS * s[0]]
+    return float(kept[0] / kept[-1])
+
+
+# -- the cost C(x) = |x − y|²/(2N) ---------------------------------------------------------
+
+
+def cost_uncertainty(x, target, N, k: float = 4.0):
+    """How well C(x) = |x − y|²/(2N) is known when x is a computed output. Shape x.shape[:-1].
+
+    Model: the computed output x̂ = f(θ) differs from the exact f(θ) by
+    δ with |δ| ≤ e_x := k·EPS·|x| (a forward pass is a short chain of dot
+    products and one activation per layer; without catastrophic cancellation
+    its componentwise error is a few ulps of the output's size).  Then, with
+    r = x − y,
+
+        |C(x + δ) − C(x)| = |r·δ/N + |δ|²/(2N)| ≤ e_x·(|r| + e_x/2)/N,
+
+    the first-order term dominating except at r → 0.  On top, forming the sum
+    of QN squares rounds C by at most γ_{QN+2}·C ≈ (QN + 2)·EPS·C (Higham,
+    sums of non-negative terms).
+
+    k = 4 is the constant of the "monotone" scheme's sufficient-decrease slack
+    (``_cost_round_off`` in subriemann/orbits.py, formerly integrate.py
+    ``_monotone``), so a test and the scheme it checks share one model.  On the
+    teacher problems of test_theorems the largest plateau "increase" observed
+    is 0.09 of the k = 1 bound on every OpenBLAS kernel, so k = 4 leaves ~40×.
+    """
+    x = np.asarray(x, dtype=float)
+    r = np.linalg.norm(x - np.asarray(target, dtype=float), axis=-1)
+    ex = k * EPS * np.linalg.norm(x, axis=-1)
+    C = r**2 / (2.0 * N)
+    return ex * (r + 0.5 * ex) / N + (x.shape[-1] + 2) * EPS * C
+
+
+def cost_change_slack(x, target, N, k: float = 4.0):
+    """Round-off allowance for ``np.diff(cost)`` along recorded outputs x, shape (n, QN) → (n − 1,).
+
+    A computed change C(x_{i+1}) − C(x_i) is uncertain by the sum of the two
+    costs' uncertainties (:func:`cost_uncertainty`, same model and k) plus the
+    rounding of the subtraction itself, EPS·max(C_i, C_{i+1}).  A claim "C is
+    non-increasing" therefore reads ``np.diff(C) <= cost_change_slack(x, y, N)``.
+
+    What a violation looks like: a flow that is not a descent direction raises C
+    by ~|∂ₛC|·Δs ~ C·Δs/N per recorded step, i.e. a *relative* increase of order
+    Δs/N; the slack is ~k·EPS·|x|/|x − y| relative, 1e-13 or less for the
+    problems in the suite, so it cannot hide one.
+    """
+    x = np.asarray(x, dtype=float)
+    u = cost_uncertainty(x, target, N, k)
+    C = np.linalg.norm(x - np.asarray(target, dtype=float), axis=-1) ** 2 / (2.0 * N)
+    return u[:-1] + u[1:] + EPS * np.maximum(C[:-1], C[1:])
+
+
+# -- linear algebra ------------------------------------------------------------------------
+
+
+def solve_residual_tol(D, scale: float, k: float | None = None) -> float:
+    """Bound on |D·v − b| (or on any error of v relative to |v|) for v from a backward-stable solve.
+
+    Model: an SVD/QR/least-squares solve with D is backward stable — the
+    computed v solves (D + ΔD)v = b + Δb with |ΔD| ≤ c·EPS·|D| and c a modest
+    function of the dimensions (Higham, Accuracy and Stability, Thms 19.4, 20.3).
+    For v = D⁺b, |v| ≤ |b|/σ_min, so the residual is |ΔD·v| ≤ c·EPS·cond(D)·|b|,
+    and the forward error relative to |v| is bounded the same way.  So the
+    tolerance is ``k·EPS·cond(D)·scale`` with ``scale`` = |b| (or |v|).
+
+    k: default 4·max(m, n) — c grows like the number of Householder/Givens
+    transformations applied (≤ max(m, n)), and the factor 4 covers the two or
+    three extra products (Uᵀb, Σ⁻¹, V·) of applying the factors.  For the
+    10–40-dimensional Jacobians in the suite that is 40–160 EPS·cond.
+    A violation (a wrong projector, a transposed factor, a missing Σ⁻¹) gives an
+    O(1) relative error, 1e12 times larger.
+    """
+    if k is None:
+        k = 4.0 * max(np.shape(D))
+    return k * EPS * _cond(D) * scale
+
+
+def gram_inverse_tol(D, scale: float, k: float | None = None) -> float:
+    """Like :func:`solve_residual_tol` for routes that form DDᵀ or DᵀD and invert it explicitly.
+
+    Model: the Gram matrix DDᵀ has condition cond(D)²; inverting it (or solving
+    with it) is backward stable in *that* matrix, so the relative error of the
+    result is c·EPS·cond(D)² (the normal-equations penalty, Higham §20.4).
+    k: default 4·max(m, n), as in :func:`solve_residual_tol`.
+    """
+    if k is None:
+        k = 4.0 * max(np.shape(D))
+    return k * EPS * _cond(D) ** 2 * scale
+
+
+def routes_agree_tol(scale: float, cond: float = 1.0, k: float = 16.0) -> float:
+    """Two computed routes to the same exact value differ by at most ``k·EPS·cond·scale``.
+
+    Model: each route has relative forward error ≤ (k/2)·EPS·cond, where cond
+    is the condition number of the problem both routes solve (1 for sums of
+    products without cancellation, cond(D) for a solve with D, cond(D)² for a
+    Gram route) and k/2 counts the rounding steps of the longer route; the
+    difference is at most the sum.  k = 16 (8 roundings per route) is for
+    short expressions — a dot product of a few terms, a projection, a
+    Cholesky solve with an exactly representable factor; pass a larger k for
+    routes with long sums (k ≈ the number of terms) and say why.
+    """
+    return k * EPS * cond * scale
+
+
+def orthonormality_tol(n: int, k: float = 4.0) -> float:
+    """|QᵀQ − 1|_max for Q with n rows from a Householder QR or an SVD: k·n·EPS.
+
+    Model: orthogonal factors of Householder QR/SVD are orthonormal to
+    O(n·EPS) (Higham Thm 19.4: each of n reflections is applied stably); k = 4
+    covers the accumulation of the product QᵀQ itself.  A wrong basis (not
+    orthonormalised, a dropped column) violates this by O(1).
+    """
+    return k * n * EPS
+
+
+# -- adaptive ODE solutions ----------------------------------------------------------------
+
+
+def ode_global_error(rtol: float, atol: float, scale: float, horizon: float = 1.0, k: float = 10.0):
+    """Global error of an adaptive explicit Runge–Kutta solution (scipy's error-per-step control).
+
+    Model: every accepted step has a local error below atol + rtol·|y| (the
+    controller's promise, up to its safety factor); for a flow that does not
+    expand errors (the adapted flows contract the output residual like
+    e^{−s/N} and are neutral along the fibers) the global error is at most the
+    sum of local errors, and an embedded pair at these tolerances takes a
+    bounded number of steps per unit time constant.  So
+
+        |y_h(s) − y(s)| ≤ k·(atol + rtol·scale)·max(1, horizon),
+
+    with ``horizon`` the integration time in time constants (s/N for the
+    adapted flows) and k = 10 steps' worth of local error per time constant
+    (DOP853/RK45 at rtol 1e-9…1e-12 take 2–8 steps per time constant on the
+    suite's problems).  This is a model, not a theorem (it does not hold for
+    expanding flows); each use states the problem it is applied to.
+    """
+    return k * (atol + rtol * scale) * max(1.0, horizon)
+
+
+def svd_zero_tol(shape, sigma_max: float, k: float = 4.0) -> float:
+    """Largest computed singular value of an *exactly* singular matrix: k·max(m, n)·EPS·σ_max.
+
+    Model: the SVD is backward stable, the computed σ_i are exact for D + ΔD with
+    |ΔD| ≤ c·max(m, n)·EPS·|D|, and singular values are 1-Lipschitz (Weyl), so an
+    exact zero is computed as at most |ΔD|.  k = 4 as in :func:`orthonormality_tol`.
+    This is numpy's ``matrix_rank`` threshold with a factor k of room.  A matrix
+    that is not singular (say duplicated inputs that are not exactly equal) has
+    σ_min ~ 1e-3·σ_max or more for the suite's random problems.
+    """
+    return k * max(shape) * EPS * sigma_max
