@@ -2,7 +2,7 @@
 
 The kernel writes the outer-product blocks of ``NetworkMap``'s Jacobian (see
 ``subriemann/_kernels.c``).  It is ``optional``: without a working C compiler
-the install still succeeds and ``subriemann.network`` uses its numpy fallback.
+the install still succeeds and ``subriemann.maps.network`` uses its numpy fallback.
 """
 
 from setuptools import Extension, setup

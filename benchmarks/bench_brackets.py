@@ -59,8 +59,8 @@ from autograd import make_vjp  # noqa: E402
 from autograd.differential_operators import make_jvp_reversemode  # noqa: E402
 
 import subriemann as sr  # noqa: E402
-from subriemann.bundles import PullbackBundle  # noqa: E402
-from subriemann.distributions import Distribution  # noqa: E402
+from subriemann.distributions.frame import Distribution  # noqa: E402
+from subriemann.geometry.bundles import PullbackBundle  # noqa: E402
 
 CASES = {
     # (layer sizes, N): QN = Q*N, K from the layer sizes

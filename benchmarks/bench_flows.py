@@ -21,7 +21,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 import subriemann as sr
-from subriemann.flows import AdaptedFlow, StandardFlow
+from subriemann.flows.fields import AdaptedFlow, StandardFlow
 from subriemann.integrate import integrate
 
 EPS = 1e-10

@@ -32,7 +32,7 @@ import numpy as np
 from autograd.differential_operators import make_jvp
 
 import subriemann as sr
-from subriemann import network
+from subriemann.maps import network
 
 # (M, width, Q, N, L): input dimension, hidden width, output dimension, samples, hidden layers
 SIZES = [(2, 16, 2, 8, 1), (4, 64, 3, 32, 2), (8, 128, 4, 128, 2)]

@@ -1,6 +1,6 @@
 """Benchmark: is each piece of caching machinery worth keeping?  (Issue #12: keep only at ≥ 15 %.)
 
-(a) The scratch pool (``subriemann._scratch``) on the Frobenius test of a network's V at
+(a) The scratch pool (``subriemann.scratch``) on the Frobenius test of a network's V at
     (QN, K) = (32, 4996) (bench_brackets' case), baseline = the same test with the pool
     disabled (every borrow gets a fresh workspace, so every call pays first-touch faults).
 (b) The flows' 8-entry point cache (``ParameterFlow``) on RK45 of the adapted flow of a
@@ -20,8 +20,8 @@ from contextlib import contextmanager
 import numpy as np
 
 import subriemann as sr
-from subriemann import _scratch
-from subriemann.flows import ParameterFlow
+from subriemann import scratch as _scratch
+from subriemann.flows.fields import ParameterFlow
 
 
 def best_of(fn, repeat):

@@ -34,7 +34,7 @@ import argparse
 import os
 import time
 
-from subriemann import surveys as sv
+from subriemann.diagnostics import surveys as sv
 
 
 def timed(fn):

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 import subriemann as sr
-from subriemann import catalog
-from subriemann.bundles import PullbackBundle
-from subriemann.distributions import lie_bracket
+from subriemann.distributions import catalog
+from subriemann.distributions.frame import lie_bracket
+from subriemann.geometry.bundles import PullbackBundle
 
 
 def flow(field, q, t, n_steps=20):

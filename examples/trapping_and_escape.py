@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 import subriemann as sr
-from subriemann import landscape as ls
+from subriemann.diagnostics import landscape as ls
 
-# -- the two constructed cases (subriemann.landscape builds them) ----------------------
+# -- the two constructed cases (subriemann.diagnostics.landscape builds them) ----------------------
 # targets of the bottleneck: a fixed, well-conditioned linear map plus noise
 BOTTLENECK_TEACHER = np.array([[2.0, 0.3], [-0.4, 1.0]])
 
@@ -45,7 +45,7 @@ def bottleneck_case(seed=0):
     """Linear [2, 1, 2] on N = 3 and its critical points [saddle, constrained minimum].
 
     The Baldi–Hornik critical points W = u uᵀA of
-    :func:`subriemann.landscape.linear_bottleneck_case`, with targets from
+    :func:`subriemann.diagnostics.landscape.linear_bottleneck_case`, with targets from
     ``BOTTLENECK_TEACHER``.
     """
     _, f, cost, points = ls.linear_bottleneck_case(seed, teacher=BOTTLENECK_TEACHER)

@@ -36,8 +36,6 @@ def _select_geomstats_backend() -> None:
 
 _select_geomstats_backend()
 
-from subriemann.cost import L2Cost  # noqa: E402
-from subriemann.data import TrainingData  # noqa: E402
 from subriemann.errors import (  # noqa: E402
     ActivationError,
     InputError,
@@ -47,65 +45,73 @@ from subriemann.errors import (  # noqa: E402
     ShapeError,
     SubriemannError,
 )
-from subriemann.linalg import DEFAULT_RANK_POLICY, JacobianSVD, RankPolicy, RankReport  # noqa: E402
-from subriemann.maps import AutodiffMap, LinearMap, SmoothMap  # noqa: E402
-from subriemann.network import MLP, Activation, NetworkMap  # noqa: E402
+from subriemann.flows.cost import L2Cost  # noqa: E402
 
 # `subriemann.integrate` is both a subpackage (the ODE core) and the function
-# `sr.integrate` (the flows' integrator, in subriemann.orbits).  Importing orbits
+# `sr.integrate` (the flows' integrator, in subriemann.flows.orbits).  Importing orbits
 # imports the core first, which binds the package attribute to it (once, at its
 # first import); this statement then rebinds it to the function.
-from subriemann.orbits import Trajectory, integrate  # noqa: E402
+from subriemann.flows.orbits import Trajectory, integrate  # noqa: E402
+from subriemann.linalg import DEFAULT_RANK_POLICY, JacobianSVD, RankPolicy, RankReport  # noqa: E402
+from subriemann.maps.data import TrainingData  # noqa: E402
+from subriemann.maps.network import MLP, Activation, NetworkMap  # noqa: E402
+from subriemann.maps.smooth import AutodiffMap, LinearMap, SmoothMap  # noqa: E402
 
 __version__ = "0.1.0"
 
 # Names from the higher layers are imported on first use: `import subriemann`
 # stays fast (no matplotlib, no SymPy) and the layers load only when needed.
 _LAZY = {
-    "PullbackMetric": "subriemann.metrics",
-    "EuclideanMetric": "subriemann.metrics",
-    "ConstantOutputMetric": "subriemann.metrics",
-    "OutputMetricField": "subriemann.metrics",
-    "standard_output_velocity": "subriemann.metrics",
-    "induced_output_metric": "subriemann.metrics",
-    "OutputMetric": "subriemann.metrics",
-    "BundleFiber": "subriemann.bundles",
-    "PullbackBundle": "subriemann.bundles",
-    "StandardFlow": "subriemann.flows",
-    "AdaptedFlow": "subriemann.flows",
-    "OutputFlow": "subriemann.flows",
-    "cost_law": "subriemann.theory",
-    "residual_law": "subriemann.theory",
-    "stopping_time": "subriemann.theory",
-    "compare_with_law": "subriemann.theory",
-    "output_metric_cost_law": "subriemann.theory",
-    "output_metric_residual_law": "subriemann.theory",
-    "output_metric_stopping_time": "subriemann.theory",
-    "trapping_time_bound": "subriemann.theory",
-    "Distribution": "subriemann.distributions",
-    "lie_bracket": "subriemann.distributions",
-    "FrobeniusReport": "subriemann.distributions",
-    "FrobeniusVerdict": "subriemann.distributions",
-    "lie_bracket_fd": "subriemann.distributions",
+    "PullbackMetric": "subriemann.geometry.metrics",
+    "EuclideanMetric": "subriemann.geometry.metrics",
+    "ConstantOutputMetric": "subriemann.geometry.metrics",
+    "OutputMetricField": "subriemann.geometry.metrics",
+    "standard_output_velocity": "subriemann.geometry.metrics",
+    "induced_output_metric": "subriemann.geometry.metrics",
+    "OutputMetric": "subriemann.geometry.metrics",
+    "BundleFiber": "subriemann.geometry.bundles",
+    "PullbackBundle": "subriemann.geometry.bundles",
+    "StandardFlow": "subriemann.flows.fields",
+    "AdaptedFlow": "subriemann.flows.fields",
+    "OutputFlow": "subriemann.flows.fields",
+    "cost_law": "subriemann.flows.theory",
+    "residual_law": "subriemann.flows.theory",
+    "stopping_time": "subriemann.flows.theory",
+    "compare_with_law": "subriemann.flows.theory",
+    "output_metric_cost_law": "subriemann.flows.theory",
+    "output_metric_residual_law": "subriemann.flows.theory",
+    "output_metric_stopping_time": "subriemann.flows.theory",
+    "trapping_time_bound": "subriemann.flows.theory",
+    "Distribution": "subriemann.distributions.frame",
+    "lie_bracket": "subriemann.distributions.frame",
+    "FrobeniusReport": "subriemann.distributions.frame",
+    "FrobeniusVerdict": "subriemann.distributions.frame",
+    "lie_bracket_fd": "subriemann.distributions.frame",
 }
+# `sr.<name>` for the package's modules, including their names before the layers became
+# folders (sr.theory, sr.bundles, ... are kept working as aliases).
 _SUBMODULES = {
-    "catalog",
-    "landscape",
-    "surveys",
-    "report",
-    "theory",
-    "linalg",
-    "metrics",
-    "bundles",
-    "flows",
-    "distributions",
-    "cli",
-    "spaces",
-    "maps",
-    "network",
-    "data",
-    "cost",
-    "errors",
+    "integrate": "subriemann.integrate",
+    "maps": "subriemann.maps",
+    "geometry": "subriemann.geometry",
+    "distributions": "subriemann.distributions",
+    "flows": "subriemann.flows",
+    "diagnostics": "subriemann.diagnostics",
+    "report": "subriemann.report",
+    "cli": "subriemann.cli",
+    "errors": "subriemann.errors",
+    "linalg": "subriemann.linalg",
+    "catalog": "subriemann.distributions.catalog",
+    "landscape": "subriemann.diagnostics.landscape",
+    "surveys": "subriemann.diagnostics.surveys",
+    "theory": "subriemann.flows.theory",
+    "metrics": "subriemann.geometry.metrics",
+    "bundles": "subriemann.geometry.bundles",
+    "spaces": "subriemann.geometry.spaces",
+    "network": "subriemann.maps.network",
+    "data": "subriemann.maps.data",
+    "cost": "subriemann.flows.cost",
+    "orbits": "subriemann.flows.orbits",
 }
 
 
@@ -117,12 +123,12 @@ def __getattr__(name):
         globals()[name] = value
         return value
     if name in _SUBMODULES:
-        return importlib.import_module(f"subriemann.{name}")
+        return importlib.import_module(_SUBMODULES[name])
     raise AttributeError(f"module 'subriemann' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 
 __all__ = [

@@ -300,8 +300,8 @@ static PyModuleDef_Slot kernels_slots[] = {
 PyDoc_STRVAR(module_doc,
 "Compiled block writers for NetworkMap's Jacobian assembly (optional; numpy fallback).\n"
 "\n"
-"Built by setup.py when a C compiler is available; subriemann.network uses it\n"
-"unless SUBRIEMANN_PURE_NUMPY=1 (see subriemann.network.ASSEMBLY).");
+"Built by setup.py when a C compiler is available; subriemann.maps.network uses it\n"
+"unless SUBRIEMANN_PURE_NUMPY=1 (see subriemann.maps.network.ASSEMBLY).");
 
 static struct PyModuleDef kernels_module = {
     PyModuleDef_HEAD_INIT,

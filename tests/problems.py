@@ -2,7 +2,7 @@
 
 pytest's default "prepend" import mode puts this folder on ``sys.path`` (there is
 no ``tests/__init__.py``), so the test modules import it by its bare name.
-Constructed cases with known answers live in :mod:`subriemann.landscape`.
+Constructed cases with known answers live in :mod:`subriemann.diagnostics.landscape`.
 """
 
 import numpy as np

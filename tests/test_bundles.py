@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from tolerances import gram_inverse_tol, routes_agree_tol
 
 import subriemann as sr
-from subriemann.bundles import BundleFiber, PullbackBundle
 from subriemann.errors import InputError, ShapeError
-from subriemann.metrics import ConstantOutputMetric, OutputMetricField, PullbackMetric
+from subriemann.geometry.bundles import BundleFiber, PullbackBundle
+from subriemann.geometry.metrics import ConstantOutputMetric, OutputMetricField, PullbackMetric
 
 EPS = np.finfo(np.float64).eps
 TOL_FACTOR = 1e4
@@ -511,7 +511,7 @@ def test_fiber_shares_one_jacobian():
 
 
 def test_distribution_uses_closed_form_brackets():
-    from subriemann.distributions import Distribution
+    from subriemann.distributions.frame import Distribution
 
     rng = np.random.default_rng(0)
     net = sr.MLP([2, 4, 2])
@@ -602,7 +602,7 @@ def test_distribution_evaluates_one_jacobian_per_point_and_follows_the_point():
 
 def test_parameter_space_does_not_build_a_k_by_k_identity():
     """geomstats' Euclidean(K) stores eye(K) eagerly (2.6 GB at K = 18180); ours is lazy."""
-    from subriemann.spaces import CanonicalMetric, euclidean
+    from subriemann.geometry.spaces import CanonicalMetric, euclidean
 
     f = sr.LinearMap(np.ones((2, 30000)))
     bundle = PullbackBundle(f)

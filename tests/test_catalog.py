@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from subriemann import catalog
-from subriemann.distributions import Distribution
+from subriemann.distributions import catalog
+from subriemann.distributions.frame import Distribution
 from subriemann.errors import InputError
 
 seeds = st.integers(0, 2**32 - 1)

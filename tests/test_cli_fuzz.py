@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from subriemann import cli
+from subriemann.cli import command as cli
 
 BASE = '[network]\nhidden = [8]\n\n[flow]\nkind = "adapted"\n'
 

@@ -26,8 +26,8 @@ from sympy.diffgeom import Commutator, CoordSystem, Manifold, Patch
 from tolerances import orthonormality_tol, routes_agree_tol
 
 import subriemann as sr
-from subriemann import catalog
-from subriemann.distributions import (
+from subriemann.distributions import catalog
+from subriemann.distributions.frame import (
     Distribution,
     FrobeniusReport,
     FrobeniusVerdict,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from subriemann import cli
+import subriemann as sr
+from subriemann.cli import command as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -65,7 +66,7 @@ def _equation_numbers(text):
 def _implements_citations():
     """{citation: [files]} for every "Implements ..." sentence in the package source."""
     cites: dict = {}
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         for m in re.finditer(r"Implements\b", text):
             rest = text[m.end() : m.end() + 400]
@@ -85,7 +86,7 @@ def _implements_citations():
 def _resolve(dotted):
     """`module.attr.attr` relative to the subriemann package."""
     parts = dotted.split(".")
-    obj = importlib.import_module(f"subriemann.{parts[0]}")
+    obj = getattr(sr, parts[0])  # sr.<module> also resolves the names from before the layers
     for part in parts[1:]:
         obj = getattr(obj, part)
     return obj

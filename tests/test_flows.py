@@ -16,7 +16,7 @@ from tolerances import routes_agree_tol, solve_residual_tol, svd_zero_tol
 
 import subriemann as sr
 from subriemann.errors import InputError, NonFiniteError, RankConditionError, ShapeError
-from subriemann.flows import REGIMES, AdaptedFlow, FlowPoint, OutputFlow, StandardFlow
+from subriemann.flows.fields import REGIMES, AdaptedFlow, FlowPoint, OutputFlow, StandardFlow
 
 EPS = np.finfo(np.float64).eps
 
@@ -234,8 +234,8 @@ def test_evaluate_is_one_jacobian_and_consistent():
 
 def test_adapted_flow_matches_bundle_and_metric_gradients():
     """AdaptedFlow = −grad_h C (2.30) = −PullbackBundle.grad, and = −grad_g C (5.17) when K < QN."""
-    from subriemann.bundles import PullbackBundle
-    from subriemann.metrics import PullbackMetric
+    from subriemann.geometry.bundles import PullbackBundle
+    from subriemann.geometry.metrics import PullbackMetric
 
     for f, cost, theta in (
         network_problem(3, [2, 5, 1], 3),
@@ -280,8 +280,8 @@ def random_spd(seed, n):
 @given(over_problems(), st.integers(0, 10_000))
 def test_output_metric_flow_pushes_forward_to_minus_G_inverse_grad(problem, seed):
     """h pulled back from G (2.22), θ′ = −grad_h C (2.30): D θ′ = −G⁻¹∇ₓC when rank D = QN."""
-    from subriemann.bundles import PullbackBundle
-    from subriemann.metrics import ConstantOutputMetric
+    from subriemann.geometry.bundles import PullbackBundle
+    from subriemann.geometry.metrics import ConstantOutputMetric
 
     f, cost, theta = problem
     x, D = f(theta), f.jacobian(theta)
@@ -320,7 +320,7 @@ def test_output_metric_orbit_cost_follows_output_metric_cost_law(problem, seed):
     test_theorems.py); its global error keeps the relative law errors below ~1e-10
     down to C = 1e-6 C(0), so 1e-6 has margin.
     """
-    from subriemann.theory import output_metric_cost_law, output_metric_stopping_time
+    from subriemann.flows.theory import output_metric_cost_law, output_metric_stopping_time
 
     f, cost, theta = problem
     G = random_spd(seed, f.dim_out)
@@ -365,7 +365,7 @@ def test_output_metric_under_rank_loss_is_the_G_projection():
 
 def test_output_metric_under_and_borderline_regimes():
     """With G the under flow is −grad_g C for g = DᵀGD (5.15), and at K = QN θ′ = −D⁻¹G⁻¹∇ₓC."""
-    from subriemann.metrics import PullbackMetric
+    from subriemann.geometry.metrics import PullbackMetric
 
     f, cost, theta = network_problem(6, [1, 2, 1], 10)  # K = 7 < QN = 10
     G = random_spd(6, f.dim_out)
@@ -385,7 +385,7 @@ def test_output_metric_under_and_borderline_regimes():
 
 def test_euclidean_output_metric_is_the_euclidean_flow():
     """None and EuclideanMetric run the paper's code path; G = 1 as a matrix gives the same field."""
-    from subriemann.metrics import ConstantOutputMetric, EuclideanMetric, OutputMetricField
+    from subriemann.geometry.metrics import ConstantOutputMetric, EuclideanMetric, OutputMetricField
 
     f, cost, theta = network_problem(2, [2, 6, 2], 3)
     plain = AdaptedFlow(f, cost)

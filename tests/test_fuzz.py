@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import subriemann as sr
-from subriemann import catalog
+from subriemann.distributions import catalog
 from subriemann.errors import NumericalError, SubriemannError
 
 FEW = settings(max_examples=30)

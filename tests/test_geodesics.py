@@ -17,8 +17,8 @@ import pytest
 from tolerances import EPS, orthonormality_tol, routes_agree_tol
 
 import subriemann as sr
-from subriemann import catalog
-from subriemann.bundles import PullbackBundle
+from subriemann.distributions import catalog
+from subriemann.geometry.bundles import PullbackBundle
 
 
 def heisenberg_closed_form(p0, t):

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import subriemann as sr
-from subriemann.bundles import PullbackBundle
-from subriemann.metrics import PullbackMetric
+from subriemann.geometry.bundles import PullbackBundle
+from subriemann.geometry.metrics import PullbackMetric
 
 QN, K = 8, 20
 

@@ -12,9 +12,9 @@ from tolerances import EPS, cost_change_slack, routes_agree_tol
 
 import subriemann as sr
 from subriemann.errors import InputError, NumericalError, ShapeError
-from subriemann.flows import AdaptedFlow, OutputFlow, StandardFlow
+from subriemann.flows.fields import AdaptedFlow, OutputFlow, StandardFlow
+from subriemann.flows.theory import stopping_time
 from subriemann.integrate import METHODS, STATUSES, Trajectory, integrate
-from subriemann.theory import stopping_time
 
 
 def linear_problem():

@@ -23,9 +23,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import subriemann as sr
-from subriemann.bundles import PullbackBundle
-from subriemann.maps import SmoothMap
-from subriemann.metrics import PullbackMetric
+from subriemann.geometry.bundles import PullbackBundle
+from subriemann.geometry.metrics import PullbackMetric
+from subriemann.maps.smooth import SmoothMap
 
 EPS = np.finfo(np.float64).eps
 

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import subriemann as sr
-from subriemann import network
+from subriemann.maps import network
 
 try:
     from subriemann import _kernels

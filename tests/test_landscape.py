@@ -1,7 +1,7 @@
 """Landscape diagnostics as statements of §3–§4: trapping (Prop. 3.1), equilibria
 (Lemma 3.2, Thm 4.2), the critical manifold (4.13)–(4.14) and escape (4.15)–(4.17).
 
-Constructed cases with known answers, built by ``subriemann.landscape``:
+Constructed cases with known answers, built by ``subriemann.diagnostics.landscape``:
 
 * ``trapping_case``: a tanh network with saturated hidden units, where ε(θ)
   (3.4) is ~1e-3: the standard flow is trapped for a long time, the adapted
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from problems import network_problem
 
 import subriemann as sr
-from subriemann import landscape as ls
+from subriemann.diagnostics import landscape as ls
 
 # the DAE orbit that locates the duplicated-inputs equilibrium: computed once per seed
 duplicated_inputs_equilibrium = functools.lru_cache(maxsize=8)(ls.duplicated_inputs_case)

@@ -19,7 +19,7 @@ from tolerances import routes_agree_tol
 
 import subriemann as sr
 from subriemann.errors import InputError, RankConditionError, ShapeError
-from subriemann.metrics import (
+from subriemann.geometry.metrics import (
     ConstantOutputMetric,
     EuclideanMetric,
     OutputMetricField,

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from tolerances import routes_agree_tol
 
 import subriemann as sr
-from subriemann import network
 from subriemann.errors import ActivationError, SubriemannError
+from subriemann.maps import network
 
 # autograd warns when a derivative is identically zero (identity activation: σ″ = 0)
 pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input")

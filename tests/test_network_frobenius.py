@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from scipy.linalg import qr
 
 import subriemann as sr
-from subriemann import catalog
-from subriemann.bundles import PullbackBundle
-from subriemann.distributions import Distribution
+from subriemann.distributions import catalog
+from subriemann.distributions.frame import Distribution
+from subriemann.geometry.bundles import PullbackBundle
 
 SMOOTH = ["tanh", "sigmoid", "softplus", "sin", "silu"]
 

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import subriemann as sr
-from subriemann import report
 from subriemann.errors import InputError
+from subriemann.report import records as report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -279,7 +279,7 @@ def test_a_record_write_cut_by_a_full_disk_leaves_the_old_record(tmp_path):
     before = path.read_bytes()
     script = f"""
 import resource, signal
-from subriemann import report
+from subriemann.report import records as report
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
 resource.setrlimit(resource.RLIMIT_FSIZE, (64, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 try:

@@ -16,7 +16,7 @@ Claims tested:
 * the cancellation rule of ``Distribution._curvature_from_terms``: both branches
   (|Ω|² = |d|² − |Eᵀd|², and Ω formed explicitly) against a construction with a
   known curvature, blocks against one array, and the errors it raises;
-* ``subriemann._scratch``: the workspace pool lends distinct workspaces, reuses
+* ``subriemann.scratch``: the workspace pool lends distinct workspaces, reuses
   returned ones and drops oversized ones.
 """
 
@@ -31,13 +31,14 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import subriemann as sr
-from subriemann import _scratch, distributions
-from subriemann.bundles import PullbackBundle
-from subriemann.distributions import Distribution
+from subriemann import scratch as _scratch
+from subriemann.distributions import frame as distributions
+from subriemann.distributions.frame import Distribution
 from subriemann.errors import InputError, NonFiniteError, NumericalError, ShapeError
+from subriemann.geometry.bundles import PullbackBundle
 from subriemann.linalg import numerical_rank
-from subriemann.maps import AutodiffMap, LinearMap, SmoothMap
-from subriemann.network import ACTIVATIONS
+from subriemann.maps.network import ACTIVATIONS
+from subriemann.maps.smooth import AutodiffMap, LinearMap, SmoothMap
 
 # autograd warns when a derivative is identically zero (identity activation: σ″ = 0)
 pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input")

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import subriemann as sr
-from subriemann import surveys as sv
+from subriemann.diagnostics import surveys as sv
 
 ARCHS = ["2-1-2", "2-3-2", "2-8-2"]  # with N = 4: K/QN = 0.875, 1.6, 5.25
 
@@ -382,7 +382,7 @@ def test_dask_tasks_use_one_blas_thread_when_the_parent_uses_two():
     pytest.importorskip("threadpoolctl")
     script = """
 import json, threadpoolctl, distributed
-from subriemann import surveys as sv
+from subriemann.diagnostics import surveys as sv
 
 def blas_threads():
     return max(i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")

@@ -19,9 +19,9 @@ from tolerances import (
 )
 
 import subriemann as sr
-from subriemann.flows import AdaptedFlow, StandardFlow
+from subriemann.flows.fields import AdaptedFlow, StandardFlow
+from subriemann.flows.theory import compare_with_law, residual_law, stopping_time
 from subriemann.integrate import integrate
-from subriemann.theory import compare_with_law, residual_law, stopping_time
 
 # K ≥ QN + 4 and (2.1) holds comfortably at θ(0): σ_min(D) > 1e-3 σ_max(D)
 well_conditioned_over_problems = over_problems(min_excess=4, min_inverse_condition=1e-3)

@@ -10,8 +10,7 @@ from tolerances import orthonormality_tol, routes_agree_tol
 
 import subriemann as sr
 from subriemann.errors import InputError, ShapeError
-from subriemann.integrate import Trajectory
-from subriemann.theory import (
+from subriemann.flows.theory import (
     compare_with_law,
     cost_law,
     output_metric_cost_law,
@@ -21,6 +20,7 @@ from subriemann.theory import (
     stopping_time,
     trapping_time_bound,
 )
+from subriemann.integrate import Trajectory
 
 positive = st.floats(1e-12, 1e6, allow_nan=False, allow_infinity=False)
 sample_counts = st.integers(1, 500)
@@ -270,7 +270,7 @@ def test_output_metric_stopping_time_is_the_first_crossing(seed, N, log_ratio):
     assert output_metric_cost_law(s_eps, x0, y, G, N) == pytest.approx(eps, rel=1e-9)
     assert output_metric_cost_law(0.999 * s_eps, x0, y, G, N) > eps
     # a ConstantOutputMetric is accepted as well as its matrix
-    from subriemann.metrics import ConstantOutputMetric
+    from subriemann.geometry.metrics import ConstantOutputMetric
 
     assert output_metric_stopping_time(eps, x0, y, ConstantOutputMetric(G), N) == s_eps
 

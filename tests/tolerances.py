@@ -52,7 +52,7 @@ def cost_uncertainty(x, target, N, k: float = 4.0):
     sums of non-negative terms).
 
     k = 4 is the constant of the "monotone" scheme's sufficient-decrease slack
-    (``_cost_round_off`` in subriemann/orbits.py, formerly integrate.py
+    (``_cost_round_off`` in subriemann/flows/orbits.py, formerly integrate.py
     ``_monotone``), so a test and the scheme it checks share one model.  On the
     teacher problems of test_theorems the largest plateau "increase" observed
     is 0.09 of the k = 1 bound on every OpenBLAS kernel, so k = 4 leaves ~40×.

@@ -1,7 +1,7 @@
 """Regenerate the figures of the diagnostics pages into docs/diagnostics/figures/.
 
-Every number drawn is computed by the package (``subriemann.landscape``,
-``subriemann.surveys``), on the constructed cases of ``subriemann.landscape``
+Every number drawn is computed by the package (``subriemann.diagnostics.landscape``,
+``subriemann.diagnostics.surveys``), on the constructed cases of ``subriemann.diagnostics.landscape``
 (``trapping_case``, ``linear_bottleneck_case``, ...); the trapping and escape
 figures come from ``examples/trapping_and_escape.py``.  Run from the repository root::
 
@@ -20,8 +20,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import subriemann as sr
-from subriemann import landscape as ls
-from subriemann import surveys as sv
+from subriemann.diagnostics import landscape as ls
+from subriemann.diagnostics import surveys as sv
 
 HERE = Path(__file__).resolve().parent
 FIGURES = HERE / "figures"

@@ -5,7 +5,7 @@ dense interpolant (:mod:`.steppers`); a *controller* accepts or rejects it and p
 the next step (:mod:`.controllers`); *events* locate zeros of g(t, y) on the dense
 output (:mod:`.events`); the *driver* is the one loop (:mod:`.driver`) and returns a
 :class:`~.solution.Solution` with a :class:`~.solution.Status`.  This package knows
-only vector fields on R^n; the flows' ``integrate`` (:mod:`subriemann.orbits`) and
+only vector fields on R^n; the flows' ``integrate`` (:mod:`subriemann.flows.orbits`) and
 the curves and geodesics are built on it.
 """
 
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 # Deprecated aliases: before the core existed, ``subriemann.integrate`` was the module of
-# the flows' integrator.  Those names now live one layer up, in :mod:`subriemann.orbits`
+# the flows' integrator.  Those names now live one layer up, in :mod:`subriemann.flows.orbits`
 # (the core must not import the flows), and are resolved here lazily on first access.
 _MOVED = ("integrate", "Trajectory", "METHODS", "STATUSES", "OrbitPoint")
 
@@ -55,5 +55,5 @@ def __getattr__(name):
     if name in _MOVED:
         import importlib
 
-        return getattr(importlib.import_module("subriemann.orbits"), name)
+        return getattr(importlib.import_module("subriemann.flows.orbits"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """The one integration loop: stepper proposes, controller decides, events stop.
 
 ``solve(field, t0, y0, t_end, stepper=..., controller=...)`` integrates y′ = F(t, y)
-on R^n.  Everything the package integrates — the flows of :mod:`subriemann.flows`,
+on R^n.  Everything the package integrates — the flows of :mod:`subriemann.flows.fields`,
 horizontal curves, Hamiltonian systems — runs through this loop; what differs is
 the stepper, the controller, the events and the ``on_accept`` hook.
 """

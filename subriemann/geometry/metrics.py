@@ -55,7 +55,7 @@ from subriemann.errors import (
     with_context,
 )
 from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
-from subriemann.maps import SmoothMap
+from subriemann.maps.smooth import SmoothMap
 
 __all__ = [
     "OutputMetric",
@@ -456,7 +456,7 @@ class PullbackMetric(RiemannianMetric):
     g is a metric only where f is an immersion, rank D = K (5.1), i.e. in the
     underparametrized regime K ≤ QN.  Where rank D < K, :meth:`grad` and
     :meth:`cometric_matrix` raise :class:`RankConditionError`: use
-    :class:`~subriemann.bundles.PullbackBundle`, whose gradient grad_h is
+    :class:`~subriemann.geometry.bundles.PullbackBundle`, whose gradient grad_h is
     defined for any rank.
 
     Parameters

@@ -2,7 +2,7 @@
 
 ``MLP`` holds the architecture (1.3)–(1.5) and the parameter layout;
 ``NetworkMap`` evaluates it on N training inputs and is a
-:class:`~subriemann.maps.SmoothMap` whose Jacobian (1.17), Jacobian-vector and
+:class:`~subriemann.maps.smooth.SmoothMap` whose Jacobian (1.17), Jacobian-vector and
 vector-Jacobian products and the directional derivative of the Jacobian are
 vectorised forward/backward propagation (no loop over outputs).
 
@@ -22,8 +22,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval, isbox
 
-from subriemann import _scratch
-from subriemann.data import TrainingData
+from subriemann import scratch
 from subriemann.errors import (
     ActivationError,
     InputError,
@@ -33,7 +32,8 @@ from subriemann.errors import (
     check_real,
     check_result,
 )
-from subriemann.maps import SmoothMap
+from subriemann.maps.data import TrainingData
+from subriemann.maps.smooth import SmoothMap
 
 __all__ = [
     "parse_architecture",
@@ -604,13 +604,13 @@ class NetworkMap(SmoothMap):
                 C = B @ W_l
         w = np.asarray(W, dtype=np.float64).reshape(N, Q, n_w)
         wT = np.ascontiguousarray(w.transpose(0, 2, 1))  # (N, n_w, Q)
-        # Work arrays come from a reused workspace (subriemann._scratch), and each
+        # Work arrays come from a reused workspace (subriemann.scratch), and each
         # block of rows is computed from its own slice of dB, so the working set is
         # O(block_bytes) whatever K and n_v·n_w, and stays in cache.
         rows_of = [
             max(1, min(n_out, block_bytes // (8 * n_v * n_w * n_in))) for n_out, n_in in mlp._shapes
         ]
-        with _scratch.borrow() as work:
+        with scratch.borrow() as work:
             for layer, (s, m, e) in enumerate(mlp._offsets):
                 n_out, n_in = mlp._shapes[layer]
                 dB, a, da = dBs[layer], acts[layer], dacts[layer]

@@ -68,7 +68,8 @@ from subriemann.errors import (
     check_real,
     check_vector,
 )
-from subriemann.flows import AdaptedFlow, FlowPoint, ParameterFlow
+from subriemann.flows.fields import AdaptedFlow, FlowPoint, ParameterFlow
+from subriemann.flows.theory import cost_floor, stopping_time
 from subriemann.integrate import (
     RK4,
     ArmijoHalving,
@@ -86,7 +87,6 @@ from subriemann.integrate import (
     solve,
 )
 from subriemann.linalg import JacobianSVD, numerical_rank, resolve_policy
-from subriemann.theory import cost_floor, stopping_time
 
 __all__ = ["Trajectory", "OrbitPoint", "integrate", "resolve_method", "METHODS", "STATUSES"]
 
@@ -394,7 +394,7 @@ def integrate(
         core, located on the stepper's own steps; output-exact lands on (2.18)
         plus its margin); ``event_s`` is that time and C ≤ ε holds there.
         Refused below the cost's round-off floor
-        :func:`~subriemann.theory.cost_floor`.
+        :func:`~subriemann.flows.theory.cost_floor`.
     max_steps : int
         Cap on attempted steps.
     rank_policy : RankPolicy, float or None
@@ -729,7 +729,7 @@ def _output_exact_settings(flow, options) -> tuple[int, float, float]:
             f"method 'output-exact' follows the Euclidean output law (2.7); this AdaptedFlow has "
             f"the output metric {flow.output_metric!r}, whose output velocity is "
             "-G^-1 grad_x C, so its orbit is not on that law. Use an ODE method such as 'rk45' "
-            "or 'DOP853' (for constant G, subriemann.theory.output_metric_cost_law gives the "
+            "or 'DOP853' (for constant G, subriemann.flows.theory.output_metric_cost_law gives the "
             "cost to compare with)"
         )
     if K < QN:

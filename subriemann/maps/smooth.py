@@ -144,7 +144,7 @@ class SmoothMap:
         the bracket terms of the Frobenius condition (2.31) for V = f*TN: they are
         the terms of the Lie brackets of the pullback bundle's frame (the
         (1 − P) dD[u]ᵀ(DDᵀ)⁻¹e_j term of the bracket formula in
-        :mod:`subriemann.distributions`).  The default costs one
+        :mod:`subriemann.distributions.frame`).  The default costs one
         ``jacobian_derivative`` per direction; the network computes them from its
         backward factors without forming any d/dt D.  See
         :meth:`hessian_vector_blocks` for the same in coordinate blocks.

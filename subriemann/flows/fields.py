@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from subriemann.cost import L2Cost
 from subriemann.errors import InputError, NumericalError, RankConditionError, check_vector
+from subriemann.flows.cost import L2Cost
 from subriemann.linalg import JacobianSVD, RankReport, numerical_rank, resolve_policy
-from subriemann.maps import SmoothMap
+from subriemann.maps.smooth import SmoothMap
 
 __all__ = [
     "FlowPoint",
@@ -306,11 +306,11 @@ class AdaptedFlow(ParameterFlow):
         Decides the numerical rank r (of D̃ = LᵀD with an output metric).
     output_metric : OutputMetric, SPD array, callable or None
         The metric G on the output layer R^{QN} from which h is pulled back
-        (2.22), as accepted by :class:`~subriemann.bundles.PullbackBundle`:
-        None or :class:`~subriemann.metrics.EuclideanMetric` is the paper's
+        (2.22), as accepted by :class:`~subriemann.geometry.bundles.PullbackBundle`:
+        None or :class:`~subriemann.geometry.metrics.EuclideanMetric` is the paper's
         Euclidean G = 1 (and runs exactly the Euclidean code path); an SPD
-        matrix or :class:`~subriemann.metrics.ConstantOutputMetric` a constant
-        G; a callable x ↦ G(x) or :class:`~subriemann.metrics.OutputMetricField`
+        matrix or :class:`~subriemann.geometry.metrics.ConstantOutputMetric` a constant
+        G; a callable x ↦ G(x) or :class:`~subriemann.geometry.metrics.OutputMetricField`
         a metric field.
 
     Attributes
@@ -367,12 +367,12 @@ class AdaptedFlow(ParameterFlow):
     Dᵀ(DDᵀ)⁻²D∇_θC, squares cond(D) in the Gram matrix and again in its square.
 
     **A non-Euclidean output metric G.**  Let G = LLᵀ (L the lower-triangular
-    Cholesky factor of :mod:`subriemann.metrics`, possibly depending on x) and
+    Cholesky factor of :mod:`subriemann.geometry.metrics`, possibly depending on x) and
     D̃ = LᵀD the whitened Jacobian, with truncated SVD D̃ = Ũ Σ̃ Ṽᵀ (the factors
     of ``PullbackBundle(f, G).at(θ)``).  The bundle metric (2.22) is
     h(u, w) = (Du)ᵀG(Dw) = (D̃u)·(D̃w) and V = range Dᵀ = range D̃ᵀ, so grad_h is
     (2.30) for D̃: θ′ = −grad_h C = −Pen[D̃]Pen[D̃]ᵀ∇_θC
-    (:meth:`~subriemann.bundles.PullbackBundle.grad`).  Since
+    (:meth:`~subriemann.geometry.bundles.PullbackBundle.grad`).  Since
     ∇_θC = Dᵀ∇ₓC = D̃ᵀw with w = L⁻¹∇ₓC (because D̃ᵀ = DᵀL), the argument above
     with (D̃, w) in place of (D, ∇ₓC) gives
 
@@ -392,9 +392,9 @@ class AdaptedFlow(ParameterFlow):
       orthogonal matrix, ŨŨᵀ = 1 and **x′ = −G⁻¹∇ₓC**: the output layer
       follows the G-gradient flow of C instead of (2.5).  For constant G its
       solution is x(s) − y_ω = exp(−sG⁻¹/N)(x(0) − y_ω)
-      (:func:`~subriemann.theory.output_metric_residual_law`), the cost follows
-      :func:`~subriemann.theory.output_metric_cost_law` instead of (2.6), and
-      the stopping time is :func:`~subriemann.theory.output_metric_stopping_time`
+      (:func:`~subriemann.flows.theory.output_metric_residual_law`), the cost follows
+      :func:`~subriemann.flows.theory.output_metric_cost_law` instead of (2.6), and
+      the stopping time is :func:`~subriemann.flows.theory.output_metric_stopping_time`
       instead of (2.18).
     * Rank loss, rank D = r < QN: x′ = −𝒫_G G⁻¹∇ₓC, the G-orthogonal
       projection of the G-gradient onto range D, in place of (4.7)/(5.3).
@@ -402,7 +402,7 @@ class AdaptedFlow(ParameterFlow):
       but the part of G⁻¹∇ₓC that is G-orthogonal to range D is not reduced,
       so the G-laws above no longer hold.  With rank D = K < QN the flow is
       −grad_g C for the pullback metric g = DᵀGD (5.15)
-      (:meth:`~subriemann.metrics.PullbackMetric.grad`), and at K = QN it is
+      (:meth:`~subriemann.geometry.metrics.PullbackMetric.grad`), and at K = QN it is
       −D⁻¹G⁻¹∇ₓC.
 
     The regimes, their rank conditions and the reported singular values refer
@@ -420,7 +420,7 @@ class AdaptedFlow(ParameterFlow):
         self.output_metric = None
         if output_metric is not None:
             # metrics pulls in geomstats: imported only when a metric is given
-            from subriemann.metrics import EuclideanMetric, resolve_output_metric
+            from subriemann.geometry.metrics import EuclideanMetric, resolve_output_metric
 
             metric = resolve_output_metric(output_metric, self.QN)
             if not isinstance(metric, EuclideanMetric):
@@ -556,7 +556,7 @@ class OutputFlow:
         -------
         ndarray, shape=[QN] or [n, QN]
         """
-        from subriemann.theory import residual_law
+        from subriemann.flows.theory import residual_law
 
         x0 = check_vector(x0, self.cost.dim, "x0")
         return self.cost.target + residual_law(s, x0, self.cost.target, self.N)

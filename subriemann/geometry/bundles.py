@@ -9,7 +9,7 @@ the cost, which is why the cost decays at the uniform rate (2.6).
 
 Everything is computed from ONE Jacobian per point through
 :meth:`PullbackBundle.at`, which caches D, the whitened D̃ = LᵀD (G = LLᵀ, see
-:mod:`subriemann.metrics`) and its SVD (:class:`~subriemann.linalg.JacobianSVD`);
+:mod:`subriemann.geometry.metrics`) and its SVD (:class:`~subriemann.linalg.JacobianSVD`);
 nothing forms DDᵀ or its inverse.  With rank loss (rank D < QN) the frame and the
 gradient are the least-squares objects of (4.5)/(4.10), never NaN, and the rank
 used is in ``at(θ).report`` / :meth:`PullbackBundle.rank_report`.
@@ -39,15 +39,15 @@ from autograd.tracer import isbox
 from geomstats.geometry.fiber_bundle import FiberBundle
 
 from subriemann.errors import InputError, ShapeError, check_array, check_vector
-from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
-from subriemann.metrics import (
+from subriemann.geometry.metrics import (
     EuclideanMetric,
     batch_pair,
     check_map,
     over_batch,
     resolve_output_metric,
 )
-from subriemann.spaces import euclidean
+from subriemann.geometry.spaces import euclidean
+from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
 
 __all__ = ["PullbackBundle", "BundleFiber"]
 
@@ -202,7 +202,7 @@ class BundleFiber:
     def curvature_terms(self):
         r"""Terms of the brackets of V (2.31) in the basis of right singular vectors: (r, r, K) in blocks.
 
-        Returns ``(E, report, t, QN)`` for :class:`~subriemann.distributions.Distribution`'s
+        Returns ``(E, report, t, QN)`` for :class:`~subriemann.distributions.frame.Distribution`'s
         ``curvature_terms``: E = Ṽ (K×r) the right singular vectors of D̃ = LᵀD, an
         orthonormal basis of V_θ = range D̃ᵀ; ``report`` the rank decision on D̃; and
         t, a function returning the coordinate blocks (``f.hessian_vector_blocks``) of
@@ -544,12 +544,12 @@ class PullbackBundle(FiberBundle):
         (``geodesic``, ``symp_flow``) run on the sub-Riemannian manifold
         (R^K, V, h) of (2.33), differentiating the traceable :meth:`frame`.
         """
-        from subriemann.distributions import sub_riemannian_metric
+        from subriemann.distributions.frame import sub_riemannian_metric
 
         return sub_riemannian_metric(self.dim, self.frame)
 
     def distribution(self):
-        """V as a :class:`subriemann.distributions.Distribution` of rank QN on R^K.
+        """V as a :class:`subriemann.distributions.frame.Distribution` of rank QN on R^K.
 
         Frame :meth:`frame`, brackets :meth:`frame_brackets` (closed form, with the
         derivatives ∇_{u_i}u_j of :meth:`BundleFiber.frame_derivatives` as
@@ -559,7 +559,7 @@ class PullbackBundle(FiberBundle):
         in an orthonormal basis, from ``f.hessian_vector_products``); for a
         metric field G(x) they use the frame brackets.
         """
-        from subriemann.distributions import Distribution
+        from subriemann.distributions.frame import Distribution
 
         # The Frobenius test asks for the frame and then the brackets at the same
         # point: keep the last fiber so D, its SVD and Pen are computed once.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from geomstats.geometry.euclidean import CanonicalEuclideanMetric, Euclidean
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 
-from subriemann.maps import SmoothMap
+from subriemann.maps.smooth import SmoothMap
 
 __all__ = ["CanonicalMetric", "euclidean", "parameter_space", "output_space"]
 

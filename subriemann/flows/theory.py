@@ -1,6 +1,6 @@
 """Closed forms of the paper: cost law, residual law, stopping time, trapping bound.
 
-These are the a-priori predictions that the orbits of :mod:`subriemann.flows`
+These are the a-priori predictions that the orbits of :mod:`subriemann.flows.fields`
 are measured against.  In the output layer the adapted flow *is* the Euclidean
 gradient flow (1.11), whose solution (1.13) is explicit; everything here
 follows from it:
@@ -12,7 +12,7 @@ follows from it:
 
 With a constant SPD output metric G (h pulled back from G, (2.22)) the adapted
 flow moves the output along x′ = −G⁻¹∇ₓC instead (see
-:class:`~subriemann.flows.AdaptedFlow`), and the three laws generalise to
+:class:`~subriemann.flows.fields.AdaptedFlow`), and the three laws generalise to
 :func:`output_metric_residual_law`, :func:`output_metric_cost_law` and
 :func:`output_metric_stopping_time`; G = 1 gives back the ones above.
 
@@ -239,9 +239,9 @@ def _output_metric_modes(x0, target, G, N):
     Along x′ = −G⁻¹∇ₓC = −G⁻¹(x − y_ω)/N (1.20) the residual r = x − y_ω solves
     the linear system r′ = −G⁻¹r/N, which the eigenbasis of G decouples into
     c_i′ = −c_i/(Nλ_i).  G is checked (square of size QN, symmetric, positive
-    definite) by :func:`subriemann.metrics.resolve_output_metric`.
+    definite) by :func:`subriemann.geometry.metrics.resolve_output_metric`.
     """
-    from subriemann.metrics import resolve_output_metric
+    from subriemann.geometry.metrics import resolve_output_metric
 
     x0 = check_array(x0, "x0", ndim=1)
     target = check_array(target, "target", shape=(x0.shape[0],))
@@ -262,7 +262,7 @@ def output_metric_residual_law(s, x0, target, G, N):
     """The output residual along x′ = −G⁻¹∇ₓC: x(s) − y_ω = exp(−sG⁻¹/N)(x(0) − y_ω).
 
     Generalises (1.13)/(2.7) to a constant SPD output metric G: it is the
-    output orbit of :class:`~subriemann.flows.AdaptedFlow` with
+    output orbit of :class:`~subriemann.flows.fields.AdaptedFlow` with
     ``output_metric=G`` wherever rank D = QN (2.1), since that flow's output
     velocity is −G⁻¹∇ₓC and ∇ₓC = (x − y_ω)/N (1.20).  Each eigendirection of G
     with eigenvalue λ decays at its own rate 1/(Nλ); G = 1 gives (2.7).
@@ -339,7 +339,7 @@ def output_metric_stopping_time(eps, x0, target, G, N) -> float:
     """The earliest s with C(s) ≤ ε along x′ = −G⁻¹∇ₓC, for a constant SPD G.
 
     Generalises (2.18) to a constant SPD output metric G: the a-priori stopping
-    time of :class:`~subriemann.flows.AdaptedFlow` with ``output_metric=G`` on an
+    time of :class:`~subriemann.flows.fields.AdaptedFlow` with ``output_metric=G`` on an
     orbit where rank D = QN (2.1); 0 when C(0) ≤ ε already.  Unlike (2.18) it
     depends on x(0), not only on C(0).
 

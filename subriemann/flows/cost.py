@@ -43,7 +43,7 @@ class L2Cost:
 
     @classmethod
     def from_data(cls, data) -> L2Cost:
-        """The cost of a :class:`~subriemann.data.TrainingData`."""
+        """The cost of a :class:`~subriemann.maps.data.TrainingData`."""
         return cls(data.target, data.N)
 
     def residual(self, x):

@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from subriemann.cost import L2Cost
 from subriemann.errors import (
     InputError,
     NumericalError,
@@ -51,9 +50,10 @@ from subriemann.errors import (
     check_real,
     check_vector,
 )
+from subriemann.flows.cost import L2Cost
 from subriemann.linalg import JacobianSVD, RankReport, resolve_policy
-from subriemann.maps import SmoothMap
-from subriemann.network import MLP, NetworkMap
+from subriemann.maps.network import MLP, NetworkMap
+from subriemann.maps.smooth import SmoothMap
 
 __all__ = [
     "trapping_ratio",
@@ -219,7 +219,7 @@ def trapping_windows(
         In order of time; bounds are ``None`` unless ``theta``,
         ``residual_norm`` and ``n_samples`` are all given.
     """
-    from subriemann.theory import trapping_time_bound
+    from subriemann.flows.theory import trapping_time_bound
 
     s = np.asarray(s, dtype=np.float64)
     ratio = np.asarray(ratio, dtype=np.float64)
@@ -1132,7 +1132,7 @@ def duplicated_inputs_case(seed=0):
     theta : ndarray, shape=[21]
         θ*.
     """
-    from subriemann.flows import AdaptedFlow
+    from subriemann.flows.fields import AdaptedFlow
     from subriemann.integrate import integrate
 
     seed = check_int(seed, "seed", minimum=0)

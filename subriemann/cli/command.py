@@ -12,7 +12,7 @@ output folder, and exits with
   config key and its line.
 
 Progress bars go to stderr only when it is a terminal (``--quiet`` silences
-them).  This module and :mod:`subriemann.report` are the only modules that
+them).  This module and :mod:`subriemann.report.records` are the only modules that
 write to the terminal.
 """
 
@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 
 import subriemann as sr
-from subriemann import report
 from subriemann.errors import InputError, SubriemannError, check_int
-from subriemann.flows import regime_for_rank
+from subriemann.flows.fields import regime_for_rank
+from subriemann.report import records as report
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -472,8 +472,8 @@ def _build_data(cfg: Config) -> sr.TrainingData:
 
 
 def _build_output_metric(cfg: Config, data: sr.TrainingData):
-    """None (Euclidean) or a :class:`~subriemann.metrics.ConstantOutputMetric` from [output_metric]."""
-    from subriemann.metrics import ConstantOutputMetric
+    """None (Euclidean) or a :class:`~subriemann.geometry.metrics.ConstantOutputMetric` from [output_metric]."""
+    from subriemann.geometry.metrics import ConstantOutputMetric
 
     m = cfg["output_metric"]
     QN = data.Q * data.N
@@ -523,8 +523,8 @@ class FlowSpec:
 
 
 def _resolve_method(cfg: Config, key: str, value: str) -> str:
-    """The integrator name by :func:`subriemann.orbits.resolve_method`, as a config error."""
-    from subriemann.orbits import METHODS, resolve_method
+    """The integrator name by :func:`subriemann.flows.orbits.resolve_method`, as a config error."""
+    from subriemann.flows.orbits import METHODS, resolve_method
 
     try:
         return resolve_method(value)
@@ -630,7 +630,7 @@ def build_run(cfg: Config):
 # =============================================================================
 def _orbit_summary(traj, f, cost, eps, quiet: bool, label: str) -> dict:
     """Orbit arrays (s, C, rank, σ_min, σ_max, ε(θ)) and the scalars of the table."""
-    from subriemann.landscape import trapping_profile
+    from subriemann.diagnostics.landscape import trapping_profile
 
     with report.progress_bar(f"{label}: trapping ratio", quiet) as bar:
         try:
@@ -687,7 +687,7 @@ def run_training(
     eps : float
         Target cost ε; the default end time is s_ε = (N/2) log(C(0)/ε) (2.18)
         (for a constant output metric G, the time where the G-law reaches ε,
-        :func:`subriemann.theory.output_metric_stopping_time`).
+        :func:`subriemann.flows.theory.output_metric_stopping_time`).
     s_end : float or "stopping-time"
     options : dict, optional
         Keyword arguments for :func:`subriemann.integrate.integrate`
@@ -702,13 +702,13 @@ def run_training(
         ``K, QN, N, regime, rank, sigma_min, sigma_max, C0, eps, stopping_time,
         s_end, flows`` (label → summary with the orbit arrays), ``theta0``.
     """
-    from subriemann.integrate import integrate
-    from subriemann.theory import (
+    from subriemann.flows.theory import (
         compare_with_law,
         output_metric_cost_law,
         output_metric_stopping_time,
         stopping_time,
     )
+    from subriemann.integrate import integrate
 
     x0, D0 = f.value_and_jacobian(theta0)
     rep = sr.JacobianSVD(D0).report
@@ -994,7 +994,7 @@ def cmd_train(args) -> int:
 
 
 def _parse_layers(text: str) -> list[int]:
-    from subriemann.surveys import parse_architecture
+    from subriemann.diagnostics.surveys import parse_architecture
 
     try:
         return parse_architecture(text)
@@ -1017,7 +1017,7 @@ def _parse_point(text: str, dim: int) -> np.ndarray:
 
 def cmd_frobenius(args) -> int:
     """Frobenius test (2.31) of a catalog distribution or of a network's V at sampled points."""
-    from subriemann import catalog
+    from subriemann.distributions import catalog
 
     if (args.catalog is None) == (args.layers is None):
         raise ConfigError(
@@ -1137,7 +1137,7 @@ def cmd_frobenius(args) -> int:
 
 def cmd_survey(args) -> int:
     """Rank or integrability survey over random networks (CSV, JSON, figure)."""
-    from subriemann import surveys
+    from subriemann.diagnostics import surveys
 
     if (args.layers is None) == (args.ratios is None):
         raise ConfigError("give exactly one of --layers SPEC [SPEC ...] or --ratios R,R,...")
@@ -1401,7 +1401,3 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # `subriemann ... | head`: the reader left, not an error of the run
         sys.stdout = open(os.devnull, "w")  # silence the flush at exit
         return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Classic distributions with their known answers, for teaching and for testing the Frobenius machinery.
 
-Every entry returns a :class:`~subriemann.distributions.Distribution` whose
+Every entry returns a :class:`~subriemann.distributions.frame.Distribution` whose
 frame is written with ``autograd.numpy`` (exact brackets) and whose ``known``
 dict records the documented answers: ``dim``, ``rank``, ``growth_vector`` (at a
 generic point), ``step``, ``involutive``, ``bracket_generating`` and, where it
@@ -20,9 +20,9 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 
-from subriemann.distributions import Distribution
+from subriemann.distributions.frame import Distribution
 from subriemann.errors import InputError, check_array, check_int, check_real
-from subriemann.network import parse_architecture
+from subriemann.maps.network import parse_architecture
 
 __all__ = [
     "heisenberg",
@@ -311,14 +311,14 @@ def network_bundle(
     """Pullback bundle V = range Dᵀ of a small network on random inputs (§2.3–2.4).
 
     Built by ``PullbackBundle(NetworkMap(...)).distribution()``, whose brackets
-    come from ``jacobian_derivative`` (see :mod:`subriemann.distributions` for
+    come from ``jacobian_derivative`` (see :mod:`subriemann.distributions.frame` for
     the proof that they are vertical).  Over-parametrized tanh networks with
     QN ≥ 2 are generically not involutive; QN = 1 always is, and so is
     K ≤ QN (then V = TR^K); the sub-Riemannian
     structure (R^K, V, h) of (2.33).  ``base_point`` is θ₀ = mlp.init(seed).
     """
-    from subriemann.bundles import PullbackBundle
-    from subriemann.network import MLP, NetworkMap
+    from subriemann.geometry.bundles import PullbackBundle
+    from subriemann.maps.network import MLP, NetworkMap
 
     mlp = MLP(layer_sizes, activation=activation)
     n_samples = check_int(n_samples, "n_samples", "the number of network inputs N")

@@ -54,7 +54,7 @@ second derivatives of the network (``jacobian_derivative``), no derivative of
 a pseudo-inverse.  ``PullbackBundle(f).distribution()`` passes exactly these
 brackets to :class:`Distribution`, and for the Frobenius test the same terms
 directly in an orthonormal basis (``curvature_terms``; see
-:meth:`subriemann.bundles.BundleFiber.curvature_terms`).  For QN = 1 there is one field and
+:meth:`subriemann.geometry.bundles.BundleFiber.curvature_terms`).  For QN = 1 there is one field and
 [u_1, u_1] = 0: V is always integrable (§2.4: rank-one bundles always are).
 """
 
@@ -69,7 +69,7 @@ import numpy as np
 from autograd.differential_operators import make_jvp, make_jvp_reversemode
 from autograd.tracer import getval, isbox
 
-from subriemann import _scratch
+from subriemann import scratch
 from subriemann.errors import (
     InputError,
     NumericalError,
@@ -81,8 +81,8 @@ from subriemann.errors import (
     check_real,
     with_context,
 )
+from subriemann.geometry.spaces import euclidean
 from subriemann.linalg import JacobianSVD, RankPolicy, RankReport, numerical_rank, resolve_policy
-from subriemann.spaces import euclidean
 
 __all__ = [
     "Distribution",
@@ -460,11 +460,11 @@ class Distribution:
         equal to that of the derivatives ∇_{e_a}e_b (the round-off scale) — as an
         array (k, k, dim) or as a function returning an iterator of coordinate
         blocks ``(start, stop, t[:, :, start:stop])`` (see
-        :meth:`subriemann.maps.SmoothMap.hessian_vector_blocks`), and r the number
+        :meth:`subriemann.maps.smooth.SmoothMap.hessian_vector_blocks`), and r the number
         of frame fields.  Used by
         :meth:`frobenius_defect`, :meth:`curvature` and the growth vector's
         second step; the frame and ``brackets`` still serve everything else.
-        :meth:`subriemann.bundles.PullbackBundle.distribution` supplies it.
+        :meth:`subriemann.geometry.bundles.PullbackBundle.distribution` supplies it.
 
     Notes
     -----
@@ -692,7 +692,7 @@ class Distribution:
         flat_ab, flat_ba = upper[0] * k + upper[1], upper[1] * k + upper[0]
 
         def blocks():
-            with _scratch.borrow() as work:
+            with scratch.borrow() as work:
                 yield from pairs_of(terms() if callable(terms) else [(0, self.dim, terms)], work)
 
         def pairs_of(source, work):
@@ -1052,7 +1052,7 @@ class Distribution:
         Δ); its normal geodesics solve Hamilton's equations for
         H(q, λ) = ½|F(q)ᵀλ|².
         """
-        from subriemann.metrics import over_batch
+        from subriemann.geometry.metrics import over_batch
 
         def frame(p):
             # geomstats evaluates the frame on batches [..., dim]; one point at a time,
@@ -1238,11 +1238,11 @@ def sub_riemannian_metric(dim: int, frame):
     checked, and an error while stepping (rank loss, a bad point, NaN/inf)
     says at which time t and, for batches [..., dim], at which batch index it
     happened.  Used by :meth:`Distribution.sub_riemannian_metric` and
-    :meth:`subriemann.bundles.PullbackBundle.sub_riemannian_metric`.
+    :meth:`subriemann.geometry.bundles.PullbackBundle.sub_riemannian_metric`.
     """
     from geomstats.geometry.sub_riemannian_metric import SubRiemannianMetric
 
-    from subriemann.metrics import batch_pair
+    from subriemann.geometry.metrics import batch_pair
 
     class ReportingSubRiemannianMetric(SubRiemannianMetric):
         def exp(self, cotangent_vec, base_point, n_steps=20):

@@ -56,7 +56,7 @@ import numpy as np
 
 from subriemann.errors import InputError, SubriemannError, check_int, check_real
 from subriemann.linalg import JacobianSVD, RankPolicy, resolve_policy
-from subriemann.network import parse_architecture
+from subriemann.maps.network import parse_architecture
 
 __all__ = [
     "SurveyTask",
@@ -98,7 +98,7 @@ def architectures_for_ratios(ratios, input_dim: int, output_dim: int, n_samples:
     -------
     list of list of int
     """
-    from subriemann.network import MLP
+    from subriemann.maps.network import MLP
 
     input_dim = check_int(input_dim, "input_dim")
     output_dim = check_int(output_dim, "output_dim")
@@ -206,7 +206,7 @@ class SurveyTask:
 
     def build(self):
         """(f, θ): the network map on this task's inputs and its random parameters."""
-        from subriemann.network import MLP, NetworkMap
+        from subriemann.maps.network import MLP, NetworkMap
 
         data_seq, theta_seq = self.seed_sequence().spawn(2)
         net = MLP(list(self.layers), activation=self.activation)
@@ -237,13 +237,13 @@ def make_tasks(
         N, for all architectures or one per architecture.
     base_seed : int
     activation : str
-        A smooth activation name (see :class:`~subriemann.network.MLP`).
+        A smooth activation name (see :class:`~subriemann.maps.network.MLP`).
     weight_scale : float
         Passed to ``MLP.init``.
     rank_policy : RankPolicy or float or None
         Only a relative tolerance travels to workers (``RankPolicy.rtol``).
     """
-    from subriemann.network import get_activation
+    from subriemann.maps.network import get_activation
 
     if kind not in SURVEY_KINDS:
         raise InputError(f"survey kind must be one of {SURVEY_KINDS}, got {kind!r}")
@@ -339,7 +339,7 @@ def _rank_row(task) -> dict:
 
 
 def _frobenius_row(task) -> dict:
-    from subriemann.bundles import PullbackBundle
+    from subriemann.geometry.bundles import PullbackBundle
 
     f, theta = task.build()
     row = _base_row(task, f)
@@ -379,7 +379,7 @@ def run_task(task: SurveyTask) -> dict:
 
 def _jsonable(obj):
     """A JSON round trip (inf/NaN → None), so that fresh and resumed rows are identical."""
-    from subriemann.report import to_jsonable
+    from subriemann.report.records import to_jsonable
 
     return json.loads(json.dumps(to_jsonable(obj), allow_nan=False))
 
@@ -466,7 +466,7 @@ def _read_survey_file(path: Path, repair: bool = False):
 
 
 def _write_header(path: Path, header: dict) -> None:
-    from subriemann.report import write_atomic
+    from subriemann.report.records import write_atomic
 
     write_atomic(path, json.dumps({"header": header}) + "\n")
 
@@ -540,7 +540,9 @@ def _process_context():
     # worker forked from it starts with numpy/scipy already loaded.
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["subriemann.surveys", "subriemann.network", "scipy.stats"])
+        ctx.set_forkserver_preload(
+            ["subriemann.diagnostics.surveys", "subriemann.maps.network", "scipy.stats"]
+        )
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -1083,13 +1085,13 @@ class SurveyResult:
 
     def to_csv(self, path) -> Path:
         """The table as CSV, with the survey configuration in ``#`` comment lines."""
-        from subriemann.report import write_csv
+        from subriemann.report.records import write_csv
 
         return write_csv(path, self.rows, comments={"survey": self.kind, "config": self.config})
 
     def to_json(self, path) -> Path:
         """Configuration, summary and rows as one JSON record (see ``report.make_record``)."""
-        from subriemann.report import make_record, write_json
+        from subriemann.report.records import make_record, write_json
 
         record = make_record(
             "survey",
@@ -1201,7 +1203,7 @@ class SurveyResult:
             ax.legend(fontsize=8)
         for ax in fig.axes:
             _plain_log_ticks(ax)
-        from subriemann.report import save_figure
+        from subriemann.report.records import save_figure
 
         return save_figure(fig, path, dpi=90)
 
