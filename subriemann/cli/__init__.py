@@ -3,32 +3,8 @@
 The modules of this layer: :mod:`.main`.
 """
 
-from subriemann.cli.command import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    SCHEMA,
-    Config,
-    ConfigError,
-    FlowSpec,
-    build_parser,
-    build_run,
-    load_config,
-    main,
-    run_training,
-)
+# Each module lists its public names once, in its __all__; the folder re-exports them.
+from subriemann.cli import command
+from subriemann.cli.command import *  # noqa: F403
 
-__all__ = [
-    "main",
-    "build_parser",
-    "load_config",
-    "Config",
-    "SCHEMA",
-    "build_run",
-    "FlowSpec",
-    "run_training",
-    "ConfigError",
-    "EXIT_OK",
-    "EXIT_FAILED",
-    "EXIT_USAGE",
-]
+__all__ = [*command.__all__]

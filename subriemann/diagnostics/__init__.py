@@ -3,68 +3,9 @@
 The modules of this layer: :mod:`.landscape`, :mod:`.surveys`.
 """
 
-from subriemann.diagnostics.landscape import (
-    CriticalFunctions,
-    CriticalManifoldReport,
-    EquilibriumReport,
-    EscapeReport,
-    TrappingProfile,
-    TrappingWindow,
-    classify_point,
-    critical_manifold_dimension,
-    dead_units_case,
-    duplicated_inputs_case,
-    escape_perturbation,
-    g_functions,
-    hessian_vector_product,
-    linear_bottleneck_case,
-    trapping_case,
-    trapping_profile,
-    trapping_ratio,
-    trapping_windows,
-    zero_network_case,
-)
-from subriemann.diagnostics.surveys import (
-    SurveyResult,
-    SurveyTask,
-    architectures_for_ratios,
-    bingham_test,
-    make_tasks,
-    parse_architecture,
-    run_frobenius_survey,
-    run_rank_survey,
-    run_survey,
-    run_task,
-)
+# Each module lists its public names once, in its __all__; the folder re-exports them.
+from subriemann.diagnostics import landscape, surveys
+from subriemann.diagnostics.landscape import *  # noqa: F403
+from subriemann.diagnostics.surveys import *  # noqa: F403
 
-__all__ = [
-    "trapping_ratio",
-    "TrappingProfile",
-    "trapping_profile",
-    "TrappingWindow",
-    "trapping_windows",
-    "EquilibriumReport",
-    "classify_point",
-    "CriticalFunctions",
-    "g_functions",
-    "CriticalManifoldReport",
-    "critical_manifold_dimension",
-    "EscapeReport",
-    "escape_perturbation",
-    "hessian_vector_product",
-    "trapping_case",
-    "linear_bottleneck_case",
-    "duplicated_inputs_case",
-    "zero_network_case",
-    "dead_units_case",
-    "SurveyTask",
-    "SurveyResult",
-    "parse_architecture",
-    "architectures_for_ratios",
-    "bingham_test",
-    "make_tasks",
-    "run_task",
-    "run_survey",
-    "run_rank_survey",
-    "run_frobenius_survey",
-]
+__all__ = [*landscape.__all__, *surveys.__all__]

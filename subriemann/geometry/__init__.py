@@ -3,46 +3,10 @@
 The modules of this layer: :mod:`.spaces`, :mod:`.metrics`, :mod:`.bundles`.
 """
 
-from subriemann.geometry.bundles import (
-    BundleFiber,
-    PullbackBundle,
-)
-from subriemann.geometry.metrics import (
-    ConstantOutputMetric,
-    EuclideanMetric,
-    OutputMetric,
-    OutputMetricField,
-    PullbackMetric,
-    batch_pair,
-    check_map,
-    induced_output_metric,
-    over_batch,
-    resolve_output_metric,
-    standard_output_velocity,
-)
-from subriemann.geometry.spaces import (
-    CanonicalMetric,
-    euclidean,
-    output_space,
-    parameter_space,
-)
+# Each module lists its public names once, in its __all__; the folder re-exports them.
+from subriemann.geometry import bundles, metrics, spaces
+from subriemann.geometry.bundles import *  # noqa: F403
+from subriemann.geometry.metrics import *  # noqa: F403
+from subriemann.geometry.spaces import *  # noqa: F403
 
-__all__ = [
-    "CanonicalMetric",
-    "euclidean",
-    "parameter_space",
-    "output_space",
-    "OutputMetric",
-    "EuclideanMetric",
-    "ConstantOutputMetric",
-    "OutputMetricField",
-    "resolve_output_metric",
-    "PullbackMetric",
-    "standard_output_velocity",
-    "induced_output_metric",
-    "over_batch",
-    "check_map",
-    "batch_pair",
-    "PullbackBundle",
-    "BundleFiber",
-]
+__all__ = [*spaces.__all__, *metrics.__all__, *bundles.__all__]

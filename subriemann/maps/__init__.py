@@ -3,34 +3,10 @@
 The modules of this layer: :mod:`.smooth`, :mod:`.data`, :mod:`.network`.
 """
 
-from subriemann.maps.data import (
-    TrainingData,
-)
-from subriemann.maps.network import (
-    ACTIVATIONS,
-    MLP,
-    NONSMOOTH_ACTIVATIONS,
-    Activation,
-    NetworkMap,
-    get_activation,
-    parse_architecture,
-)
-from subriemann.maps.smooth import (
-    AutodiffMap,
-    LinearMap,
-    SmoothMap,
-)
+# Each module lists its public names once, in its __all__; the folder re-exports them.
+from subriemann.maps import data, network, smooth
+from subriemann.maps.data import *  # noqa: F403
+from subriemann.maps.network import *  # noqa: F403
+from subriemann.maps.smooth import *  # noqa: F403
 
-__all__ = [
-    "SmoothMap",
-    "AutodiffMap",
-    "LinearMap",
-    "TrainingData",
-    "parse_architecture",
-    "Activation",
-    "ACTIVATIONS",
-    "NONSMOOTH_ACTIVATIONS",
-    "get_activation",
-    "MLP",
-    "NetworkMap",
-]
+__all__ = [*smooth.__all__, *data.__all__, *network.__all__]
