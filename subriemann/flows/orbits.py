@@ -352,6 +352,61 @@ def _bare_point(flow: ParameterFlow, theta) -> FlowPoint:
     )
 
 
+@dataclass(kw_only=True)
+class _Run:
+    """One call of :func:`integrate`: its checked settings, the recorder, and how it ends."""
+
+    flow: ParameterFlow
+    method: str
+    s_end: float
+    step: float | None
+    max_step: float | None
+    rtol: float
+    atol: float
+    eps: float | None
+    max_steps: int
+    options: dict
+    settings: tuple | None
+    recorder: _Recorder
+    progress: object
+    counts_before: dict
+
+    def finish(
+        self, status, message, *, event_s=None, n_evaluations=0, stats=None, solution=None
+    ) -> Trajectory:
+        """The Trajectory of the run; never claims C ≤ ε where it does not hold."""
+        flow, eps = self.flow, self.eps
+        _finish_geometry(flow, self.recorder)
+        data = self.recorder.columns()
+        if status == Status.TARGET_COST_REACHED and data["cost"][-1] > eps:
+            # every landing aims at C ≤ ε; never claim it when it does not hold
+            status, event_s = Status.COMPLETED, None
+            message = (
+                f"stopped at s = {data['s'][-1]:.6g} with C = {data['cost'][-1]:.6g} > eps = "
+                f"{eps:.6g} (the crossing could not be resolved below round-off)"
+            )
+        counts = {
+            k: int(v - self.counts_before.get(k, 0))
+            for k, v in flow.f.counts.items()
+            if v - self.counts_before.get(k, 0)
+        }
+        return Trajectory(
+            **data,
+            method=self.method,
+            status=Status(status),
+            message=message,
+            n_jacobian=counts.get("jacobian", 0),
+            n_evaluations=n_evaluations,
+            N=flow.N,
+            target=np.array(flow.cost.target),
+            eps=eps,
+            event_s=event_s,
+            counts=counts,
+            stats=stats or {"accepted": 0, "rejected": 0},
+            solution=solution,
+        )
+
+
 def integrate(
     flow,
     theta0,
@@ -471,40 +526,23 @@ def integrate(
                 raise InputError(f"method {method!r} needs a step when s_end is infinite")
             step = s_end / 1000.0
 
-    counts_before = dict(flow.f.counts)
-    recorder = _Recorder(policy, (flow.QN, flow.K), record)
-
-    def finish(status, message, *, event_s=None, n_evaluations=0, stats=None, solution=None):
-        _finish_geometry(flow, recorder)
-        data = recorder.columns()
-        if status == Status.TARGET_COST_REACHED and data["cost"][-1] > eps:
-            # every landing aims at C ≤ ε; never claim it when it does not hold
-            status, event_s = Status.COMPLETED, None
-            message = (
-                f"stopped at s = {data['s'][-1]:.6g} with C = {data['cost'][-1]:.6g} > eps = "
-                f"{eps:.6g} (the crossing could not be resolved below round-off)"
-            )
-        counts = {
-            k: int(v - counts_before.get(k, 0))
-            for k, v in flow.f.counts.items()
-            if v - counts_before.get(k, 0)
-        }
-        return Trajectory(
-            **data,
-            method=method,
-            status=Status(status),
-            message=message,
-            n_jacobian=counts.get("jacobian", 0),
-            n_evaluations=n_evaluations,
-            N=flow.N,
-            target=np.array(flow.cost.target),
-            eps=eps,
-            event_s=event_s,
-            counts=counts,
-            stats=stats or {"accepted": 0, "rejected": 0},
-            solution=solution,
-        )
-
+    run = _Run(
+        flow=flow,
+        method=method,
+        s_end=s_end,
+        step=step,
+        max_step=max_step,
+        rtol=rtol,
+        atol=atol,
+        eps=eps,
+        max_steps=max_steps,
+        options=options,
+        settings=settings,
+        recorder=_Recorder(policy, (flow.QN, flow.K), record),
+        progress=progress,
+        counts_before=dict(flow.f.counts),
+    )
+    recorder, finish = run.recorder, run.finish
     try:
         start = flow.evaluate(theta0, geometry=True)
     except RankConditionError as exc:
@@ -521,56 +559,15 @@ def integrate(
             n_evaluations=0,
         )
     if method == "output-exact":
-        return _output_exact(
-            flow,
-            start,
-            s_end,
-            step,
-            max_step,
-            rtol,
-            atol,
-            eps,
-            max_steps,
-            settings,
-            recorder,
-            progress,
-            finish,
-        )
-    return _ode(
-        flow,
-        start,
-        s_end,
-        method,
-        step,
-        max_step,
-        rtol,
-        atol,
-        eps,
-        max_steps,
-        options,
-        recorder,
-        progress,
-        finish,
-    )
+        return _output_exact(run, start)
+    return _ode(run, start)
 
 
-def _ode(
-    flow,
-    start,
-    s_end,
-    method,
-    step,
-    max_step,
-    rtol,
-    atol,
-    eps,
-    max_steps,
-    options,
-    recorder,
-    progress,
-    finish,
-):
+def _ode(run: _Run, start: FlowPoint) -> Trajectory:
     """Every ODE method: the core's driver with the method's stepper and controller."""
+    flow, method, s_end, step, max_step = run.flow, run.method, run.s_end, run.step, run.max_step
+    rtol, atol, eps, recorder, progress = run.rtol, run.atol, run.eps, run.recorder, run.progress
+    options, finish, max_steps = run.options, run.finish, run.max_steps
     n_evaluations = [0]
 
     def field(_s, theta):
@@ -760,7 +757,7 @@ class _OutputExactStep(Stepper):
     SVD (no further Jacobian).
     """
 
-    def __init__(self, flow, policy, start, rtol, atol, max_corrector, s_land, tol_land):
+    def __init__(self, *, flow, policy, start, rtol, atol, max_corrector, s_land, tol_land):
         self.flow, self.policy, self.max_corrector = flow, policy, max_corrector
         self.rtol, self.atol, self.s_land, self.tol_land = rtol, atol, s_land, tol_land
         self.y, self.r0 = flow.cost.target, start.x - flow.cost.target
@@ -822,7 +819,7 @@ class _CorrectorContraction:
     step by ``shrink`` and retries, down to 1e-12·max(1, N).
     """
 
-    def __init__(self, h0, grow, shrink, max_corrector, h_max, h_min):
+    def __init__(self, *, h0, grow, shrink, max_corrector, h_max, h_min):
         self.h0, self.grow, self.shrink, self.max_corrector = h0, grow, shrink, max_corrector
         self.h_max, self.h_min = h_max, h_min
         self.last_failure = None
@@ -843,21 +840,11 @@ class _CorrectorContraction:
         )
 
 
-def _output_exact(
-    flow,
-    start,
-    s_end,
-    step,
-    max_step,
-    rtol,
-    atol,
-    eps,
-    max_steps,
-    settings,
-    recorder,
-    progress,
-    finish,
-):
+def _output_exact(run: _Run, start: FlowPoint) -> Trajectory:
+    """Output-exact stepping (module docstring) on the core's driver."""
+    flow, s_end, step, max_step, eps = run.flow, run.s_end, run.step, run.max_step, run.eps
+    rtol, atol, recorder, progress = run.rtol, run.atol, run.recorder, run.progress
+    max_steps, settings, finish = run.max_steps, run.settings, run.finish
     K, QN, N = flow.K, flow.QN, flow.N
     max_corrector, grow, shrink = settings
     regime = "borderline" if K == QN else "over"
@@ -873,7 +860,14 @@ def _output_exact(
         s_land = stopping_time(eps, C0, N) + N * math.log(r_eps / (r_eps - tol_land))
     s_final = min(s_end, s_land)
     stepper = _OutputExactStep(
-        flow, recorder.policy, start, rtol, atol, max_corrector, s_land, tol_land
+        flow=flow,
+        policy=recorder.policy,
+        start=start,
+        rtol=rtol,
+        atol=atol,
+        max_corrector=max_corrector,
+        s_land=s_land,
+        tol_land=tol_land,
     )
     if stepper.svd.rank < QN:
         return finish(
@@ -882,12 +876,12 @@ def _output_exact(
             f"(sigma_min = {stepper.svd.report.sigma_min:.3g}); output-exact needs (2.1)",
         )
     controller = _CorrectorContraction(
-        step if step is not None else float(N),
-        grow,
-        shrink,
-        max_corrector,
-        max_step if max_step is not None else math.inf,
-        1e-12 * max(1.0, N),
+        h0=step if step is not None else float(N),
+        grow=grow,
+        shrink=shrink,
+        max_corrector=max_corrector,
+        h_max=max_step if max_step is not None else math.inf,
+        h_min=1e-12 * max(1.0, N),
     )
 
     def on_accept(s, theta, _v):

@@ -9,40 +9,20 @@ only vector fields on R^n; the flows' ``integrate`` (:mod:`subriemann.flows.orbi
 the curves and geodesics are built on it.
 """
 
-from .controllers import ArmijoHalving, ConstantStep, Decision, PIController, SolverControlled
-from .driver import FAILURES, solve
-from .events import Event
-from .solution import Solution, Status
-from .steppers import (
-    RK4,
-    DormandPrince54,
-    Euler,
-    GaussLegendre4,
-    Proposal,
-    ScipyStepper,
-    Stepper,
-    error_norm,
-)
+# Each module lists its public names once, in its __all__; the package re-exports them.
+from . import controllers, driver, events, solution, steppers
+from .controllers import *  # noqa: F403
+from .driver import *  # noqa: F403
+from .events import *  # noqa: F403
+from .solution import *  # noqa: F403
+from .steppers import *  # noqa: F403
 
 __all__ = [
-    "solve",
-    "Solution",
-    "Status",
-    "Event",
-    "Proposal",
-    "Stepper",
-    "Euler",
-    "RK4",
-    "DormandPrince54",
-    "GaussLegendre4",
-    "ScipyStepper",
-    "ConstantStep",
-    "PIController",
-    "ArmijoHalving",
-    "SolverControlled",
-    "Decision",
-    "FAILURES",
-    "error_norm",
+    *solution.__all__,
+    *steppers.__all__,
+    *controllers.__all__,
+    *events.__all__,
+    *driver.__all__,
 ]
 
 # Deprecated aliases: before the core existed, ``subriemann.integrate`` was the module of
