@@ -9,13 +9,15 @@ from autograd.tracer import getval
 from subriemann.errors import (
     InputError,
     NumericalError,
+    ShapeError,
     check_array,
     check_int,
     check_result,
     check_vector,
 )
+from subriemann.maps.smooth import check_map
 
-__all__ = ["L2Cost"]
+__all__ = ["L2Cost", "check_map_and_cost"]
 
 
 class L2Cost:
@@ -83,3 +85,26 @@ class L2Cost:
 
     def __repr__(self) -> str:
         return f"L2Cost(QN={self.dim}, N={self.N})"
+
+
+def check_map_and_cost(f, cost) -> None:
+    """Refuse a pair (f, cost) that does not describe one cost C̃(θ) = C(x[θ]) (1.7), (1.18).
+
+    The one check for everything that takes a map and the cost of its training data
+    (the flows, the landscape diagnostics).
+
+    Raises
+    ------
+    InputError
+        ``f`` is not a SmoothMap or ``cost`` not an L2Cost.
+    ShapeError
+        The cost lives on another R^QN than f's outputs.
+    """
+    check_map(f)
+    if not isinstance(cost, L2Cost):
+        raise InputError(f"cost must be an L2Cost, got {type(cost).__name__}")
+    if cost.dim != f.dim_out:
+        raise ShapeError(
+            f"the cost lives on R^{cost.dim} but f maps to R^{f.dim_out}; expected the cost of "
+            "the same training data as the map (its target y_omega of length QN)"
+        )

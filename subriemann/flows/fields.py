@@ -26,9 +26,8 @@ import numpy as np
 import scipy.linalg
 
 from subriemann.errors import InputError, NumericalError, RankConditionError, check_vector
-from subriemann.flows.cost import L2Cost
+from subriemann.flows.cost import L2Cost, check_map_and_cost
 from subriemann.linalg import JacobianSVD, RankReport, numerical_rank, resolve_policy
-from subriemann.maps.smooth import SmoothMap
 
 __all__ = [
     "FlowPoint",
@@ -118,15 +117,7 @@ class ParameterFlow:
     name = "flow"
 
     def __init__(self, f, cost, rank_policy=None):
-        if not isinstance(f, SmoothMap):
-            raise InputError(f"f must be a SmoothMap (e.g. NetworkMap), got {type(f).__name__}")
-        if not isinstance(cost, L2Cost):
-            raise InputError(f"cost must be an L2Cost, got {type(cost).__name__}")
-        if cost.dim != f.dim_out:
-            raise InputError(
-                f"the cost lives on R^{cost.dim} but f maps to R^{f.dim_out}; expected the "
-                "cost's target y_omega to have the length QN of f's output"
-            )
+        check_map_and_cost(f, cost)
         self.f = f
         self.cost = cost
         self.rank_policy = resolve_policy(rank_policy)

@@ -55,7 +55,7 @@ from subriemann.errors import (
     with_context,
 )
 from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
-from subriemann.maps.smooth import SmoothMap
+from subriemann.maps.smooth import SmoothMap, check_map  # noqa: F401  (check_map: re-exported for bundles)
 
 __all__ = [
     "OutputMetric",
@@ -67,7 +67,6 @@ __all__ = [
     "standard_output_velocity",
     "induced_output_metric",
     "over_batch",
-    "check_map",
     "batch_pair",
 ]
 
@@ -332,14 +331,6 @@ def resolve_output_metric(output_metric, dim_out: int) -> OutputMetric:
         )
     metric.check_dim(dim_out)
     return metric
-
-
-def check_map(f) -> SmoothMap:
-    if not isinstance(f, SmoothMap):
-        raise InputError(
-            f"f must be a SmoothMap (NetworkMap, AutodiffMap, LinearMap...), got {type(f).__name__}"
-        )
-    return f
 
 
 def batch_pair(points, vectors, dim: int, name_point: str, name_vector: str):

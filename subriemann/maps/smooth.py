@@ -29,7 +29,7 @@ from subriemann.errors import (
     check_vector,
 )
 
-__all__ = ["SmoothMap", "AutodiffMap", "LinearMap"]
+__all__ = ["SmoothMap", "AutodiffMap", "LinearMap", "check_map"]
 
 _OVERFLOW_HINT = "check the scale of theta, of the direction and of the map's inputs"
 
@@ -283,3 +283,17 @@ class LinearMap(SmoothMap):
 
     def _hessian_vector_blocks(self, theta, V, W, block_bytes):
         yield 0, self.dim_in, np.zeros((V.shape[1], W.shape[1], self.dim_in))
+
+
+def check_map(f, name: str = "f"):
+    """Return ``f`` if it is a :class:`SmoothMap`, else raise :class:`InputError` (the one check).
+
+    Every layer that takes a map (metrics, bundles, flows, diagnostics) calls this, so the
+    message is the same everywhere.
+    """
+    if not isinstance(f, SmoothMap):
+        raise InputError(
+            f"{name} must be a SmoothMap (NetworkMap, AutodiffMap, LinearMap, "
+            f"SmoothMap.from_callables...), got {type(f).__name__}"
+        )
+    return f
