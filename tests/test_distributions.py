@@ -572,3 +572,26 @@ def test_lie_bracket_names_a_field_built_with_plain_numpy():
     Y = lambda q: np.array([0.0, 1.0, q[0] / 2])  # noqa: E731
     with pytest.raises(sr.InputError, match="autograd.numpy"):
         lie_bracket(X, Y, np.zeros(3))
+
+
+def test_each_public_name_has_one_home_and_the_old_paths_still_work():
+    """One concept per module: no name in two modules' __all__; frame keeps its old names."""
+    import collections
+
+    import subriemann.distributions as layer
+    from subriemann.distributions import frame
+
+    counts = collections.Counter(layer.__all__)
+    assert [name for name, n in counts.items() if n > 1] == []
+    for name in layer.__all__:
+        assert getattr(layer, name) is not None
+    for name in (
+        "Distribution",
+        "FrobeniusReport",
+        "FrobeniusVerdict",
+        "FrameSpan",
+        "lie_bracket",
+        "lie_bracket_fd",
+        "sub_riemannian_metric",
+    ):
+        assert getattr(frame, name) is getattr(layer, name)

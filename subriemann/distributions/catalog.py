@@ -40,6 +40,37 @@ __all__ = [
 ]
 
 
+def _known(dim, growth_vector, **facts) -> dict:
+    """An entry's documented answers at a generic point, then its own ``facts``.
+
+    Rank, step, involutivity and bracket generation follow from the growth vector:
+    rank Δ is its first entry, the step its length, Δ is involutive iff the flag
+    stops at Δ and bracket-generating iff it reaches dim.
+    """
+    return {
+        "dim": dim,
+        "rank": growth_vector[0],
+        "growth_vector": growth_vector,
+        "step": len(growth_vector),
+        "involutive": len(growth_vector) == 1,
+        "bracket_generating": growth_vector[-1] == dim,
+        **facts,
+    }
+
+
+def _columns(x, *columns):
+    """The frame (dim, r) with the given columns, lists of components; numbers are constants.
+
+    The constants take the shape and type of the coordinate x, so the frame stays
+    traceable by autograd.
+    """
+    one = anp.ones_like(x)
+    return anp.stack(
+        [anp.stack([c * one if isinstance(c, int | float) else c for c in col]) for col in columns],
+        axis=1,
+    )
+
+
 def heisenberg() -> Distribution:
     """Heisenberg distribution on R³: X = ∂x − (y/2)∂z, Y = ∂y + (x/2)∂z.
 
@@ -52,23 +83,13 @@ def heisenberg() -> Distribution:
 
     def frame(p):
         x, y = p[0], p[1]
-        one, zero = anp.ones_like(x), anp.zeros_like(x)
-        return anp.stack([anp.stack([one, zero, -y / 2]), anp.stack([zero, one, x / 2])], axis=1)
+        return _columns(x, [1, 0, -y / 2], [0, 1, x / 2])
 
     return Distribution(
         frame,
         3,
         name="heisenberg",
-        known={
-            "dim": 3,
-            "rank": 2,
-            "growth_vector": (2, 3),
-            "step": 2,
-            "involutive": False,
-            "bracket_generating": True,
-            "contact": True,
-            "brackets": "[X, Y] = d/dz",
-        },
+        known=_known(3, (2, 3), contact=True, brackets="[X, Y] = d/dz"),
     )
 
 
@@ -81,24 +102,13 @@ def engel() -> Distribution:
     """
 
     def frame(p):
-        one, zero = anp.ones_like(p[0]), anp.zeros_like(p[0])
-        return anp.stack(
-            [anp.stack([one, zero, zero, zero]), anp.stack([zero, one, p[0], p[2]])], axis=1
-        )
+        return _columns(p[0], [1, 0, 0, 0], [0, 1, p[0], p[2]])
 
     return Distribution(
         frame,
         4,
         name="engel",
-        known={
-            "dim": 4,
-            "rank": 2,
-            "growth_vector": (2, 3, 4),
-            "step": 3,
-            "involutive": False,
-            "bracket_generating": True,
-            "brackets": "[X1, X2] = d3, [X2, [X1, X2]] = -d4",
-        },
+        known=_known(4, (2, 3, 4), brackets="[X1, X2] = d3, [X2, [X1, X2]] = -d4"),
     )
 
 
@@ -115,26 +125,21 @@ def martinet() -> Distribution:
 
     def frame(p):
         x = p[0]
-        one, zero = anp.ones_like(x), anp.zeros_like(x)
-        return anp.stack([anp.stack([one, zero, zero]), anp.stack([zero, one, x**2 / 2])], axis=1)
+        return _columns(x, [1, 0, 0], [0, 1, x**2 / 2])
 
     return Distribution(
         frame,
         3,
         name="martinet",
-        known={
-            "dim": 3,
-            "rank": 2,
-            "growth_vector": (2, 3),
-            "step": 2,
-            "involutive": False,
-            "bracket_generating": True,
-            "singular_set": "x = 0 (the Martinet surface)",
-            "growth_vector_singular": (2, 2, 3),
-            "step_singular": 3,
-            "involutive_at_singular_points": True,
-            "brackets": "[X, Y] = x d/dz, [X, [X, Y]] = d/dz",
-        },
+        known=_known(
+            3,
+            (2, 3),
+            singular_set="x = 0 (the Martinet surface)",
+            growth_vector_singular=(2, 2, 3),
+            step_singular=3,
+            involutive_at_singular_points=True,
+            brackets="[X, Y] = x d/dz, [X, [X, Y]] = d/dz",
+        ),
     )
 
 
@@ -148,29 +153,19 @@ def contact_r5() -> Distribution:
 
     def frame(p):
         x1, y1, x2, y2 = p[0], p[1], p[2], p[3]
-        one, zero = anp.ones_like(x1), anp.zeros_like(x1)
-        cols = [
-            [one, zero, zero, zero, -y1 / 2],
-            [zero, one, zero, zero, x1 / 2],
-            [zero, zero, one, zero, -y2 / 2],
-            [zero, zero, zero, one, x2 / 2],
-        ]
-        return anp.stack([anp.stack(c) for c in cols], axis=1)
+        return _columns(
+            x1,
+            [1, 0, 0, 0, -y1 / 2],
+            [0, 1, 0, 0, x1 / 2],
+            [0, 0, 1, 0, -y2 / 2],
+            [0, 0, 0, 1, x2 / 2],
+        )
 
     return Distribution(
         frame,
         5,
         name="contact_r5",
-        known={
-            "dim": 5,
-            "rank": 4,
-            "growth_vector": (4, 5),
-            "step": 2,
-            "involutive": False,
-            "bracket_generating": True,
-            "contact": True,
-            "brackets": "[X_i, Y_i] = d/dz, others 0",
-        },
+        known=_known(5, (4, 5), contact=True, brackets="[X_i, Y_i] = d/dz, others 0"),
     )
 
 
@@ -213,15 +208,7 @@ def level_set_foliation(phi=None, dim=3) -> Distribution:
         frame,
         int(dim),
         name="level_set_foliation",
-        known={
-            "dim": int(dim),
-            "rank": int(dim) - 1,
-            "growth_vector": (int(dim) - 1,),
-            "step": 1,
-            "involutive": True,
-            "bracket_generating": False,
-            "leaves": "the level sets of phi",
-        },
+        known=_known(int(dim), (int(dim) - 1,), leaves="the level sets of phi"),
     )
 
 
@@ -256,15 +243,7 @@ def rank_one(field=None, dim=3) -> Distribution:
         frame,
         int(dim),
         name="rank_one",
-        known={
-            "dim": int(dim),
-            "rank": 1,
-            "growth_vector": (1,),
-            "step": 1,
-            "involutive": True,
-            "bracket_generating": dim == 1,
-            "leaves": "integral curves of the field",
-        },
+        known=_known(int(dim), (1,), leaves="integral curves of the field"),
     )
 
 
@@ -293,15 +272,7 @@ def linear_horizontal(A=None) -> Distribution:
         lambda p: frame_matrix,
         n,
         name="linear_horizontal",
-        known={
-            "dim": n,
-            "rank": rank,
-            "growth_vector": (rank,),
-            "step": 1,
-            "involutive": True,
-            "bracket_generating": rank == n,
-            "leaves": "affine planes theta0 + range A^T",
-        },
+        known=_known(n, (rank,), leaves="affine planes theta0 + range A^T"),
     )
 
 
@@ -311,7 +282,7 @@ def network_bundle(
     """Pullback bundle V = range Dᵀ of a small network on random inputs (§2.3–2.4).
 
     Built by ``PullbackBundle(NetworkMap(...)).distribution()``, whose brackets
-    come from ``jacobian_derivative`` (see :mod:`subriemann.distributions.frame` for
+    come from ``jacobian_derivative`` (see :mod:`subriemann.distributions.frobenius` for
     the proof that they are vertical).  Over-parametrized tanh networks with
     QN ≥ 2 are generically not involutive; QN = 1 always is, and so is
     K ≤ QN (then V = TR^K); the sub-Riemannian
