@@ -27,6 +27,7 @@ __all__ = [
     "ActivationError",
     "RankConditionError",
     "NumericalError",
+    "ConditioningWarning",
     "check_array",
     "check_vector",
     "check_finite",
@@ -63,6 +64,10 @@ class RankConditionError(SubriemannError, ValueError):
 
 class NumericalError(SubriemannError, ArithmeticError):
     """A computation produced non-finite values from finite inputs (overflow, blow-up)."""
+
+
+class ConditioningWarning(UserWarning):
+    """A computation went on, but near the limit of what float64 resolves (e.g. σ_min(D) → 0)."""
 
 
 def _count_nonfinite(raw) -> int:

@@ -94,3 +94,33 @@ def test_relu_kink_stops_with_step_size_collapsed(flow_cls, method):
     assert len(traj) < 500 and traj.stats["accepted"] < 500
     assert f"{traj.final_s:.6g}"[:5] in traj.message
     assert np.all(np.isfinite(traj.final_theta))
+
+
+def test_sigma_min_collapse_along_an_orbit_is_warned_once():
+    """σ_min(D)/σ_max(D) < √eps along an orbit: a ConditioningWarning and traj.warnings.
+
+    f(θ) = (θ₁, θ₁ + θ₂³) on R³ (K = 3 > QN = 2, N = 1) with target y = (1, 1): the adapted
+    flow moves x − y by e^{−s} (2.7), so θ₂³ = x₂ − x₁ decays like e^{−s} and
+    σ_min(D) ≈ 3θ₂²/√2 like e^{−2s/3}; from θ₂ = 1 the ratio crosses √eps ≈ 1.5e-8 near
+    s = (3/2)·log(3/(√2·1.5e-8)) ≈ 28.7.  Theorem 2.1 still holds there (rank D = 2), so
+    the run goes on: the warning says that (2.1) is only numerically true.  (The
+    crossing time is read from the warning, so the bracket [26, 31] tests the rate.)
+    """
+    import autograd.numpy as anp
+
+    f = sr.AutodiffMap(lambda th: anp.array([th[0], th[0] + th[1] ** 3]), 3, 2)
+    cost = sr.L2Cost(np.array([1.0, 1.0]), 1)
+    with pytest.warns(sr.errors.ConditioningWarning, match="sqrt\\(eps\\)") as record:
+        # atol ≈ 0: the corrector follows the law (2.7) down to the tiny residuals of s ≈ 30
+        traj = sr.integrate(
+            sr.AdaptedFlow(f, cost), np.array([0.0, 1.0, 0.0]), 40.0, rtol=1e-10, atol=1e-300
+        )
+    assert traj.status == "completed" and len(record) == 1
+    (message,) = traj.warnings
+    s_warn = float(message.split("s = ")[1].split(":")[0])
+    assert 26.0 < s_warn < 31.0
+    ratio = traj.sigma_min / traj.sigma_max
+    first = np.argmax(ratio < np.sqrt(np.finfo(float).eps))  # the first recorded point below
+    assert ratio[first] < np.sqrt(np.finfo(float).eps) <= ratio[:first].min()
+    assert traj.s[first] == pytest.approx(s_warn, rel=1e-5)  # the message prints 6 digits
+    assert traj.as_dict()["warnings"] == traj.warnings

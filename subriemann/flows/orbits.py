@@ -55,11 +55,13 @@ Methods
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from subriemann.errors import (
+    ConditioningWarning,
     InputError,
     NonFiniteError,
     NumericalError,
@@ -154,6 +156,11 @@ class Trajectory:
         The crossing time of C = ε (target_cost_reached only).
     stats : dict
         Step statistics (accepted, rejected, ...).
+    warnings : list of str
+        Conditioning warnings raised along the run (also issued as
+        :class:`~subriemann.errors.ConditioningWarning`): σ_min(D)/σ_max(D) fell
+        below √eps, where the adapted velocity (~1/σ_min) is resolved only to
+        ~eps·σ_max/σ_min and the rank condition (2.1) holds only numerically.
     """
 
     s: np.ndarray
@@ -175,6 +182,7 @@ class Trajectory:
     event_s: float | None = None
     counts: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
     solution: object = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -249,6 +257,7 @@ class Trajectory:
             "target": clean(self.target),
             "counts": {k: int(v) for k, v in self.counts.items()},
             "stats": {k: _json_float(v) for k, v in self.stats.items()},
+            "warnings": list(self.warnings),
         }
 
     def __repr__(self) -> str:
@@ -289,6 +298,7 @@ class _Recorder:
         self.policy, self.shape, self.record = policy, shape, record
         self.rows: list[OrbitPoint] = []
         self.pending: OrbitPoint | None = None
+        self.warnings: list[str] = []
 
     def point(self, s, p: FlowPoint) -> OrbitPoint:
         report = p.report
@@ -301,11 +311,27 @@ class _Recorder:
         return row
 
     def add(self, row: OrbitPoint, final=False):
+        self.watch(row)
         if self.record or not self.rows or final:
             self.rows.append(row)
             self.pending = None
         else:
             self.pending = row  # without recording keep only the latest point
+
+    def watch(self, row: OrbitPoint):
+        """Warn once when σ_min/σ_max of D falls below √eps along the orbit (issue: §2.1's
+        rank condition must hold along the *whole* orbit; its infimum need not be attained)."""
+        if self.warnings or not row.sigma_max > 0:
+            return
+        ratio = row.sigma_min / row.sigma_max
+        if ratio < math.sqrt(np.finfo(np.float64).eps):
+            message = (
+                f"at s = {row.s:.6g}: sigma_min/sigma_max of D = {ratio:.3g} < sqrt(eps): the "
+                "rank condition (2.1) holds only numerically there; the velocity (~1/sigma_min) "
+                "is resolved to ~eps/ratio relative"
+            )
+            self.warnings.append(message)
+            warnings.warn(message, ConditioningWarning, stacklevel=4)
 
     @property
     def last(self) -> OrbitPoint:
@@ -336,9 +362,12 @@ class _Recorder:
 
 def _bare_point(flow: ParameterFlow, theta) -> FlowPoint:
     """x, cost and D's rank at θ without the flow's regime check (for failure reports)."""
-    x, D = flow.f.value_and_jacobian(theta)
-    svd = JacobianSVD(D, flow.rank_policy)
-    x = np.asarray(x, dtype=np.float64)
+    if getattr(flow, "route", "dense") != "dense":  # kernel / matrix-free: never form D
+        x, svd = np.asarray(flow.f(theta), dtype=np.float64), flow.factorization(theta)
+    else:
+        x, D = flow.f.value_and_jacobian(theta)
+        svd = JacobianSVD(D, flow.rank_policy)
+        x = np.asarray(x, dtype=np.float64)
     return FlowPoint(
         np.array(theta),
         x,
@@ -403,6 +432,7 @@ class _Run:
             event_s=event_s,
             counts=counts,
             stats=stats or {"accepted": 0, "rejected": 0},
+            warnings=list(self.recorder.warnings),
             solution=solution,
         )
 
@@ -423,6 +453,7 @@ def integrate(
     record: bool = True,
     progress=None,
     options=None,
+    route=None,
 ) -> Trajectory:
     """Integrate a parameter-space flow from θ(0) = θ₀ to s = s_end (or to C ≤ ε).
 
@@ -465,6 +496,11 @@ def integrate(
     options : dict, optional
         scipy methods: extra keyword arguments of the solver class.
         output-exact: ``max_corrector`` (default 20), ``grow`` (2.0), ``shrink`` (0.25).
+    route : {"auto", "dense", "kernel", "matrix-free"}, optional
+        For an AdaptedFlow: integrate the same flow on this route (an AdaptedFlow
+        with the same settings and ``route=``; see :class:`AdaptedFlow`); None keeps
+        the flow's own.  Output-exact's predictor and corrector use the route's
+        factorization (``flow.factorization``), so on "kernel" no QN×K array is formed.
 
     Returns
     -------
@@ -495,6 +531,21 @@ def integrate(
             )
         )
     method = resolve_method(method)
+    if route is not None:
+        if not isinstance(flow, AdaptedFlow):
+            raise InputError(
+                f"route= applies to an AdaptedFlow (how D^+ is applied); got {type(flow).__name__}"
+            )
+        if route != flow.route_choice.requested:
+            flow = AdaptedFlow(
+                flow.f,
+                flow.cost,
+                regime=flow.regime,
+                rank_policy=flow.rank_policy,
+                output_metric=flow.output_metric,
+                route=route,
+                memory_budget=flow.memory_budget,
+            )
     theta0 = np.array(check_vector(theta0, flow.K, "theta0"), dtype=np.float64)
     eps = check_real(eps, "eps", "the target cost", positive=True, allow_none=True)
     if eps is not None:
@@ -762,7 +813,8 @@ class _OutputExactStep(Stepper):
         self.rtol, self.atol, self.s_land, self.tol_land = rtol, atol, s_land, tol_land
         self.y, self.r0 = flow.cost.target, start.x - flow.cost.target
         self.r0_norm = float(np.linalg.norm(self.r0))
-        self.svd = start.svd if policy == flow.rank_policy else JacobianSVD(start.svd.D, policy)
+        # the factorization comes from the flow's route (dense SVD, kernel Θ or Krylov)
+        self.svd = start.svd if policy == flow.rank_policy else flow.factorization(start.theta, policy)
         self.x = start.x
         self.pending = None
         self.iterations = 0
@@ -969,7 +1021,7 @@ def _correct(flow, policy, theta, x, svd, x_t, tol, max_corrector):
             residual = x_t - xc
             norm = float(np.linalg.norm(residual))
             if norm <= tol:
-                svd_c = JacobianSVD(flow.f.jacobian(theta_c), policy)
+                svd_c = flow.factorization(theta_c, policy)
                 return theta_c, xc, svd_c, k, refreshes
             # The predictor may overshoot on long steps (first iterate worse
             # than the start, then fast convergence), so only later iterates
@@ -980,7 +1032,7 @@ def _correct(flow, policy, theta, x, svd, x_t, tol, max_corrector):
                 return None, f"corrector stalled (|f - x_t| = {norm:.3g})", k, refreshes
             chord = chord and ratio <= 0.25
             if not chord:
-                svd = JacobianSVD(flow.f.jacobian(theta_c), policy)
+                svd = flow.factorization(theta_c, policy)
                 refreshes += 1
             previous = norm
             theta_c = theta_c + svd.solve(residual)
