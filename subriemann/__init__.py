@@ -83,10 +83,10 @@ _LAZY = {
     "output_metric_stopping_time": "subriemann.flows.theory",
     "trapping_time_bound": "subriemann.flows.theory",
     "Distribution": "subriemann.distributions.frame",
-    "lie_bracket": "subriemann.distributions.frame",
-    "FrobeniusReport": "subriemann.distributions.frame",
-    "FrobeniusVerdict": "subriemann.distributions.frame",
-    "lie_bracket_fd": "subriemann.distributions.frame",
+    "lie_bracket": "subriemann.distributions.brackets",
+    "FrobeniusReport": "subriemann.distributions.frobenius",
+    "FrobeniusVerdict": "subriemann.distributions.frobenius",
+    "lie_bracket_fd": "subriemann.distributions.brackets",
 }
 # `sr.<name>` for the package's modules, including their names before the layers became
 # folders (sr.theory, sr.bundles, ... are kept working as aliases).
