@@ -48,29 +48,39 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer and smaller networks")
     args = parser.parse_args(argv)
     seeds = 6 if args.quick else 16
+    # one SurveyOptions per survey; each backend run overrides only how it runs
     surveys = {
         "rank": (
             sv.run_rank_survey,
-            dict(architectures=["3-64-64-3", "3-256-3"], n_samples=30 if args.quick else 150),
+            sv.SurveyOptions(
+                architectures=["3-64-64-3", "3-256-3"],
+                n_samples=30 if args.quick else 150,
+                seeds=seeds,
+                base_seed=1,
+            ),
         ),
         "frobenius": (
             sv.run_frobenius_survey,
-            dict(architectures=["3-16-3", "3-32-3"], n_samples=[5, 6 if args.quick else 8]),
+            sv.SurveyOptions(
+                architectures=["3-16-3", "3-32-3"],
+                n_samples=[5, 6 if args.quick else 8],
+                seeds=seeds,
+                base_seed=1,
+            ),
         ),
     }
-    for _, kw in surveys.values():
-        kw.update(seeds=seeds, base_seed=1)
-        sv.run_task(sv.make_tasks("rank", kw["architectures"][:1], 1, 3)[0])  # warm-up
+    for _, opts in surveys.values():
+        sv.run_task(sv.make_tasks("rank", opts.architectures[:1], 1, 3)[0])  # warm-up
 
     blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
     print(f"this process: OPENBLAS_NUM_THREADS={blas}, {os.cpu_count()} CPUs")
     results = {name: [] for name in surveys}
     baseline = {}
-    for name, (run, kw) in surveys.items():
-        serial, t = timed(lambda run=run, kw=kw: run(**kw))
+    for name, (run, opts) in surveys.items():
+        serial, t = timed(lambda run=run, opts=opts: run(options=opts))
         baseline[name] = serial
         results[name].append(("serial (baseline)", t, True, len(serial.rows)))
-        par, t = timed(lambda run=run, kw=kw: run(**kw, n_jobs=2))
+        par, t = timed(lambda run=run, opts=opts: run(options=opts, n_jobs=2))
         results[name].append(("2 processes", t, par.matches(serial), len(par.rows)))
     try:
         from distributed import LocalCluster
@@ -90,8 +100,8 @@ def main(argv=None) -> int:
             silence_logs=logging.WARNING,
         ) as cluster:
             print(f"(LocalCluster start-up, not timed: {time.perf_counter() - t0:.2f} s)")
-            for name, (run, kw) in surveys.items():
-                dask_res, t = timed(lambda run=run, kw=kw: run(**kw, scheduler=cluster))
+            for name, (run, opts) in surveys.items():
+                dask_res, t = timed(lambda run=run, opts=opts: run(options=opts, scheduler=cluster))
                 same = dask_res.matches(baseline[name])
                 results[name].append(("Dask LocalCluster(2 workers)", t, same, len(dask_res.rows)))
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import subriemann as sr
-from subriemann.cli import command as cli
+import subriemann.cli as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "examples" / "configs"

@@ -9,10 +9,12 @@ a subprocess run checking the real entry point prints no traceback either.
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from subriemann.cli import command as cli
+import subriemann.cli as cli
 
 BASE = '[network]\nhidden = [8]\n\n[flow]\nkind = "adapted"\n'
 
@@ -79,18 +81,21 @@ def test_bad_out_folder_exits_2_before_computing(capsys, tmp_path, monkeypatch, 
         # tests run as root, where chmod stops no write: simulate a folder on which the
         # creation of a file fails (a read-only mount, a full disk, no permission)
         out.mkdir()
-        real = cli.tempfile.mkstemp
+        real = tempfile.mkstemp
 
         def refuse(*args, dir=None, **kwargs):
             if dir is not None and str(dir) == str(out):
                 raise PermissionError(13, "Permission denied")
             return real(*args, dir=dir, **kwargs)
 
-        monkeypatch.setattr(cli.tempfile, "mkstemp", refuse)
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
     # any computation would go through these: none may start before --out is checked
     started = []
-    monkeypatch.setattr(cli, "run_training", lambda *a, **k: started.append("flow"))
-    monkeypatch.setattr(cli, "build_run", lambda *a, **k: started.append("build"))
+    for module in ("demo", "train"):
+        monkeypatch.setattr(
+            f"subriemann.cli.{module}.run_training", lambda *a, **k: started.append("flow")
+        )
+    monkeypatch.setattr("subriemann.cli.train.build_run", lambda *a, **k: started.append("build"))
     code, stdout, err = call(capsys, *command(name, inputs), "--quiet", "--out", out)
     assert_usage_error(code, stdout, err, out, "--out")
     assert started == []
@@ -99,7 +104,7 @@ def test_bad_out_folder_exits_2_before_computing(capsys, tmp_path, monkeypatch, 
 
 def test_a_real_unwritable_folder_is_detected_as_root_too(capsys, tmp_path):
     # /proc refuses new files even to root; permission bits would say "writable"
-    if not (cli.Path("/proc").is_dir() and cli.Path("/proc/self").exists()):
+    if not (Path("/proc").is_dir() and Path("/proc/self").exists()):
         pytest.skip("needs Linux /proc")
     code, out, err = call(capsys, "frobenius", "--catalog", "heisenberg", "--out", "/proc")
     assert_usage_error(code, out, err, "'/proc'", "not writable")

@@ -1,7 +1,7 @@
 """Landscape diagnostics as statements of §3–§4: trapping (Prop. 3.1), equilibria
 (Lemma 3.2, Thm 4.2), the critical manifold (4.13)–(4.14) and escape (4.15)–(4.17).
 
-Constructed cases with known answers, built by ``subriemann.diagnostics.landscape``:
+Constructed cases with known answers, built by ``subriemann.diagnostics.cases``:
 
 * ``trapping_case``: a tanh network with saturated hidden units, where ε(θ)
   (3.4) is ~1e-3: the standard flow is trapped for a long time, the adapted
@@ -30,6 +30,8 @@ from hypothesis import strategies as st
 from problems import network_problem
 
 import subriemann as sr
+import subriemann.diagnostics as diagnostics
+from subriemann.diagnostics import cases
 from subriemann.diagnostics import landscape as ls
 
 # the DAE orbit that locates the duplicated-inputs equilibrium: computed once per seed
@@ -295,3 +297,35 @@ def test_escape_rejects_bad_arguments():
         ls.escape_perturbation(f, cost, points[0], kappa=-1.0)
     with pytest.raises(sr.InputError):
         ls.escape_perturbation(f, cost, points[0], alpha=99)
+
+
+# -- the modules of the landscape analysis -------------------------------------------------
+LANDSCAPE_MODULES = ("checks", "trapping", "equilibria", "critical_manifold", "escape", "cases")
+
+
+def test_landscape_names_stay_importable_from_landscape_and_the_folder():
+    import importlib
+
+    for module_name in LANDSCAPE_MODULES:
+        module = importlib.import_module(f"subriemann.diagnostics.{module_name}")
+        for name in module.__all__:
+            obj = getattr(module, name)
+            assert getattr(diagnostics, name) is obj
+            assert getattr(ls, name) is obj, f"landscape.{name}"
+    names = [
+        n
+        for m in LANDSCAPE_MODULES
+        for n in importlib.import_module(f"subriemann.diagnostics.{m}").__all__
+    ]
+    assert len(names) == len(set(names)), "a name is listed in two modules' __all__"
+    assert ls.GLOBAL_MINIMIZER == "global minimizer"
+
+
+def test_constructed_cases_unpack_as_net_map_cost_point():
+    case = cases.zero_network_case(3)
+    net, f, cost, theta = case
+    assert (case.net, case.f, case.cost, case.theta) == (net, f, cost, theta)
+    assert f.mlp is net and cost.target.shape == (f.dim_out,) and theta.shape == (f.dim_in,)
+    assert isinstance(case, tuple) and isinstance(case, cases.ConstructedCase)
+    with pytest.raises(sr.errors.InputError):
+        cases.zero_network_case(-1)

@@ -142,13 +142,13 @@ def test_format_table_aligns_columns():
 def captured(monkeypatch):
     """Capture the matplotlib Figure a plot function saves (and still write the PNG)."""
     figures = []
-    save = report._save
+    save = report.save_figure
 
-    def keep(fig, path):
+    def keep(fig, path, **kwargs):
         figures.append(fig)
-        return save(fig, path)
+        return save(fig, path, **kwargs)
 
-    monkeypatch.setattr(report, "_save", keep)
+    monkeypatch.setattr(report, "save_figure", keep)
     return figures
 
 

@@ -236,6 +236,55 @@ def test_frobenius_survey_plot_and_summary(tmp_path):
     assert res.plot(tmp_path / "frob.png").stat().st_size > 5_000
 
 
+# -- the options object --------------------------------------------------------------------
+def test_one_options_object_serves_both_surveys_and_keywords_build_it(serial_rank):
+    opts = sv.SurveyOptions(architectures=ARCHS, seeds=5, n_samples=4, base_seed=7)
+    assert sv.run_rank_survey(options=opts).rows == serial_rank.rows
+    # a keyword overrides the same field of the options
+    sub = sv.run_rank_survey(options=opts, seeds=[3, 4])
+    assert sub.rows == sv.run_rank_survey(ARCHS, seeds=[3, 4], n_samples=4, base_seed=7).rows
+    small = sv.SurveyOptions(architectures=["1-2-1"], seeds=2, n_samples=1)
+    frob = sv.run_frobenius_survey(options=small)
+    assert frob.kind == "frobenius" and frob.config["seeds"] == [0, 1]
+    # fields left unset take each survey's own defaults
+    assert sv.SurveyOptions().for_survey("rank").seeds == 10
+    assert sv.SurveyOptions().for_survey("frobenius").seeds == 5
+    with pytest.raises(TypeError, match="unknown survey option"):
+        sv.run_rank_survey(ARCHS, sedes=5)
+    with pytest.raises(sr.errors.InputError):
+        sv.run_rank_survey(options={"seeds": 5})
+
+
+def test_survey_names_stay_importable_from_surveys_and_the_folder():
+    import importlib
+
+    import subriemann.diagnostics as diagnostics
+
+    modules = (
+        "surveys",
+        "survey_tasks",
+        "statistics",
+        "backends",
+        "survey_store",
+        "survey_figures",
+    )
+    names = []
+    for module_name in modules:
+        module = importlib.import_module(f"subriemann.diagnostics.{module_name}")
+        names += module.__all__
+        for name in module.__all__:
+            assert getattr(diagnostics, name) is getattr(module, name)
+    assert len(names) == len(set(names)), "a name is listed in two modules' __all__"
+    # what surveys exported before the split (the CLI and the docs use these)
+    for name in (
+        "SurveyTask", "SurveyResult", "parse_architecture", "architectures_for_ratios",
+        "bingham_test", "make_tasks", "run_task", "run_survey", "run_rank_survey",
+        "run_frobenius_survey", "SURVEY_KINDS", "SURVEY_SCHEMA", "WORKER_ENVIRONMENT",
+        "WATCHDOG_INTERVAL",
+    ):  # fmt: skip
+        assert hasattr(sv, name), name
+
+
 # -- reliability: layer specs, survey files, killed surveys, BLAS threads ------------------
 @pytest.mark.parametrize(
     "spec", ["2,x,3", "2,,3", "2,-4,3", "2-x-2", "2.5,3", "2-8,3", "0-3", "7", "2x8x3", [2, 2.5]]

@@ -1,13 +1,14 @@
 """Regenerate the figures of the diagnostics pages into docs/diagnostics/figures/.
 
 Every number drawn is computed by the package (``subriemann.diagnostics.landscape``,
-``subriemann.diagnostics.surveys``), on the constructed cases of ``subriemann.diagnostics.landscape``
+``subriemann.diagnostics.surveys``), on the constructed cases of ``subriemann.diagnostics.cases``
 (``trapping_case``, ``linear_bottleneck_case``, ...); the trapping and escape
 figures come from ``examples/trapping_and_escape.py``.  Run from the repository root::
 
     python docs/diagnostics/make_figures.py
 
-Takes well under a minute; the PNGs are kept small (80–90 dpi).
+Takes well under a minute; the PNGs drawn here are kept small (80 dpi), the survey
+figures are the package's own (``SurveyResult.plot``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import subriemann as sr
+from subriemann.diagnostics import cases
 from subriemann.diagnostics import landscape as ls
 from subriemann.diagnostics import surveys as sv
+from subriemann.report.records import save_figure
 
 HERE = Path(__file__).resolve().parent
 FIGURES = HERE / "figures"
@@ -40,19 +43,19 @@ def load_example():
 # -- figures ---------------------------------------------------------------------------
 def equilibria_figure(example, path):
     f, cost, (saddle, minimum) = example.bottleneck_case()
-    _, fs, cost_s, theta_s = ls.trapping_case()
+    _, fs, cost_s, theta_s = cases.trapping_case()
     standard = sr.integrate(sr.StandardFlow(fs, cost_s), theta_s, 1000.0, method="LSODA")
     rng = np.random.default_rng(1)
     generic = saddle + 0.3 * rng.normal(size=saddle.size)
     fitted = sr.L2Cost(f(generic), 3)
-    cases = [
+    points = [
         ("bottleneck saddle", f, cost, saddle, 1e-10),
         ("bottleneck minimum", f, cost, minimum, 1e-10),
         ("generic point", f, cost, generic, 1e-8),
         ("fitted targets", f, fitted, generic, 1e-8),
         ("trapped (saturated tanh)", fs, cost_s, standard.theta[-1], 0.05),
     ]
-    reports = [(name, ls.classify_point(m, c, t, tol=tol)) for name, m, c, t, tol in cases]
+    reports = [(name, ls.classify_point(m, c, t, tol=tol)) for name, m, c, t, tol in points]
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     ax_s, ax_k = fig.subplots(1, 2, sharey=True)
     y = np.arange(len(reports))[::-1]
@@ -80,23 +83,28 @@ def equilibria_figure(example, path):
     ax_k.set_xlabel(r"$|\mathcal{P}\nabla_x C| / |\nabla_x C|$   (0 iff ∇ₓC ∈ ker Dᵀ, (3.10))")
     ax_s.set_title("Equilibrium test (3.7): Dᵀ∇ₓC = 0?")
     ax_k.set_title("Lemma 3.2 check at non-global equilibria")
-    fig.savefig(path, dpi=80)
+    save_figure(fig, path, dpi=80)
     return path, reports
 
 
 def critical_manifold_figure(example, path):
     f, cost, (saddle, _) = example.bottleneck_case()
-    # (name, (f, cost, θ*), options); [1:] drops the MLP the *_case constructors return first
-    cases = [
+    # (name, (f, cost, θ*), options)
+    studied = [
         ("linear bottleneck saddle", (f, cost, saddle), {}),
-        ("duplicated inputs", ls.duplicated_inputs_case(0)[1:], {"rank_policy": 1e-9}),
-        ("zero network", ls.zero_network_case(3)[1:], {}),
-        ("dead units", ls.dead_units_case(0)[1:], {"tol": 1e-7}),
+        *(
+            (name, (case.f, case.cost, case.theta), kw)
+            for name, case, kw in (
+                ("duplicated inputs", cases.duplicated_inputs_case(0), {"rank_policy": 1e-9}),
+                ("zero network", cases.zero_network_case(3), {}),
+                ("dead units", cases.dead_units_case(0), {"tol": 1e-7}),
+            )
+        ),
     ]
     fig = Figure(figsize=(7.5, 4.0), layout="constrained")
     ax = fig.subplots()
     reports = []
-    for i, (name, (m, c, t), kw) in enumerate(cases):
+    for i, (name, (m, c, t), kw) in enumerate(studied):
         rep = ls.critical_manifold_dimension(m, c, t, **kw)
         reports.append((name, rep))
         s = np.linalg.svd(
@@ -115,7 +123,7 @@ def critical_manifold_figure(example, path):
     ax.set_ylabel("σ_i / σ_1")
     ax.set_title("Rank of ∂g/∂θ at θ*: dim M_crit = K − r (4.14)")
     ax.legend(fontsize=7)
-    fig.savefig(path, dpi=80)
+    save_figure(fig, path, dpi=80)
     return path, reports
 
 

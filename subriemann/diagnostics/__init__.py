@@ -1,11 +1,55 @@
 """Diagnostics of the landscape and surveys over random networks.
 
-The modules of this layer: :mod:`.landscape`, :mod:`.surveys`.
+The landscape (:mod:`.landscape` gathers them): :mod:`.trapping`,
+:mod:`.equilibria`, :mod:`.critical_manifold`, :mod:`.escape`, on the
+constructed cases of :mod:`.cases`, with the input check of :mod:`.checks`.
+The surveys (:mod:`.surveys` runs them): :mod:`.survey_tasks`,
+:mod:`.statistics`, :mod:`.backends`, :mod:`.survey_store`,
+:mod:`.survey_figures`.
 """
 
 # Each module lists its public names once, in its __all__; the folder re-exports them.
-from subriemann.diagnostics import landscape, surveys
+from subriemann.diagnostics import (
+    backends,
+    cases,
+    checks,
+    critical_manifold,
+    equilibria,
+    escape,
+    landscape,
+    statistics,
+    survey_figures,
+    survey_store,
+    survey_tasks,
+    surveys,
+    trapping,
+)
+from subriemann.diagnostics.backends import *  # noqa: F403
+from subriemann.diagnostics.cases import *  # noqa: F403
+from subriemann.diagnostics.checks import *  # noqa: F403
+from subriemann.diagnostics.critical_manifold import *  # noqa: F403
+from subriemann.diagnostics.equilibria import *  # noqa: F403
+from subriemann.diagnostics.escape import *  # noqa: F403
 from subriemann.diagnostics.landscape import *  # noqa: F403
+from subriemann.diagnostics.statistics import *  # noqa: F403
+from subriemann.diagnostics.survey_figures import *  # noqa: F403
+from subriemann.diagnostics.survey_store import *  # noqa: F403
+from subriemann.diagnostics.survey_tasks import *  # noqa: F403
 from subriemann.diagnostics.surveys import *  # noqa: F403
+from subriemann.diagnostics.trapping import *  # noqa: F403
 
-__all__ = [*landscape.__all__, *surveys.__all__]
+__all__ = [
+    *backends.__all__,
+    *cases.__all__,
+    *checks.__all__,
+    *critical_manifold.__all__,
+    *equilibria.__all__,
+    *escape.__all__,
+    *landscape.__all__,
+    *statistics.__all__,
+    *survey_figures.__all__,
+    *survey_store.__all__,
+    *survey_tasks.__all__,
+    *surveys.__all__,
+    *trapping.__all__,
+]

@@ -50,11 +50,14 @@ __all__ = [
     "make_record",
     "to_jsonable",
     "write_atomic",
+    "read_text",
+    "new_figure",
     "save_figure",
     "write_json",
     "read_json",
     "write_csv",
     "format_table",
+    "format_value",
     "plot_cost_law",
     "plot_sigma_min",
     "plot_trapping",
@@ -329,6 +332,46 @@ def _json_type(value) -> str:
     return names.get(type(value), {list: "array", str: "string"}.get(type(value), "value"))
 
 
+def read_text(path, what: str, expected: str, error: type[InputError] = InputError) -> str:
+    """The text of a UTF-8 file a user named (newlines normalised as by ``open``).
+
+    Parameters
+    ----------
+    path : path-like
+    what : str
+        What the file is, for messages (``"record file"``, ``"config file"``).
+    expected : str
+        What it should be (``"a JSON record file"``).
+    error : subclass of InputError
+        The exception raised.
+
+    Raises
+    ------
+    InputError
+        The file is missing, unreadable (e.g. a folder) or not UTF-8 text; the
+        message names the file and, for bad bytes, their offset and line.
+    """
+    path = Path(path)
+    name = f"{what} {str(path)!r}"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise error(f"{name} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise error(f"{name} is a directory; expected {expected}") from exc
+    except OSError as exc:
+        raise error(f"cannot read {name}: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise error(
+            f"{name} is not UTF-8 text (byte {exc.start}, line {line}: {exc.reason}); "
+            f"expected {expected} encoded as UTF-8"
+        ) from exc
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def read_json(path) -> dict:
     """Read a record written by :func:`write_json`.
 
@@ -340,18 +383,7 @@ def read_json(path) -> dict:
     """
     path = Path(path)
     name = repr(str(path))
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError as exc:
-        raise InputError(f"record file {name} does not exist") from exc
-    except IsADirectoryError as exc:
-        raise InputError(f"record file {name} is a directory; expected a JSON record file") from exc
-    except OSError as exc:
-        raise InputError(f"cannot read record file {name}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"record file {name} is not UTF-8 text (byte {exc.start}); expected a JSON record"
-        ) from exc
+    text = read_text(path, "record file", "a JSON record file")
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -406,7 +438,7 @@ def _csv_cell(value):
 
 def format_table(rows: Sequence[tuple], header: Sequence[str] | None = None) -> str:
     """Align rows of cells into a plain-text table (floats in ``%.4g``)."""
-    cells = [[_cell_text(c) for c in row] for row in rows]
+    cells = [[format_value(c) for c in row] for row in rows]
     if header is not None:
         cells.insert(0, [str(h) for h in header])
     ncol = max(len(r) for r in cells)
@@ -417,23 +449,34 @@ def format_table(rows: Sequence[tuple], header: Sequence[str] | None = None) -> 
     return "\n".join(lines)
 
 
-def _cell_text(value) -> str:
+def format_value(value, spec: str = ".4g") -> str:
+    """One value as text for a table: ``-`` for None, yes/no for booleans, floats by ``spec``."""
     if value is None:
         return "-"
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, float | np.floating):
-        return f"{float(value):.4g}"
+        return format(float(value), spec)
     return str(value)
 
 
 # -- figures ------------------------------------------------------------------
-def _figure(nrows: int = 1, ncols: int = 1, height: float = 4.0, **kw):
+def new_figure(width: float = 6.4, height: float = 4.0):
+    """A matplotlib ``Figure`` with constrained layout, made without ``pyplot``.
+
+    Every figure of the package starts here and is written by :func:`save_figure`:
+    no screen, no global figure state, safe in worker processes and under test.
+    Sizes in inches.
+    """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4 * ncols, height * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, **kw)
-    return fig, axes
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _figure(nrows: int = 1, ncols: int = 1, height: float = 4.0, **kw):
+    """A :func:`new_figure` of 6.4-inch wide panels and its axes (``Figure.subplots``)."""
+    fig = new_figure(6.4 * ncols, height * nrows)
+    return fig, fig.subplots(nrows, ncols, **kw)
 
 
 def save_figure(fig, path, dpi: int = 110) -> Path:
@@ -441,10 +484,6 @@ def save_figure(fig, path, dpi: int = 110) -> Path:
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"
     return write_atomic(path, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi))
-
-
-def _save(fig, path) -> Path:
-    return save_figure(fig, path, dpi=110)
 
 
 def _positive(values):
@@ -542,7 +581,7 @@ def plot_cost_law(
     ax_dev.set_xlabel("flow time s")
     ax_dev.set_ylabel("relative deviation |C / prediction − 1|")
     ax_dev.legend(fontsize=8, loc="best")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_sigma_min(curves: Mapping, path, sigma_max: Mapping | None = None) -> Path:
@@ -557,30 +596,22 @@ def plot_sigma_min(curves: Mapping, path, sigma_max: Mapping | None = None) -> P
     """
     fig, ax = _figure()
     for i, (label, (s, smin)) in enumerate(curves.items()):
-        color = f"C{i}"
-        ax.semilogy(
-            np.asarray(s, float),
-            _positive(smin),
-            color=color,
-            marker=".",
-            ms=3,
-            label=f"σ_min(D), {label}",
-        )
+        lines = [("σ_min", s, smin, {"marker": ".", "ms": 3})]
         if sigma_max and label in sigma_max:
-            s2, smax = sigma_max[label]
+            lines.append(("σ_max", *sigma_max[label], {"ls": "--", "lw": 0.8}))
+        for name, s_line, values, style in lines:
             ax.semilogy(
-                np.asarray(s2, float),
-                _positive(smax),
-                color=color,
-                ls="--",
-                lw=0.8,
-                label=f"σ_max(D), {label}",
+                np.asarray(s_line, float),
+                _positive(values),
+                color=f"C{i}",
+                label=f"{name}(D), {label}",
+                **style,
             )
     ax.set_xlabel("flow time s")
     ax.set_ylabel("singular value of D[θ(s)]")
     ax.set_title("Rank condition (2.1) along the orbits: σ_min(D) > 0")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_trapping(curves: Mapping, path, bounds: Mapping | None = None, threshold=None) -> Path:
@@ -620,7 +651,7 @@ def plot_trapping(curves: Mapping, path, bounds: Mapping | None = None, threshol
     ax.set_ylabel("ε(θ) = |Dᵀ∇ₓC| / |∇ₓC|")
     ax.set_title("Trapping ratio (3.4) along the orbits")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_frobenius(relative_defects, path, tolerance: float, labels=None, title=None) -> Path:
@@ -657,7 +688,7 @@ def plot_frobenius(relative_defects, path, tolerance: float, labels=None, title=
     ax.set_ylabel("relative Frobenius defect |Ω_p| / scale")
     ax.set_title(title or "Frobenius test (2.31): defect per point")
     ax.legend(fontsize=8, loc="center right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_growth_vector(growth, dim: int, path, title=None) -> Path:
@@ -676,7 +707,7 @@ def plot_growth_vector(growth, dim: int, path, title=None) -> Path:
     ax.set_ylabel("dim Δ^k (rank of the k-th derived distribution)")
     ax.set_title(title or f"Growth vector {tuple(growth)}")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _short(value) -> str:
