@@ -21,28 +21,45 @@ from pathlib import Path
 
 API_MD = Path(__file__).resolve().with_name("api.md")
 
-#: Modules in the order of the package's layers (ARCHITECTURE.md), with a one-line role.
-MODULES = [
-    ("subriemann.maps.smooth", "smooth maps f : R^K → R^n with derivatives"),
-    ("subriemann.maps.data", "training data of §1.1"),
-    ("subriemann.maps.network", "the network as a smooth map θ ↦ x[θ]"),
-    ("subriemann.flows.cost", "the L² cost (1.7)"),
-    ("subriemann.linalg", "rank policy, stable solves and projectors"),
-    ("subriemann.geometry.spaces", "parameter and output spaces"),
-    ("subriemann.geometry.metrics", "output metrics and the pullback metric g"),
-    ("subriemann.geometry.bundles", "the pullback bundle V with metric h"),
-    ("subriemann.flows.fields", "standard, adapted and output flows"),
-    ("subriemann.integrate", "the ODE core: steppers, controllers, events, solution"),
-    ("subriemann.flows.orbits", "integrating the flows into trajectories"),
-    ("subriemann.flows.theory", "closed forms: cost law, stopping time"),
-    ("subriemann.distributions.frame", "distributions, brackets, Frobenius tests"),
-    ("subriemann.distributions.catalog", "classic distributions with known answers"),
-    ("subriemann.diagnostics.landscape", "trapping, equilibria, critical manifolds, escape"),
-    ("subriemann.diagnostics.surveys", "rank and integrability surveys"),
-    ("subriemann.report.records", "records and figures"),
-    ("subriemann.cli.command", "the subriemann command"),
-    ("subriemann.errors", "the package's exceptions and input checks"),
+#: The layers in the order of docs/architecture.md (ground floor first).
+LAYERS = [
+    "subriemann.errors",
+    "subriemann.linalg",
+    "subriemann.integrate",
+    "subriemann.maps",
+    "subriemann.geometry",
+    "subriemann.distributions",
+    "subriemann.subriemannian",
+    "subriemann.flows",
+    "subriemann.diagnostics",
+    "subriemann.report",
+    "subriemann.cli",
 ]
+
+
+def _modules():
+    """Every module with public names, layer by layer: (name, first line of its docstring).
+
+    Found by walking the folders, so a new module cannot be left out of the reference.
+    """
+    import pkgutil
+
+    found = []
+    for layer in LAYERS:
+        package = importlib.import_module(layer)
+        names = [layer]
+        if hasattr(package, "__path__"):
+            names = [f"{layer}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+            names = [n for n in sorted(names) if not n.rsplit(".", 1)[1].startswith("_")]
+        for name in names:
+            module = importlib.import_module(name)
+            if getattr(module, "__all__", None):
+                role = (module.__doc__ or "").strip().splitlines()[0].rstrip(".")
+                found.append((name, role))
+    return found
+
+
+MODULES = _modules()
 
 # Default values whose repr depends on the process (addresses) are normalised.
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")

@@ -27,6 +27,8 @@ CONCEPT_PAGES = [
     "cli.md",
     "equations.md",
     "api.md",
+    "architecture.md",
+    "holonomy.md",
 ]
 README_COMMANDS = [
     "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/subriemann demo",

@@ -28,7 +28,7 @@ import os
 import sys
 
 import subriemann as sr
-from subriemann.cli import demo, frobenius, replot, survey, train
+from subriemann.cli import demo, frobenius, holonomy, replot, survey, train
 from subriemann.cli.config import (
     EXIT_FAILED,
     EXIT_OK,
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 #: The subcommands in the order ``subriemann --help`` lists them.
-COMMANDS = (demo, train, frobenius, survey, replot)
+COMMANDS = (demo, train, frobenius, holonomy, survey, replot)
 
 
 def _common(out_default: str | None = "subriemann-out") -> argparse.ArgumentParser:

@@ -13,24 +13,21 @@ numerically, 2 a usage error (``InputError``, one line on stderr).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
+from subriemann.cli.config import EXIT_FAILED, EXIT_OK, prepare_out
+from subriemann.cli.text import emit
 from subriemann.errors import InputError
 from subriemann.report import records as report
 
 __all__ = ["add_parser", "cmd_holonomy"]
 
-EXIT_OK, EXIT_FAILED = 0, 1
-
 
 def add_parser(subparsers, common):
-    """Register ``holonomy`` on an argparse ``subparsers`` with the ``common`` parent parser."""
+    """Add the ``holonomy`` subcommand; ``common(out_default)`` makes the shared options."""
     p = subparsers.add_parser(
         "holonomy",
-        parents=[common],
+        parents=[common()],
         help="commutator-loop gaps (holonomy) of a catalog distribution or a network's V",
         description="Follow X_i, X_j, -X_i, -X_j for a time eps each and measure the gap: "
         "eps^2 [X_i, X_j] + O(eps^3). Table of gaps, fitted orders and agreement with the "
@@ -61,17 +58,6 @@ def _floats(text: str, option: str) -> list[float]:
     if not values or not all(np.isfinite(values)):
         raise InputError(f"{option}: expected finite comma-separated numbers, got {text!r}")
     return values
-
-
-def _out_dir(value) -> Path:
-    path = Path(value)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"--out {str(path)!r} is not a writable directory ({exc.strerror or exc})"
-        ) from exc
-    return path
 
 
 def _distribution(args):
@@ -116,7 +102,7 @@ def cmd_holonomy(args) -> int:
             raise InputError(f"--at: expected {dist.dim} coordinates (a point of R^{dist.dim})")
     else:
         q0 = np.asarray(dist.base_point, dtype=float)
-    outdir = _out_dir(args.out)
+    outdir = prepare_out(args.out)
     name = dist.name or "distribution"
     config.update(command="holonomy", eps=eps, at=q0.tolist())
 
@@ -165,47 +151,44 @@ def cmd_holonomy(args) -> int:
     record["failure"] = failure
     paths.insert(0, report.write_json(outdir / "holonomy.json", record))
 
-    if args.json:
-        print(json.dumps(report.to_jsonable(record), allow_nan=False))
-    else:
-        rows = [
-            (
-                f"({r['pair'][0]},{r['pair'][1]})",
-                f"{r['eps']:.4g}",
-                f"{r['gap']:.3e}",
-                f"{r['gap_over_eps2']:.6g}",
-                f"{r['transverse']:.3e}",
-                f"{r['order']:.3f}",
-                f"{r['bracket_norm']:.6g}",
-                f"{r['bracket_error']:.2e}",
-            )
-            for r in rep.rows()
-        ]
-        header = (
-            "pair",
-            "eps",
-            "|gap|",
-            "|gap|/eps^2",
-            "|transverse|",
-            "order",
-            "|bracket|",
-            "agreement",
+    rows = [
+        (
+            f"({r['pair'][0]},{r['pair'][1]})",
+            f"{r['eps']:.4g}",
+            f"{r['gap']:.3e}",
+            f"{r['gap_over_eps2']:.6g}",
+            f"{r['transverse']:.3e}",
+            f"{r['order']:.3f}",
+            f"{r['bracket_norm']:.6g}",
+            f"{r['bracket_error']:.2e}",
         )
-        verdict = (
-            "involutive at the point (transverse gaps of order > 2)"
-            if rep.is_involutive
-            else "NOT involutive: a bracket leaves the distribution (order-2 transverse gap)"
-        )
-        lines = [
-            f"subriemann holonomy: {name} (R^{dist.dim}) at {np.array2string(q0, precision=4)}",
-            report.format_table(rows, header),
-            f"verdict: {verdict}",
-        ]
-        if "circle" in results:
-            c = results["circle"]
-            lines.append(f"lifted unit circle: climb {c['climb']:.10g}, length {c['length']:.10g}")
-        if failure:
-            lines.append(f"FAILED: {failure}")
-        lines.append("report: " + ", ".join(str(p) for p in paths))
-        print("\n".join(lines))
+        for r in rep.rows()
+    ]
+    header = (
+        "pair",
+        "eps",
+        "|gap|",
+        "|gap|/eps^2",
+        "|transverse|",
+        "order",
+        "|bracket|",
+        "agreement",
+    )
+    verdict = (
+        "involutive at the point (transverse gaps of order > 2)"
+        if rep.is_involutive
+        else "NOT involutive: a bracket leaves the distribution (order-2 transverse gap)"
+    )
+    lines = [
+        f"subriemann holonomy: {name} (R^{dist.dim}) at {np.array2string(q0, precision=4)}",
+        report.format_table(rows, header),
+        f"verdict: {verdict}",
+    ]
+    if "circle" in results:
+        c = results["circle"]
+        lines.append(f"lifted unit circle: climb {c['climb']:.10g}, length {c['length']:.10g}")
+    if failure:
+        lines.append(f"FAILED: {failure}")
+    lines.append("report: " + ", ".join(str(p) for p in paths))
+    emit(args, record, "\n".join(lines))
     return EXIT_FAILED if failure else EXIT_OK

@@ -355,6 +355,28 @@ class Distribution:
         return self.growth_vector(p, max_step)[-1] == self.dim
 
     # -- geomstats ------------------------------------------------------------------
+    # -- moving along Δ: subriemann.subriemannian, the layer above, imported on use ---------
+    def horizontal_curve(self, q0, controls, t_end, **options):
+        """The horizontal curve q′ = F(q)u(t) from q0; see
+        :func:`subriemann.subriemannian.curves.horizontal_curve` (options and result)."""
+        from subriemann.subriemannian.curves import horizontal_curve
+
+        return horizontal_curve(self, q0, controls, t_end, **options)
+
+    def loop_displacement(self, q0, i, j, eps, **options):
+        """End − q0 of the commutator loop of X_i, X_j with side ε: ε²[X_i, X_j](q0) + O(ε³);
+        see :func:`subriemann.subriemannian.curves.loop_displacement`."""
+        from subriemann.subriemannian.curves import loop_displacement
+
+        return loop_displacement(self, q0, i, j, eps, **options)
+
+    def holonomy_test(self, q0, eps=None, **options):
+        """Loop displacements of all pairs at several ε, their order and agreement with the
+        brackets; see :func:`subriemann.subriemannian.curves.holonomy_test`."""
+        from subriemann.subriemannian.curves import DEFAULT_EPS, holonomy_test
+
+        return holonomy_test(self, q0, DEFAULT_EPS if eps is None else eps, **options)
+
     def sub_riemannian_metric(self):
         """geomstats ``SubRiemannianMetric`` on R^dim for which the frame is orthonormal.
 

@@ -1,12 +1,14 @@
 """Geometry pulled back by a smooth map: spaces, output metrics and the pullback metric g (5.15), the pullback bundle V = f*TN with h and grad_h (2.22)–(2.30).
 
-The modules of this layer: :mod:`.spaces`, :mod:`.metrics`, :mod:`.bundles`.
+The modules of this layer: :mod:`.spaces`, :mod:`.metrics`, :mod:`.bundles`, :mod:`.lifts`
+(horizontal lifts of output curves, holonomy, fibre curves).
 """
 
 # Each module lists its public names once, in its __all__; the folder re-exports them.
-from subriemann.geometry import bundles, metrics, spaces
+from subriemann.geometry import bundles, lifts, metrics, spaces
 from subriemann.geometry.bundles import *  # noqa: F403
+from subriemann.geometry.lifts import *  # noqa: F403
 from subriemann.geometry.metrics import *  # noqa: F403
 from subriemann.geometry.spaces import *  # noqa: F403
 
-__all__ = [*spaces.__all__, *metrics.__all__, *bundles.__all__]
+__all__ = [*spaces.__all__, *metrics.__all__, *bundles.__all__, *lifts.__all__]

@@ -393,19 +393,34 @@ class PullbackBundle(FiberBundle):
             atol = _DEFAULT_RTOL * np.linalg.norm(v, axis=-1)
         return np.linalg.norm(fiber.vertical_projection(v), axis=-1) <= atol
 
-    def horizontal_lift(self, tangent_vec, base_point=None, fiber_point=None):
-        """The horizontal u ∈ V_θ with Du = w, u = Pen[D]w (θ = ``fiber_point``).
+    def horizontal_lift(self, tangent_vec, base_point=None, fiber_point=None, **options):
+        """Horizontal lift: of a tangent vector (geomstats), or of a whole output curve.
+
+        Two forms.  ``V.horizontal_lift(w, fiber_point=theta)`` (geomstats' pointwise
+        lift): the u ∈ V_θ with Du = w, u = Pen[D]w.  ``V.horizontal_lift(theta0,
+        x_curve, t_end, **options)``: the curve θ′ = Pen[D] x′(t) from θ0 with
+        f(θ(t)) = x(t) (Implements (2.30) along a curve; see
+        :func:`subriemann.geometry.lifts.horizontal_lift` for the options).
 
         Parameters
         ----------
-        tangent_vec : array-like, shape=[QN]
-            w ∈ T_xR^{QN}.
-        base_point : ignored
-            The base point x = f(θ) alone does not determine θ (no section of f
-            is available); pass ``fiber_point``.
-        fiber_point : array-like, shape=[K]
-            θ in the fiber over x.
+        tangent_vec : array-like, shape=[QN], or theta0 of shape [K] with a callable second
+            w ∈ T_xR^{QN}; or the start θ0 of the lifted curve.
+        base_point : ignored, or callable
+            Pointwise form: x = f(θ) alone does not determine θ (no section of f is
+            available); pass ``fiber_point``.  Curve form: x_curve, t ↦ x(t).
+        fiber_point : array-like, shape=[K], or float
+            Pointwise form: θ in the fiber over x.  Curve form: t_end.
         """
+        if callable(base_point):
+            from subriemann.geometry.lifts import horizontal_lift
+
+            return horizontal_lift(self, tangent_vec, base_point, fiber_point, **options)
+        if options:
+            raise InputError(
+                f"horizontal_lift(w, fiber_point=theta) takes no options, got {sorted(options)}; "
+                "to lift an output curve call horizontal_lift(theta0, x_curve, t_end, ...)"
+            )
         if fiber_point is None:
             raise InputError(
                 "horizontal_lift needs fiber_point=theta: the lift depends on the point of "
@@ -589,6 +604,19 @@ class PullbackBundle(FiberBundle):
             rank_policy=self.rank_policy,
             curvature_terms=curvature_terms if self.output_metric.is_constant else None,
         )
+
+    # -- curves: holonomy and fibres (subriemann.geometry.lifts) -----------------------
+    def holonomy(self, theta0, loop, t_end=None, **options):
+        """θ(T) − θ(0) of the lift of a closed output loop; see :func:`subriemann.geometry.lifts.holonomy`."""
+        from subriemann.geometry.lifts import holonomy
+
+        return holonomy(self, theta0, loop, t_end, **options)
+
+    def vertical_curve(self, theta0, w, t_end, **options):
+        """θ′ = (1 − P)w in the fibre f⁻¹(f(θ0)) (2.32); see :func:`subriemann.geometry.lifts.vertical_curve`."""
+        from subriemann.geometry.lifts import vertical_curve
+
+        return vertical_curve(self, theta0, w, t_end, **options)
 
     def __repr__(self) -> str:
         return f"PullbackBundle({self.f!r}, output_metric={self.output_metric!r})"

@@ -16,15 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from subriemann.errors import InputError
-from subriemann.report.records import save_figure
+from subriemann.report.records import new_figure, save_figure
 
 __all__ = ["plot_lifted_loop", "plot_gap_law"]
-
-
-def _new_figure(width=6.4, height=4.8):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
 
 
 def plot_lifted_loop(points, path, *, title=None, climb=None) -> Path:
@@ -42,7 +36,7 @@ def plot_lifted_loop(points, path, *, title=None, climb=None) -> Path:
     pts = np.asarray(points, dtype=float)
     if pts.ndim != 2 or pts.shape[1] != 3 or len(pts) < 2:
         raise InputError(f"points must have shape (n >= 2, 3), got {pts.shape}")
-    fig = _new_figure()
+    fig = new_figure(6.4, 4.8)
     ax = fig.add_subplot(projection="3d")
     ax.plot(pts[:, 0], pts[:, 1], pts[:, 2], color="C0", label="horizontal lift q(t)")
     floor = float(np.min(pts[:, 2]))
@@ -83,7 +77,7 @@ def plot_gap_law(eps, gaps, path, *, labels=None, orders=None, brackets=None, ti
     g = np.atleast_2d(np.asarray(gaps, dtype=float))
     if g.shape[1] != e.shape[0]:
         raise InputError(f"gaps must have shape (n_pairs, {e.shape[0]}), got {g.shape}")
-    fig = _new_figure()
+    fig = new_figure(6.4, 4.8)
     ax = fig.add_subplot()
     for p, row in enumerate(g):
         label = labels[p] if labels is not None else f"pair {p}"
