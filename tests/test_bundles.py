@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from problems import networks
 from tolerances import gram_inverse_tol, routes_agree_tol
 
 import subriemann as sr
@@ -33,21 +34,21 @@ def tol(report, scale=1.0):
     return TOL_FACTOR * EPS * report.condition_number * scale
 
 
-@st.composite
-def over_networks(draw, max_qn=8):
-    """A random overparametrized network f: R^K -> R^{QN} (K >= 2 QN) and a point θ."""
-    M = draw(st.integers(1, 3))
-    hidden = draw(st.lists(st.integers(2, 5), min_size=1, max_size=2))
-    Q = draw(st.integers(1, 2))
-    K = sr.MLP.count_parameters([M, *hidden, Q])
-    N = draw(st.integers(1, max(1, min(max_qn // Q, K // (2 * Q)))))
-    seed = draw(st.integers(0, 2**31 - 1))
-    act = draw(st.sampled_from(ACTIVATIONS))
-    rng = np.random.default_rng(seed)
-    net = sr.MLP([M, *hidden, Q], activation=act)
-    f = sr.NetworkMap(net, rng.normal(size=(N, M)))
-    theta = net.init(seed, weight_scale=1.5, bias_scale=0.5)
-    return f, theta, rng
+def over_networks(max_qn=8):
+    """A random overparametrized network f: R^K -> R^{QN} (K >= 2 QN, QN <= max_qn), θ and rng."""
+    return networks(
+        depth=(1, 2),
+        width=(2, 5),
+        input_dim=(1, 3),
+        output_dim=(1, 2),
+        samples=(1, max_qn),
+        activations=ACTIVATIONS,
+        regime="over",
+        min_ratio=2.0,
+        max_outputs=max_qn,
+        weight_scale=1.5,
+        bias_scale=0.5,
+    ).map(lambda p: (p.f, p.theta, p.rng))
 
 
 def autodiff_map(rng, K, n):
@@ -602,15 +603,25 @@ def test_distribution_evaluates_one_jacobian_per_point_and_follows_the_point():
 
 def test_parameter_space_does_not_build_a_k_by_k_identity():
     """geomstats' Euclidean(K) stores eye(K) eagerly (2.6 GB at K = 18180); ours is lazy."""
-    from subriemann.geometry.spaces import CanonicalMetric, euclidean
+    import tracemalloc
+
+    from subriemann.geometry.spaces import CanonicalMetric, euclidean, parameter_space
 
     f = sr.LinearMap(np.ones((2, 30000)))
-    bundle = PullbackBundle(f)
-    metric = bundle._total_space.metric
+    theta, ones = np.zeros(f.dim_in), np.ones(f.dim_in)
+    # numpy reports its buffers to tracemalloc: eye(K) would be a K²·8 B = 7.2 GB peak,
+    # the bundle, the Frobenius test (D is 2×K) and an inner product need O(K)
+    tracemalloc.start()
+    try:
+        bundle = PullbackBundle(f)
+        bundle.distribution().frobenius_defect(theta)
+        metric = parameter_space(f).metric
+        assert metric.inner_product(ones, ones) == f.dim_in
+        assert bundle.vertical_projection(ones, theta).shape == (f.dim_in,)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
     assert isinstance(metric, CanonicalMetric)
-    theta = np.zeros(f.dim_in)
-    bundle.distribution().frobenius_defect(theta)
-    assert metric.inner_product(np.ones(f.dim_in), np.ones(f.dim_in)) == f.dim_in
-    assert metric._identity is None  # nothing above needed the matrix
+    assert peak < 8 * f.dim_in**2 / 100  # nothing above built the matrix (observed 2 MB)
     small = euclidean(3).metric
     np.testing.assert_array_equal(small.metric_matrix(), np.eye(3))  # still there on demand

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from problems import WIDE, networks
 
 import subriemann as sr
 from subriemann.errors import InputError
@@ -180,19 +181,11 @@ def test_cost_from_data_uses_y_omega_and_N(case):
 # -- (1.18): ∇_θ C[x[θ]] = Dᵀ ∇ₓC ---------------------------------------------------
 
 
-@st.composite
-def networks_on_data(draw):
-    M, Q, N = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 6))
-    hidden = draw(st.lists(st.integers(1, 8), min_size=1, max_size=3))
-    activation = draw(st.sampled_from(["tanh", "sigmoid", "softplus", "sin", "silu", "identity"]))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    data = sr.TrainingData.regression(rng.normal(size=(N, M)), rng.normal(size=(N, Q)))
-    net = sr.MLP([M, *hidden, Q], activation=activation)
-    return sr.NetworkMap(net, data), sr.L2Cost.from_data(data), net.init(seed=seed)
+# regression data and a network on it (problems.WIDE: 1–3 hidden layers, every smooth σ)
+networks_on_data = networks(**WIDE).map(lambda p: p.astuple())
 
 
-@given(networks_on_data())
+@given(networks_on_data)
 def test_parameter_gradient_is_Dt_times_output_gradient_1_18(case):
     f, cost, theta = case
     grad_theta = autograd.grad(lambda t: cost(f(t)))(theta)  # ∇_θ C[x[θ]], generic

@@ -122,7 +122,7 @@ def test_standard_flow_is_euclidean_gradient(problem):
     before = f.counts["jacobian"]
     v = flow(theta)
     assert f.counts["jacobian"] == before  # one vjp, no Jacobian
-    grad = autograd.grad(lambda t: cost(f._value(t)))(theta)
+    grad = autograd.grad(lambda t: cost(f(t)))(theta)
     D, gx = f.jacobian(theta), cost.grad(f(theta))
     # routes to Dᵀ∇ₓC (vjp vs autograd) and to −DDᵀ∇ₓC (one product each side):
     # sums of ≤ max(QN, K) products, so they agree to ~k·eps·|D||∇ₓC| and

@@ -2,7 +2,9 @@
 
 ``NetworkMap`` writes the outer-product blocks B ⊗ a of D[θ] (1.17) and of
 d/dt D[θ+tv] with ``_kernels.outer`` when it is built (``network.ASSEMBLY ==
-"c"``) and with the numpy ``network._write_outer`` otherwise.  Both compute
+"c"``) and with the numpy ``network.write_outer`` otherwise (both public testing
+hooks of :mod:`subriemann.maps.network`, with ``network.assembly`` and
+``network.assemble``).  Both compute
 every entry as B·a, or (B₁·a₁) + (B₂·a₂), with each product and the sum
 rounded once (the kernel is compiled with -ffp-contract=off, so no FMA), so
 the results must agree bit for bit, not just to a tolerance: the tests compare
@@ -18,6 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from problems import networks
 
 import subriemann as sr
 from subriemann.maps import network
@@ -86,8 +89,9 @@ def blocks(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     terms = [(_entries(rng, (N, Q, n_out)), _entries(rng, (N, n_in))) for _ in range(n_terms)]
     # numpy's writer has a broadcast path (few rows o) and a chunked one; force either
-    min_rows = draw(st.sampled_from([1, network._OUTER_MIN_ROWS, 10**6]))
-    chunk_bytes = draw(st.sampled_from([1, network._OUTER_CHUNK_BYTES]))
+    # (None: the module's own thresholds)
+    min_rows = draw(st.sampled_from([1, None, 10**6]))
+    chunk_bytes = draw(st.sampled_from([1, None]))
     return N, Q, n_out * n_in, left, right, terms, min_rows, chunk_bytes
 
 
@@ -98,11 +102,15 @@ def test_kernel_writes_the_block_numpy_writes_bit_for_bit(case):
     ld = left + width + right
     sentinel = -1.25  # the columns outside the block must be left alone
     ref = np.full((N, Q, ld), sentinel)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(network, "_OUTER_MIN_ROWS", min_rows)
-        mp.setattr(network, "_OUTER_CHUNK_BYTES", chunk_bytes)
-        for k, (B, a) in enumerate(terms):
-            network._write_outer(ref[:, :, left : left + width], B, a, accumulate=k > 0)
+    for k, (B, a) in enumerate(terms):
+        network.write_outer(
+            ref[:, :, left : left + width],
+            B,
+            a,
+            accumulate=k > 0,
+            min_rows=min_rows,
+            chunk_bytes=chunk_bytes,
+        )
     out = np.full((N * Q, ld), sentinel)
     _kernels.outer(out, left, *(x for B, a in terms for x in (B.reshape(N * Q, -1), a)))
     assert np.array_equal(bits(out), bits(ref.reshape(N * Q, ld)))
@@ -111,27 +119,26 @@ def test_kernel_writes_the_block_numpy_writes_bit_for_bit(case):
     assert np.array_equal(bits(out[:, left : left + width]), bits(formula.reshape(N * Q, -1)))
 
 
-@st.composite
-def networks(draw):
-    """A NetworkMap (0–2 hidden layers, widths 1–12 so both numpy paths run), θ and v."""
-    M, Q, N = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 6))
-    hidden = draw(st.lists(st.integers(1, 12), min_size=0, max_size=2))
-    activation = draw(st.sampled_from(["tanh", "softplus", "sin", "identity"]))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    net = sr.MLP([M, *hidden, Q], activation=activation)
-    f = sr.NetworkMap(net, rng.normal(size=(N, M)))
-    return f, net.init(seed=int(rng.integers(2**31)), bias_scale=0.5), rng.normal(size=net.K)
+# 0–2 hidden layers, widths 1–12 so both numpy paths run
+kernel_networks = networks(
+    depth=(0, 2),
+    width=(1, 12),
+    input_dim=(1, 4),
+    output_dim=(1, 3),
+    samples=(1, 6),
+    activations=("tanh", "softplus", "sin", "identity"),
+    bias_scale=0.5,
+)
 
 
 @needs_kernel
-@given(networks())
+@given(kernel_networks)
 def test_jacobian_and_its_derivative_are_the_same_with_kernel_and_fallback(problem):
-    f, theta, v = problem
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(network, "_KERNELS", _kernels)  # also under SUBRIEMANN_PURE_NUMPY=1
-        mp.setattr(network, "ASSEMBLY", "c")
+    f, theta = problem.f, problem.theta
+    v = problem.rng.normal(size=f.dim_in)
+    with network.assembly("c"):  # also under SUBRIEMANN_PURE_NUMPY=1
         D, dD = f.jacobian(theta), f.jacobian_derivative(theta, v)
-        mp.setattr(network, "ASSEMBLY", "numpy")
+    with network.assembly("numpy"):
         D_ref, dD_ref = f.jacobian(theta), f.jacobian_derivative(theta, v)
     assert D.shape == D_ref.shape == (f.dim_out, f.dim_in)
     assert np.array_equal(bits(D), bits(D_ref))
@@ -139,22 +146,21 @@ def test_jacobian_and_its_derivative_are_the_same_with_kernel_and_fallback(probl
 
 
 @needs_kernel
-def test_more_than_two_terms_go_through_the_numpy_writer_in_the_compiled_branch(monkeypatch):
+def test_more_than_two_terms_go_through_the_numpy_writer_in_the_compiled_branch():
     # NetworkMap itself makes at most two terms (dB ⊗ a + B ⊗ da); a third is
-    # accumulated by _write_outer inside the same preallocated D
+    # accumulated by write_outer inside the same preallocated D
     rng = np.random.default_rng(3)
     net = sr.MLP([3, 9, 2])
     f = sr.NetworkMap(net, rng.normal(size=(4, 3)))
-    N, Q = f.N, f.Q
+    N, Q, sizes = f.N, f.Q, net.layer_sizes
     layers = [
         ([(rng.normal(size=(N, Q, m_out)), rng.normal(size=(N, m_in))) for _ in range(3)], None)
-        for m_out, m_in in net._shapes
+        for m_out, m_in in zip(sizes[1:], sizes[:-1], strict=True)
     ]
-    monkeypatch.setattr(network, "_KERNELS", _kernels)
-    monkeypatch.setattr(network, "ASSEMBLY", "c")
-    D = f._assemble(layers)
-    monkeypatch.setattr(network, "ASSEMBLY", "numpy")
-    assert np.array_equal(bits(D), bits(f._assemble(layers)))
+    with network.assembly("c"):
+        D = network.assemble(f, layers)
+    with network.assembly("numpy"):
+        assert np.array_equal(bits(D), bits(network.assemble(f, layers)))
 
 
 # -- bad buffers ---------------------------------------------------------------

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.linalg import lapack
 from tolerances import orthonormality_tol
 
 from subriemann.errors import NumericalError, ShapeError, SubriemannError
@@ -366,9 +367,20 @@ def test_every_method_matches_the_plain_svd_definition(case):
     m, n = D.shape
     ref = plain_svd_definitions(D, r)
     s_ref = np.linalg.svd(D, compute_uv=False)
-    svd = JacobianSVD(D)
-    # the shapes drawn exercise the QR route (aspect ≥ 1.5) and the direct SVD
-    assert (svd._reflectors is not None) == (max(m, n) >= 1.5 * min(m, n))
+    # the shapes drawn exercise the QR route (aspect ≥ 1.5: a Householder QR of the
+    # long matrix first, LAPACK geqrf or geqrt) and the direct SVD (no QR)
+    with pytest.MonkeyPatch.context() as mp:
+        qr_calls = []
+        for name in ("dgeqrf", "dgeqrt"):
+            real = getattr(lapack, name)
+
+            def spy(*args, _real=real, **kwargs):
+                qr_calls.append(_real)
+                return _real(*args, **kwargs)
+
+            mp.setattr(lapack, name, spy)
+        svd = JacobianSVD(D)
+    assert bool(qr_calls) == (max(m, n) >= 1.5 * min(m, n))
     assert svd.rank == r
     assert svd.singular_values.shape == (min(m, n),)
     assert np.max(np.abs(svd.singular_values - s_ref)) <= REL * s_ref[0]

@@ -14,7 +14,7 @@ import pytest
 from autograd.test_util import check_grads
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from problems import network_problem
+from problems import network_problem, networks
 from tolerances import routes_agree_tol
 
 import subriemann as sr
@@ -24,7 +24,6 @@ from subriemann.geometry.metrics import (
     EuclideanMetric,
     OutputMetricField,
     PullbackMetric,
-    _cholesky,
     induced_output_metric,
     standard_output_velocity,
 )
@@ -36,20 +35,19 @@ def tol(report, scale=1.0):
     return 1e4 * EPS * report.condition_number * scale
 
 
-@st.composite
-def under_networks(draw):
-    """A random underparametrized network (K < QN) and a point θ."""
-    M = draw(st.integers(1, 2))
-    H = draw(st.integers(1, 3))
-    Q = draw(st.integers(1, 2))
-    K = sr.MLP.count_parameters([M, H, Q])
-    N = draw(st.integers(K // Q + 1, K // Q + 6))
-    seed = draw(st.integers(0, 2**31 - 1))
-    act = draw(st.sampled_from(["tanh", "sin", "softplus"]))
-    rng = np.random.default_rng(seed)
-    net = sr.MLP([M, H, Q], activation=act)
-    f = sr.NetworkMap(net, rng.normal(size=(N, M)) * 1.5)
-    return f, net.init(seed, weight_scale=2.0, bias_scale=1.0), rng
+# a random underparametrized network (K < QN: one hidden layer of width 1–3), θ and rng
+under_networks = networks(
+    depth=(1, 1),
+    width=(1, 3),
+    input_dim=(1, 2),
+    output_dim=(1, 2),
+    samples=(1, 6),
+    activations=("tanh", "sin", "softplus"),
+    regime="under",
+    input_scale=1.5,
+    weight_scale=2.0,
+    bias_scale=1.0,
+).map(lambda p: (p.f, p.theta, p.rng))
 
 
 @st.composite
@@ -66,7 +64,7 @@ def under_autodiff(draw):
     return sr.AutodiffMap(fn, K, n), rng.normal(size=K), rng
 
 
-under_cases = st.one_of(under_networks(), under_autodiff())
+under_cases = st.one_of(under_networks, under_autodiff())
 
 
 def immersion(f, theta, **kw):
@@ -117,15 +115,19 @@ def test_metric_field_checks_every_evaluation():
 
 
 def test_cholesky_primitive_derivatives():
-    """dL from G = LLᵀ: forward (L Φ(L⁻¹dG L⁻ᵀ)) and reverse modes agree with finite differences."""
+    """dL from G = LLᵀ: forward (L Φ(L⁻¹dG L⁻ᵀ)) and reverse modes agree with finite differences.
+
+    Through the public route to the Cholesky primitive, ``OutputMetricField.sqrt`` of
+    a traced G(x): with G(x) = G0 + Σ_i x_i S_i for random symmetric S_i, check_grads'
+    random direction dx is a generic symmetric dG.
+    """
     rng = np.random.default_rng(1)
     M = rng.normal(size=(4, 4))
     G0 = M @ M.T + 4 * np.eye(4)
-
-    def chol_of_sym(A):
-        return _cholesky(0.5 * (A + anp.transpose(A)) + G0)
-
-    check_grads(chol_of_sym, modes=["fwd", "rev"], order=1)(0.1 * rng.normal(size=(4, 4)))
+    S = rng.normal(size=(4, 4, 4))
+    S = 0.5 * (S + S.transpose(0, 2, 1))
+    chol = OutputMetricField(lambda x: G0 + anp.tensordot(x, S, axes=1), 4)
+    check_grads(chol.sqrt, modes=["fwd", "rev"], order=1)(0.1 * rng.normal(size=4))
     x, dx = rng.normal(size=(2, 3))
     field = OutputMetricField(lambda x: anp.eye(3) + anp.outer(x, x), 3)
     h = 1e-6
@@ -141,11 +143,12 @@ def test_is_a_geomstats_metric_on_parameter_space():
     f = sr.LinearMap(np.random.default_rng(0).normal(size=(5, 3)))
     g = PullbackMetric(f)
     assert isinstance(g, RiemannianMetric)
+    # ``metric._space.metric is metric`` is PullbackMetric's documented contract
+    # (geomstats 2.8 metrics have no public accessor for their space)
     assert g._space.dim == 3 and g._space.metric is g
     space = Euclidean(3, equip=False)
-    assert PullbackMetric(f, space=space)._space is space and isinstance(
-        space.metric, PullbackMetric
-    )
+    on_space = PullbackMetric(f, space=space)
+    assert space.metric is on_space
     with pytest.raises(InputError, match="Euclidean\\(3\\)"):
         PullbackMetric(f, space=Euclidean(4))
 

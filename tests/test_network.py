@@ -7,8 +7,6 @@ central finite differences, and a plain-numpy forward pass written here from
 width 1–8, N = 1–6 inputs, Q = 1–3 outputs, every smooth activation.
 """
 
-from types import SimpleNamespace
-
 import autograd
 import autograd.numpy as anp
 import numpy as np
@@ -16,6 +14,7 @@ import pytest
 from autograd.differential_operators import make_jvp
 from hypothesis import given
 from hypothesis import strategies as st
+from problems import SMOOTH, WIDE, networks
 from tolerances import routes_agree_tol
 
 import subriemann as sr
@@ -25,7 +24,6 @@ from subriemann.maps import network
 # autograd warns when a derivative is identically zero (identity activation: σ″ = 0)
 pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input")
 
-SMOOTH = ["tanh", "sigmoid", "softplus", "sin", "silu", "identity"]
 NONSMOOTH = ["relu", "leaky_relu", "abs", "hardtanh"]
 
 # σ written in plain numpy, independently of subriemann's autograd versions
@@ -44,21 +42,14 @@ NUMPY_SIGMA = {
 EXACT_RTOL = 1e-12
 
 
-@st.composite
-def problems(draw, activations=SMOOTH):
-    """MLP, NetworkMap, θ, tangents u, v ∈ R^K and w ∈ R^{QN}, all random."""
-    M = draw(st.integers(1, 4))
-    hidden = draw(st.lists(st.integers(1, 8), min_size=1, max_size=3))
-    Q = draw(st.integers(1, 3))
-    N = draw(st.integers(1, 6))
-    activation = draw(st.sampled_from(activations))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    net = sr.MLP([M, *hidden, Q], activation=activation)
-    f = sr.NetworkMap(net, rng.normal(size=(N, M)))
-    theta = net.init(seed=seed, bias_scale=0.5)
-    u, v, w = rng.normal(size=net.K), rng.normal(size=net.K), rng.normal(size=f.dim_out)
-    return SimpleNamespace(net=net, f=f, theta=theta, u=u, v=v, w=w)
+# problems.WIDE: 1–3 hidden layers of width 1–8, M = 1–4, Q = 1–3, N = 1–6, every smooth σ
+problems = networks(**WIDE, bias_scale=0.5)
+
+
+def tangents(problem):
+    """Random u, v ∈ R^K and w ∈ R^{QN} from the problem's generator."""
+    rng, f = problem.rng, problem.f
+    return rng.normal(size=f.dim_in), rng.normal(size=f.dim_in), rng.normal(size=f.dim_out)
 
 
 def max_err(a, b):
@@ -91,7 +82,7 @@ def reference_forward(net, theta, inputs):
 # -- value -------------------------------------------------------------------
 
 
-@given(problems())
+@given(problems)
 def test_value_is_the_forward_pass_of_1_3_and_1_4(problem):
     net, f, theta = problem.net, problem.f, problem.theta
     x = f(theta)
@@ -105,16 +96,16 @@ def test_value_is_the_forward_pass_of_1_3_and_1_4(problem):
 # -- Jacobian (1.17) ---------------------------------------------------------
 
 
-@given(problems())
+@given(problems)
 def test_jacobian_equals_autograd_jacobian_of_the_same_function(problem):
     f, theta = problem.f, problem.theta
     D = f.jacobian(theta)
-    ref = sr.AutodiffMap(f._value, f.dim_in, f.dim_out).jacobian(theta)
+    ref = sr.AutodiffMap(f, f.dim_in, f.dim_out).jacobian(theta)
     assert D.shape == (f.dim_out, f.dim_in)
     assert max_err(D, ref) <= EXACT_RTOL * scale(ref)
 
 
-@given(problems())
+@given(problems)
 def test_jacobian_matches_central_finite_differences(problem):
     f, theta = problem.f, problem.theta
     D = f.jacobian(theta)
@@ -127,11 +118,11 @@ def test_jacobian_matches_central_finite_differences(problem):
     for k in range(f.dim_in):
         e = np.zeros(f.dim_in)
         e[k] = h
-        fd[:, k] = (f._value(theta + e) - f._value(theta - e)) / (2 * h)
+        fd[:, k] = (f(theta + e) - f(theta - e)) / (2 * h)
     assert max_err(D, fd) <= 1e-7 * max(1.0, scale(fd))
 
 
-@given(problems())
+@given(problems)
 def test_value_and_jacobian_is_one_pass_of_both(problem):
     f, theta = problem.f, problem.theta
     x, D = f.value_and_jacobian(theta)
@@ -142,89 +133,92 @@ def test_value_and_jacobian_is_one_pass_of_both(problem):
 # -- jvp, vjp ----------------------------------------------------------------
 
 
-@given(problems())
+@given(problems)
 def test_jvp_is_D_v_and_autograds_forward_mode(problem):
-    f, theta, v = problem.f, problem.theta, problem.v
+    f, theta = problem.f, problem.theta
+    _, v, _ = tangents(problem)
     jv = f.jvp(theta, v)
-    ref = make_jvp(f._value)(theta)(v)[1]
+    ref = make_jvp(f)(theta)(v)[1]
     assert max_err(jv, ref) <= EXACT_RTOL * scale(np.abs(f.jacobian(theta)) @ np.abs(v))
     assert max_err(jv, f.jacobian(theta) @ v) <= EXACT_RTOL * scale(
         np.abs(f.jacobian(theta)) @ np.abs(v)
     )
 
 
-@given(problems())
+@given(problems)
 def test_vjp_is_Dt_w_and_autograds_reverse_mode(problem):
-    f, theta, w = problem.f, problem.theta, problem.w
+    f, theta = problem.f, problem.theta
+    *_, w = tangents(problem)
     D = f.jacobian(theta)
     wD = f.vjp(theta, w)
     bound = EXACT_RTOL * scale(np.abs(w) @ np.abs(D))  # scale of the sum Σ_a w_a D_ab
-    assert max_err(wD, autograd.make_vjp(f._value)(theta)[0](w)) <= bound
+    assert max_err(wD, autograd.make_vjp(f)(theta)[0](w)) <= bound
     assert max_err(wD, w @ D) <= bound
 
 
 # -- d/dt D[θ + t v] ---------------------------------------------------------
 
 
-@given(problems())
+@given(problems)
 def test_jacobian_derivative_equals_autograd_forward_over_reverse(problem):
-    f, theta, v = problem.f, problem.theta, problem.v
+    f, theta = problem.f, problem.theta
+    _, v, _ = tangents(problem)
     dD = f.jacobian_derivative(theta, v)
-    ref = make_jvp(autograd.jacobian(f._value))(theta)(v)[1]
+    ref = make_jvp(autograd.jacobian(f))(theta)(v)[1]
     assert dD.shape == (f.dim_out, f.dim_in)
     assert max_err(dD, ref) <= EXACT_RTOL * max(scale(ref), scale(f.jacobian(theta)))
 
 
-@given(problems())
+@given(problems)
 def test_jacobian_derivative_matches_finite_differences_of_the_jacobian(problem):
-    f, theta, v = problem.f, problem.theta, problem.v
+    f, theta = problem.f, problem.theta
+    _, v, _ = tangents(problem)
     # same step and error budget as the Jacobian check, one derivative higher
     h = np.finfo(float).eps ** (1 / 3)
     fd = (f.jacobian(theta + h * v) - f.jacobian(theta - h * v)) / (2 * h)
     assert max_err(f.jacobian_derivative(theta, v), fd) <= 1e-7 * max(1.0, scale(fd))
 
 
-@given(problems())
+@given(problems)
 def test_jacobian_derivative_is_symmetric_second_derivative(problem):
     # Σ_b (d/dt D[θ+tv])_ab w_b = d²x^a(v, w) = Σ_b (d/dt D[θ+tw])_ab v_b
-    f, theta, v = problem.f, problem.theta, problem.v
-    u = problem.u
+    f, theta = problem.f, problem.theta
+    u, v, _ = tangents(problem)
     dDv, dDu = f.jacobian_derivative(theta, v), f.jacobian_derivative(theta, u)
     # each side is a K-term sum: rounding ≤ K eps Σ|terms| (+ the entries' own error)
     terms = max(scale(np.abs(dDv) @ np.abs(u)), scale(np.abs(dDu) @ np.abs(v)))
     assert max_err(dDv @ u, dDu @ v) <= EXACT_RTOL * terms
 
 
-@given(problems())
+@given(problems)
 def test_closed_form_jacobian_stays_differentiable(problem):
-    # Lie brackets and geomstats differentiate through f._jacobian: autograd's
+    # Lie brackets and geomstats differentiate through f.jacobian: autograd's
     # derivative of the closed form must be the closed-form derivative.
-    f, theta, v = problem.f, problem.theta, problem.v
+    f, theta = problem.f, problem.theta
+    _, v, _ = tangents(problem)
     dD = f.jacobian_derivative(theta, v)
     bound = EXACT_RTOL * max(scale(dD), scale(f.jacobian(theta)))
-    assert max_err(make_jvp(f._jacobian)(theta)(v)[1], dD) <= bound
+    assert max_err(make_jvp(f.jacobian)(theta)(v)[1], dD) <= bound
     # reverse mode: ∇_θ Σ_ab U_ab D_ab[θ] paired with v is Σ_ab U_ab (dD)_ab
     U = np.random.default_rng(f.dim_in).normal(size=dD.shape)
-    grad = autograd.grad(lambda t: anp.sum(U * f._jacobian(t)))(theta)
+    grad = autograd.grad(lambda t: anp.sum(U * f.jacobian(t)))(theta)
     assert abs(grad @ v - np.sum(U * dD)) <= 1e-11 * max(1.0, np.sum(np.abs(U * dD)))
 
 
-@given(problems())
+@given(problems)
 def test_closed_form_jacobian_derivative_is_differentiable_too(problem):
     # second-order brackets differentiate d/dt D[θ+tv] once more in θ, along u
-    f, theta, v = problem.f, problem.theta, problem.v
-    u = problem.u
-    ddD = make_jvp(lambda t: f._jacobian_derivative(t, v))(theta)(u)[1]
-    fwd_over_rev = make_jvp(autograd.jacobian(f._value))
+    f, theta = problem.f, problem.theta
+    u, v, _ = tangents(problem)
+    ddD = make_jvp(lambda t: f.jacobian_derivative(t, v))(theta)(u)[1]
+    fwd_over_rev = make_jvp(autograd.jacobian(f))
     ref = make_jvp(lambda t: fwd_over_rev(t)(v)[1])(theta)(u)[1]
     bound = EXACT_RTOL * max(scale(ref), scale(f.jacobian(theta)))
     assert max_err(ddD, ref) <= bound
 
 
 @pytest.mark.parametrize("min_rows, chunk_bytes", [(1, 1), (10**6, 1 << 20), (1, 1 << 20)])
-def test_both_block_writers_and_every_chunking_give_the_same_matrices(
-    monkeypatch, min_rows, chunk_bytes
-):
+def test_both_block_writers_and_every_chunking_give_the_same_matrices(min_rows, chunk_bytes):
     # The in-place numpy assembly (the fallback of the compiled kernel, forced
     # here) has a broadcast path (few rows) and a chunked repeat/tile path
     # (hidden layers); force each, with one-sample chunks too.
@@ -232,13 +226,11 @@ def test_both_block_writers_and_every_chunking_give_the_same_matrices(
     net = sr.MLP([3, 9, 8, 2], activation="tanh")
     f = sr.NetworkMap(net, rng.normal(size=(5, 3)))
     theta, v = net.init(seed=3, bias_scale=0.5), rng.normal(size=net.K)
-    ref_D = autograd.jacobian(f._value)(theta)
-    ref_dD = make_jvp(autograd.jacobian(f._value))(theta)(v)[1]
-    monkeypatch.setattr(network, "ASSEMBLY", "numpy")
-    monkeypatch.setattr(network, "_OUTER_MIN_ROWS", min_rows)
-    monkeypatch.setattr(network, "_OUTER_CHUNK_BYTES", chunk_bytes)
-    assert max_err(f.jacobian(theta), ref_D) <= EXACT_RTOL * scale(ref_D)
-    assert max_err(f.jacobian_derivative(theta, v), ref_dD) <= EXACT_RTOL * scale(ref_D)
+    ref_D = autograd.jacobian(f)(theta)
+    ref_dD = make_jvp(autograd.jacobian(f))(theta)(v)[1]
+    with network.assembly("numpy", min_rows=min_rows, chunk_bytes=chunk_bytes):
+        assert max_err(f.jacobian(theta), ref_D) <= EXACT_RTOL * scale(ref_D)
+        assert max_err(f.jacobian_derivative(theta, v), ref_dD) <= EXACT_RTOL * scale(ref_D)
 
 
 def test_network_without_hidden_layers_is_affine_in_theta():
@@ -320,7 +312,7 @@ def test_K_by_hand_for_a_small_network():
     assert sr.MLP([2, 3, 1]).K == 13
 
 
-@given(problems())
+@given(problems)
 def test_unpack_follows_the_documented_layout(problem):
     # θ = (W1 row-major, b1, W2, b2, ..., W_{L+1}, b_{L+1})
     net, theta = problem.net, problem.theta
@@ -337,7 +329,7 @@ def test_unpack_follows_the_documented_layout(problem):
     assert k == net.K
 
 
-@given(problems())
+@given(problems)
 def test_pack_and_unpack_are_inverse(problem):
     net, theta = problem.net, problem.theta
     np.testing.assert_array_equal(net.pack(net.unpack(theta)), theta)

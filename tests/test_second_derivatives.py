@@ -13,7 +13,7 @@ Claims tested:
   orthonormal basis, ``curvature_terms``) agrees with the older frame-bracket
   route (Golub–Pereyra brackets of Pen[D]), Euclidean, with a constant output
   metric and with rank loss;
-* the cancellation rule of ``Distribution._curvature_from_terms``: both branches
+* the cancellation rule of ``frobenius.curvature_from_terms``: both branches
   (|Ω|² = |d|² − |Eᵀd|², and Ω formed explicitly) against a construction with a
   known curvature, blocks against one array, and the errors it raises;
 * ``subriemann.scratch``: the workspace pool lends distinct workspaces, reuses
@@ -29,16 +29,17 @@ import pytest
 from autograd.differential_operators import make_jvp
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from problems import networks
 
 import subriemann as sr
-from subriemann import scratch as _scratch
-from subriemann.distributions import frame as distributions
+from subriemann import scratch
+from subriemann.distributions import frobenius
 from subriemann.distributions.frame import Distribution
 from subriemann.errors import InputError, NonFiniteError, NumericalError, ShapeError
 from subriemann.geometry.bundles import PullbackBundle
 from subriemann.linalg import numerical_rank
 from subriemann.maps.network import ACTIVATIONS
-from subriemann.maps.smooth import AutodiffMap, LinearMap, SmoothMap
+from subriemann.maps.smooth import AutodiffMap, LinearMap
 
 # autograd warns when a derivative is identically zero (identity activation: σ″ = 0)
 pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input")
@@ -62,36 +63,25 @@ def _rel_max(got, ref):
     return float(np.abs(got - ref).max() / scale)
 
 
-@st.composite
-def networks(draw, depth=(0, 3), activations=ALL_ACTIVATIONS):
-    """(NetworkMap, θ, rng): depth 0–3 hidden layers of width 1–6, N 1–4, Q 1–3."""
-    M = draw(st.integers(1, 4))
-    hidden = draw(st.lists(st.integers(1, 6), min_size=depth[0], max_size=depth[1]))
-    Q = draw(st.integers(1, 3))
-    N = draw(st.integers(1, 4))
-    activation = draw(st.sampled_from(activations))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    net = sr.MLP([M, *hidden, Q], activation=activation)
-    f = sr.NetworkMap(net, rng.normal(size=(N, M)))
-    return f, net.init(seed=seed, bias_scale=0.5), rng
+def small_networks(**kw):
+    """Problems with depth 0–3 hidden layers of width 1–6, M 1–4, N 1–4, Q 1–3, every σ."""
+    ranges = dict(depth=(0, 3), width=(1, 6), input_dim=(1, 4), output_dim=(1, 3), samples=(1, 4))
+    return networks(**{**ranges, "activations": ALL_ACTIVATIONS, "bias_scale": 0.5, **kw})
 
 
 @st.composite
 def products_problems(draw, activations=ALL_ACTIVATIONS):
     """A network, θ, directions V (K×n_v) and covectors W (QN×n_w), n_v, n_w in 1–4."""
-    f, theta, rng = draw(networks(activations=activations))
+    p = draw(small_networks(activations=activations))
     n_v, n_w = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    V = rng.normal(size=(f.dim_in, n_v))
-    W = rng.normal(size=(f.dim_out, n_w))
-    return f, theta, V, W
+    V = p.rng.normal(size=(p.f.dim_in, n_v))
+    W = p.rng.normal(size=(p.f.dim_out, n_w))
+    return p.f, p.theta, V, W
 
 
 def _default_route(f, theta, V, W):
-    """The generic SmoothMap implementation (one jacobian_derivative per direction)."""
-    blocks = list(SmoothMap._hessian_vector_blocks(f, theta, V, W, 1 << 22))
-    assert len(blocks) == 1 and blocks[0][:2] == (0, f.dim_in)
-    return np.asarray(blocks[0][2])
+    """The generic SmoothMap route: one jacobian_derivative per direction, contracted with W."""
+    return np.stack([W.T @ f.jacobian_derivative(theta, v) for v in V.T])
 
 
 # --------------------------------------------------------------------------
@@ -117,7 +107,7 @@ def test_network_products_match_autograd(case):
     f, theta, V, W = case
     out = f.hessian_vector_products(theta, V, W)
     a, b = V.shape[1] - 1, W.shape[1] - 1  # one (v, w) pair per example, the last
-    ref = autograd.grad(lambda t: anp.dot(W[:, b], f._jvp(t, V[:, a])))(theta)
+    ref = autograd.grad(lambda t: anp.dot(W[:, b], f.jvp(t, V[:, a])))(theta)
     assert _rel_max(out[a, b], ref) <= EXACT_RTOL
 
 
@@ -170,7 +160,7 @@ def test_blocks_tile_the_coordinates_and_concatenate_to_the_products(block_bytes
     if block_bytes == 1 and f.mlp.L > 0:
         # the smallest blocks: each row of every W_ℓ on its own (a depth-0
         # network is linear in θ and yields one zero block per layer)
-        assert len(bounds) >= sum(n_out for n_out, _ in f.mlp._shapes)
+        assert len(bounds) >= sum(f.mlp.layer_sizes[1:])
 
 
 @given(case=products_problems(activations=("tanh",)))
@@ -331,9 +321,16 @@ def test_traced_directions_are_linear():
 # --------------------------------------------------------------------------
 # 7–8. Fast Frobenius route vs the frame-bracket route
 # --------------------------------------------------------------------------
-def _bracket_route(d):
-    """The same distribution without curvature_terms: frame + Golub–Pereyra brackets."""
-    return Distribution(d._frame, d.dim, brackets=d._brackets, rank_policy=d.rank_policy)
+def _bracket_route(bundle):
+    """``bundle.distribution()`` without curvature_terms: frame + Golub–Pereyra brackets."""
+
+    def brackets_and_terms(theta):
+        fiber = bundle.at(theta)
+        return fiber.frame_brackets(), fiber.frame_derivatives()
+
+    return Distribution(
+        bundle.frame, bundle.dim, brackets=brackets_and_terms, rank_policy=bundle.rank_policy
+    )
 
 
 def _pair_singular_values(dist, theta):
@@ -342,22 +339,22 @@ def _pair_singular_values(dist, theta):
     return np.linalg.svd(Omega[iu], compute_uv=False)
 
 
-@st.composite
-def over_networks(draw, duplicate=False):
-    """Small tanh/sigmoid networks, 1–2 hidden layers, with K > QN ≥ 2 (QN ≥ 2 always)."""
-    M, Q = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    hidden = draw(st.lists(st.integers(2, 5), min_size=1, max_size=2))
-    N = draw(st.integers(2 if duplicate else 1, 3))
-    seed = draw(st.integers(0, 2**31 - 1))
-    activation = draw(st.sampled_from(["tanh", "sigmoid"]))
-    rng = np.random.default_rng(seed)
-    inputs = rng.normal(size=(N, M))
-    if duplicate:  # two equal rows of D per output: rank D ≤ Q(N − 1) < QN
-        inputs[-1] = inputs[0]
-    net = sr.MLP([M, *hidden, Q], activation=activation)
-    f = sr.NetworkMap(net, inputs)
-    assume(2 <= f.dim_out < net.K)
-    return f, net.init(seed), rng
+def over_networks(duplicate=False):
+    """Small tanh/sigmoid networks, 1–2 hidden layers of width 2–5, with K > QN ≥ 2.
+
+    ``duplicate``: two equal inputs, so two equal rows of D per output, rank D ≤ Q(N − 1) < QN.
+    """
+    return networks(
+        depth=(1, 2),
+        width=(2, 5),
+        input_dim=(1, 3),
+        output_dim=(1, 3),
+        samples=(1, 3),
+        activations=("tanh", "sigmoid"),
+        regime="over",
+        min_outputs=2,
+        duplicate=duplicate,
+    )
 
 
 # The frame-bracket route changes basis with C = VΣ⁻¹ on both indices of
@@ -376,15 +373,22 @@ def _route_rtol(base, kappa):
 @pytest.mark.parametrize("kind", ["euclidean", "constant metric", "rank loss"])
 @given(data=st.data())
 def test_fast_frobenius_route_matches_the_frame_bracket_route(kind, data):
-    f, theta, rng = data.draw(over_networks(duplicate=kind == "rank loss"))
+    p = data.draw(over_networks(duplicate=kind == "rank loss"))
+    f, theta = p.f, p.theta
     metric = None
     if kind == "constant metric":
-        A = rng.normal(size=(f.dim_out, f.dim_out))
+        A = p.rng.normal(size=(f.dim_out, f.dim_out))
         metric = sr.ConstantOutputMetric(A @ A.T + f.dim_out * np.eye(f.dim_out))
-    fast = PullbackBundle(f, output_metric=metric).distribution()
-    slow = _bracket_route(fast)
-    assert fast._curvature_terms is not None and slow._curvature_terms is None
-    r_fast, r_slow = fast.frobenius_defect(theta), slow.frobenius_defect(theta)
+    bundle = PullbackBundle(f, output_metric=metric)
+    fast, slow = bundle.distribution(), _bracket_route(bundle)
+    # the two routes really differ: the fast one streams f's second derivatives
+    # (one hessian_vector_products call), the slow one differentiates the frame
+    f.counts.clear()
+    r_fast = fast.frobenius_defect(theta)
+    assert f.counts["hessian_vector_products"] == 1
+    f.counts.clear()
+    r_slow = slow.frobenius_defect(theta)
+    assert f.counts["hessian_vector_products"] == 0 and f.counts["jacobian_derivative"] > 0
     kappa = r_fast.rank_report.condition_number
     assume(kappa <= _KAPPA_MAX)
     if kind == "rank loss":  # the draw really exercises the rank-deficient case
@@ -414,13 +418,8 @@ def test_fast_frobenius_route_matches_the_frame_bracket_route(kind, data):
 @given(data=st.data())
 def test_single_output_is_rank_one_and_involutive(data):
     """QN = 1: V has rank 1 and a rank-one distribution is always integrable."""
-    M = data.draw(st.integers(1, 3))
-    hidden = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=2))
-    activation = data.draw(st.sampled_from(ALL_ACTIVATIONS))
-    seed = data.draw(st.integers(0, 2**31 - 1))
-    net = sr.MLP([M, *hidden, 1], activation=activation)
-    f = sr.NetworkMap(net, np.random.default_rng(seed).normal(size=(1, M)))
-    theta = net.init(seed, bias_scale=0.5)
+    p = data.draw(small_networks(depth=(1, 2), output_dim=(1, 1), samples=(1, 1), input_dim=(1, 3)))
+    f, theta, net = p.f, p.theta, p.net
     d = PullbackBundle(f).distribution()
     rep = d.frobenius_defect(theta)
     assert rep.rank == 1 and rep.is_involutive
@@ -432,23 +431,14 @@ def test_single_output_is_rank_one_and_involutive(data):
 @given(data=st.data())
 def test_depth_zero_network_has_exactly_zero_defect(data):
     """An affine network is linear in θ: D is constant, every bracket term is exactly 0."""
-    M, Q, N = (
-        data.draw(st.integers(1, 4)),
-        data.draw(st.integers(1, 3)),
-        data.draw(st.integers(1, 4)),
-    )
-    seed = data.draw(st.integers(0, 2**31 - 1))
-    assume(Q * N >= 2)
-    net = sr.MLP([M, Q], activation=data.draw(st.sampled_from(ALL_ACTIVATIONS)))
-    f = sr.NetworkMap(net, np.random.default_rng(seed).normal(size=(N, M)))
-    theta = net.init(seed, bias_scale=0.5)
-    rep = PullbackBundle(f).distribution().frobenius_defect(theta)
+    p = data.draw(small_networks(depth=(0, 0), min_outputs=2))
+    rep = PullbackBundle(p.f).distribution().frobenius_defect(p.theta)
     assert rep.curvature_norm == 0.0 and rep.scale == 0.0 and rep.relative_defect == 0.0
     assert rep.is_involutive
 
 
 # --------------------------------------------------------------------------
-# 9. The cancellation rule of _curvature_from_terms
+# 9. The cancellation rule of frobenius.curvature_from_terms
 # --------------------------------------------------------------------------
 _DIM, _K = 12, 4
 _EPSILONS = [1.0, 1e-3, 1e-6, 1e-9, 0.0]
@@ -490,9 +480,22 @@ def _independent_norm(E, t):
     return float(np.linalg.norm(d @ perp)), float(np.linalg.norm(d))
 
 
-def _branch(dist, p):
-    """'downdate' when |Ω| came from |d|² − |z|² (Ω then formed lazily), else 'explicit'."""
-    return "downdate" if callable(dist._curvature_data(p)._omega) else "explicit"
+def _branch(E, t, p):
+    """'downdate' when |Ω| came from |d|² − |z|² (Ω then formed lazily), else 'explicit'.
+
+    Seen through the public ``curvature_terms`` callback: the Frobenius test streams
+    the term blocks once for the sums |t|², |d|², Eᵀd, and forms Ω — a second pass
+    over the blocks — only in the explicit branch.
+    """
+    passes = []
+
+    def blocks():
+        passes.append(None)
+        return iter([(0, E.shape[0], t)])
+
+    _terms_distribution(E, blocks).frobenius_defect(p)
+    assert len(passes) in (1, 2)
+    return "downdate" if len(passes) == 1 else "explicit"
 
 
 @pytest.mark.parametrize("eps", _EPSILONS)
@@ -513,14 +516,14 @@ def test_cancellation_rule_gets_small_curvatures_right(eps, monkeypatch):
     reports = {}
     for name, threshold in (("default", None), ("explicit", 1.0), ("downdate", 0.0)):
         if threshold is not None:
-            monkeypatch.setattr(distributions, "_CANCELLATION", threshold)
+            monkeypatch.setattr(frobenius, "_CANCELLATION", threshold)
         dist = _terms_distribution(E, t)
         reports[name] = dist.frobenius_defect(p)
         if name == "explicit":
-            assert _branch(dist, p) == "explicit"
+            assert _branch(E, t, p) == "explicit"
         if name == "default":
             # eps = 1: Ω keeps ~half of d, the cheap formula; eps ≤ 1e-3: cancellation
-            assert _branch(dist, p) == ("downdate" if eps == 1.0 else "explicit")
+            assert _branch(E, t, p) == ("downdate" if eps == 1.0 else "explicit")
             # the curvature itself is the constructed one
             Omega = dist.curvature(p)
             iu = np.triu_indices(_K, 1)
@@ -610,12 +613,12 @@ def test_non_finite_terms_raise_numerical_error(bad, as_blocks):
 # --------------------------------------------------------------------------
 @pytest.fixture
 def fresh_pool(monkeypatch):
-    monkeypatch.setattr(_scratch, "_pool", [])
-    return _scratch._pool
+    monkeypatch.setattr(scratch, "_pool", [])
+    return scratch._pool
 
 
 def test_nested_borrowers_get_distinct_workspaces(fresh_pool):
-    with _scratch.borrow() as outer, _scratch.borrow() as inner:
+    with scratch.borrow() as outer, scratch.borrow() as inner:
         assert outer is not inner
         a, b = outer.get("x", (3, 4)), inner.get("x", (3, 4))
         assert not np.shares_memory(a, b)
@@ -623,9 +626,9 @@ def test_nested_borrowers_get_distinct_workspaces(fresh_pool):
 
 
 def test_a_returned_workspace_is_reused(fresh_pool):
-    with _scratch.borrow() as first:
+    with scratch.borrow() as first:
         kept = first.get("x", (10,))
-    with _scratch.borrow() as second:
+    with scratch.borrow() as second:
         assert second is first
         again = second.get("x", (2, 3))  # smaller: a view of the same memory
         assert again.shape == (2, 3) and again.flags.c_contiguous
@@ -636,19 +639,19 @@ def test_a_returned_workspace_is_reused(fresh_pool):
 
 
 def test_oversized_workspaces_and_surplus_are_not_kept(fresh_pool, monkeypatch):
-    monkeypatch.setattr(_scratch, "_POOL_MAX_BYTES", 800)
-    with _scratch.borrow() as big:
+    monkeypatch.setattr(scratch, "_POOL_MAX_BYTES", 800)
+    with scratch.borrow() as big:
         big.get("x", (101,))  # 808 bytes > cap
     assert fresh_pool == []
-    with _scratch.borrow() as again:
+    with scratch.borrow() as again:
         assert again is not big
         again.get("x", (100,))  # exactly the cap: kept
     assert fresh_pool == [again]
     # at most _POOL_SIZE workspaces are kept
     fresh_pool.clear()
     lent = []
-    with _scratch.borrow() as w0, _scratch.borrow() as w1, _scratch.borrow() as w2:
-        with _scratch.borrow() as w3, _scratch.borrow() as w4, _scratch.borrow() as w5:
+    with scratch.borrow() as w0, scratch.borrow() as w1, scratch.borrow() as w2:
+        with scratch.borrow() as w3, scratch.borrow() as w4, scratch.borrow() as w5:
             lent = [w0, w1, w2, w3, w4, w5]
     assert len({id(w) for w in lent}) == 6
-    assert len(fresh_pool) == _scratch._POOL_SIZE
+    assert len(fresh_pool) == scratch._POOL_SIZE

@@ -454,6 +454,17 @@ class AdaptedFlow(ParameterFlow):
             )
         return self.regime
 
+    def factorization(self, theta, rank_policy=None):
+        """The factorization of D[θ] (of D̃ = LᵀD with an output metric) for D⁺ solves at θ:
+        :class:`~subriemann.linalg.JacobianSVD`.  The integrators (output-exact's
+        corrector) obtain their factorizations here."""
+        theta = self._theta(theta)
+        policy = self.rank_policy if rank_policy is None else resolve_policy(rank_policy)
+        D = self.f.jacobian(theta)
+        if self.output_metric is not None:
+            D = self.output_metric.whiten(D, np.asarray(self.f(theta), dtype=np.float64))
+        return JacobianSVD(D, policy)
+
     def evaluate(self, theta, geometry: bool = True) -> FlowPoint:
         """The adapted flow at θ: velocity −D⁺∇ₓC, output velocity −𝒫∇ₓC, rank report.
 

@@ -16,6 +16,7 @@ copy), which keeps it within a small factor of the cost of writing QN×K floats.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import autograd.numpy as anp
@@ -478,7 +479,7 @@ class NetworkMap(SmoothMap):
             if not terms:
                 D[:, :, s:m] = 0.0
             for k, (B, a) in enumerate(terms):
-                _write_outer(D[:, :, s:m], B, a, accumulate=k > 0)
+                write_outer(D[:, :, s:m], B, a, accumulate=k > 0)
             D[:, :, m:e] = 0.0 if bias is None else bias
         return D.reshape(N * Q, K)
 
@@ -695,18 +696,39 @@ _OUTER_CHUNK_BYTES = 1 << 20
 _OUTER_MIN_ROWS = 8
 
 
-def _write_outer(out, B, a, accumulate=False):
-    """out[j, q, o*n_in + i] (+)= B[j, q, o] a[j, i] in place; ``out`` is (N, Q, n_out*n_in)."""
+def write_outer(out, B, a, accumulate=False, *, min_rows=None, chunk_bytes=None):
+    """out[j, q, o*n_in + i] (+)= B[j, q, o] a[j, i] in place; ``out`` is (N, Q, n_out*n_in).
+
+    The numpy block writer of :meth:`NetworkMap.jacobian` and
+    :meth:`NetworkMap.jacobian_derivative`, and the fallback of the compiled kernel
+    ``subriemann._kernels.outer``.  Public as a **testing hook**: it is the
+    reference the kernel is compared with bit for bit (tests/test_kernels.py).
+
+    Parameters
+    ----------
+    out : ndarray, shape=[N, Q, n_out * n_in]
+        Written (or, with ``accumulate``, added to) in place; its last axis contiguous.
+    B : ndarray, shape=[N, Q, n_out]
+    a : ndarray, shape=[N, n_in]
+    accumulate : bool
+        Add the outer product to ``out`` instead of overwriting it.
+    min_rows, chunk_bytes : int, optional
+        Override the module's ``_OUTER_MIN_ROWS`` (below it, one broadcast
+        multiply) and ``_OUTER_CHUNK_BYTES`` (samples per chunk of the tiled path),
+        to force either path in a test.  The result does not depend on them.
+    """
+    min_rows = _OUTER_MIN_ROWS if min_rows is None else min_rows
+    chunk_bytes = _OUTER_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     N, Q, n_out = B.shape
     n_in = a.shape[1]
     view = out.reshape(N, Q, n_out, n_in)  # splits the contiguous last axis: a view
-    if n_out < _OUTER_MIN_ROWS:
+    if n_out < min_rows:
         if accumulate:
             view += B[:, :, :, None] * a[:, None, None, :]
         else:
             np.multiply(B[:, :, :, None], a[:, None, None, :], out=view)
         return
-    step = max(1, _OUTER_CHUNK_BYTES // (Q * n_out * n_in * 8))
+    step = max(1, chunk_bytes // (Q * n_out * n_in * 8))
     for j in range(0, N, step):
         rows = slice(j, j + step)
         tiled = np.tile(a[rows], n_out)[:, None, :]
@@ -734,13 +756,56 @@ def _load_kernels():
 
 _KERNELS = _load_kernels()
 #: Which code writes the untraced Jacobian blocks: "c" (subriemann._kernels) or
-#: "numpy" (``_write_outer``; forced by SUBRIEMANN_PURE_NUMPY=1 at import).
+#: "numpy" (:func:`write_outer`; forced by SUBRIEMANN_PURE_NUMPY=1 at import).
 ASSEMBLY = "numpy" if _KERNELS is None else "c"
 
 
 def _rows(B):
     """(N, Q, n) -> the C-contiguous (NQ, n) matrix the kernel takes (a view when possible)."""
     return np.ascontiguousarray(B).reshape(-1, B.shape[-1])
+
+
+@contextmanager
+def assembly(kind: str, *, min_rows=None, chunk_bytes=None):
+    """Testing hook: write the untraced Jacobian blocks with ``kind`` inside a ``with`` block.
+
+    ``kind`` is ``"c"`` (``subriemann._kernels``, imported here even when
+    SUBRIEMANN_PURE_NUMPY=1 disabled it at import; ImportError if it is not
+    built) or ``"numpy"`` (:func:`write_outer`).  ``min_rows`` and
+    ``chunk_bytes`` set :func:`write_outer`'s path thresholds for the block (see
+    there).  :data:`ASSEMBLY` and the thresholds are restored on exit.  It
+    rebinds module state: not for concurrent use.
+    """
+    global ASSEMBLY, _KERNELS, _OUTER_MIN_ROWS, _OUTER_CHUNK_BYTES
+    if kind not in ("c", "numpy"):
+        raise InputError(f"kind must be 'c' or 'numpy', got {kind!r}")
+    saved = ASSEMBLY, _KERNELS, _OUTER_MIN_ROWS, _OUTER_CHUNK_BYTES
+    try:
+        if kind == "c" and _KERNELS is None:
+            from subriemann import _kernels as kernels
+
+            _KERNELS = kernels
+        ASSEMBLY = kind
+        if min_rows is not None:
+            _OUTER_MIN_ROWS = check_int(min_rows, "min_rows")
+        if chunk_bytes is not None:
+            _OUTER_CHUNK_BYTES = check_int(chunk_bytes, "chunk_bytes")
+        yield
+    finally:
+        ASSEMBLY, _KERNELS, _OUTER_MIN_ROWS, _OUTER_CHUNK_BYTES = saved
+
+
+def assemble(f: NetworkMap, layers):
+    """Testing hook: ``f``'s untraced layout of a (QN, K) matrix from per-layer factors.
+
+    ``layers[ℓ]`` is ``(terms, bias)`` for layer ℓ = 1..L+1: the W_ℓ-block is
+    Σ B ⊗ a over the ``(B, a)`` pairs in ``terms`` (B (N, Q, M_ℓ), a (N, M_{ℓ-1}))
+    and the b_ℓ-block is ``bias`` (N, Q, M_ℓ); ``None`` factors are zero.  The
+    routine behind :meth:`NetworkMap.jacobian` (one term per layer) and
+    :meth:`NetworkMap.jacobian_derivative` (two), with the current
+    :data:`ASSEMBLY`; public so that tests can reach the branches for more terms.
+    """
+    return f._assemble(layers)
 
 
 def _assemble_compiled(layers, offsets, R, K):
@@ -754,7 +819,7 @@ def _assemble_compiled(layers, offsets, R, K):
         else:
             N = terms[0][1].shape[0]
             for k, (B, a) in enumerate(terms):
-                _write_outer(D.reshape(N, R // N, K)[:, :, s:m], B, a, accumulate=k > 0)
+                write_outer(D.reshape(N, R // N, K)[:, :, s:m], B, a, accumulate=k > 0)
         # bias and zero blocks are plain copies: numpy's strided copy is as fast as
         # a C loop here (measured), so they stay numpy
         if bias is None:
