@@ -592,6 +592,5 @@ def test_each_public_name_has_one_home_and_the_old_paths_still_work():
         "FrameSpan",
         "lie_bracket",
         "lie_bracket_fd",
-        "sub_riemannian_metric",
     ):
         assert getattr(frame, name) is getattr(layer, name)

@@ -29,6 +29,7 @@ CONCEPT_PAGES = [
     "api.md",
     "architecture.md",
     "holonomy.md",
+    "sub-riemannian.md",
 ]
 README_COMMANDS = [
     "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/subriemann demo",

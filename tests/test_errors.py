@@ -716,8 +716,7 @@ def test_sub_riemannian_exp_batches_and_names_the_index_and_time_of_a_blow_up():
         np.errstate(all="ignore"),
         pytest.raises(
             sr.NumericalError,
-            match=r"normal geodesic integration on the step from time t = 0\.05 to 0\.1 \(step 2 "
-            r"of 20\): the geodesic blew up \(NaN/inf\) at batch index \(1,\)",
+            match=r"at batch index \(1,\) of cotangent_vec: the normal geodesic .* failed .* t = 0",
         ),
     ):
         metric.exp(covectors, np.zeros((2, 3)))

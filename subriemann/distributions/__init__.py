@@ -4,8 +4,8 @@ The modules of this layer, one concept each: :mod:`.frame` (the Distribution and
 frame checks), :mod:`.metric` (the ambient metric, its Cholesky factor, orthonormal
 spans), :mod:`.brackets` (Lie brackets and the bracket routes of a frame),
 :mod:`.frobenius` (the curvature 2-form and the Frobenius test), :mod:`.growth` (the
-Lie flag and growth vector), :mod:`.symbolic` (SymPy), :mod:`.geomstats_adapter` (the
-geomstats SubRiemannianMetric), :mod:`.catalog`.
+Lie flag and growth vector), :mod:`.symbolic` (SymPy), :mod:`.catalog`.  The geomstats
+sub-Riemannian metric of a distribution is :mod:`subriemann.subriemannian.metric`.
 """
 
 # Each module lists its public names once, in its __all__; the folder re-exports them.
@@ -14,7 +14,6 @@ from subriemann.distributions import (
     catalog,
     frame,
     frobenius,
-    geomstats_adapter,
     growth,
     metric,
     symbolic,
@@ -23,7 +22,6 @@ from subriemann.distributions.brackets import *  # noqa: F403
 from subriemann.distributions.catalog import *  # noqa: F403
 from subriemann.distributions.frame import *  # noqa: F403
 from subriemann.distributions.frobenius import *  # noqa: F403
-from subriemann.distributions.geomstats_adapter import *  # noqa: F403
 from subriemann.distributions.growth import *  # noqa: F403
 from subriemann.distributions.metric import *  # noqa: F403
 from subriemann.distributions.symbolic import *  # noqa: F403
@@ -35,6 +33,5 @@ __all__ = [
     *frobenius.__all__,
     *growth.__all__,
     *symbolic.__all__,
-    *geomstats_adapter.__all__,
     *catalog.__all__,
 ]

@@ -12,7 +12,7 @@ delegate to them: :mod:`~subriemann.distributions.brackets` (Lie brackets),
 :mod:`~subriemann.distributions.frobenius` (curvature and the Frobenius test
 (2.31)), :mod:`~subriemann.distributions.growth` (the Lie flag and growth
 vector), :mod:`~subriemann.distributions.symbolic` (SymPy) and
-:mod:`~subriemann.distributions.geomstats_adapter` (the geomstats metric).
+:mod:`~subriemann.subriemannian.metric` (the geomstats metric, the layer above).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from subriemann.distributions.frobenius import (
     frobenius_report,
     frobenius_verdict,
 )
-from subriemann.distributions.geomstats_adapter import batched_frame, sub_riemannian_metric
 from subriemann.distributions.growth import growth_spans, growth_vector_from_spans
 from subriemann.distributions.metric import (
     FrameSpan,
@@ -105,7 +104,7 @@ class Distribution:
     pullback-bundle brackets are vertical), the Lie flag to
     :mod:`~subriemann.distributions.growth`, the SymPy layer to
     :mod:`~subriemann.distributions.symbolic` and the geomstats metric to
-    :mod:`~subriemann.distributions.geomstats_adapter`.
+    :mod:`~subriemann.subriemannian.metric` (moving along Δ: :mod:`subriemann.subriemannian`).
     """
 
     def __init__(
@@ -377,14 +376,49 @@ class Distribution:
 
         return holonomy_test(self, q0, DEFAULT_EPS if eps is None else eps, **options)
 
-    def sub_riemannian_metric(self):
+    def sub_riemannian_metric(self, **options):
         """geomstats ``SubRiemannianMetric`` on R^dim for which the frame is orthonormal.
 
         The frame columns are *declared* orthonormal (that defines the metric on
-        Δ); its normal geodesics solve Hamilton's equations for
-        H(q, λ) = ½|F(q)ᵀλ|².
+        Δ); its normal geodesics solve Hamilton's equations for H(q, λ) = ½|F(q)ᵀλ|²
+        with the package's ODE core to a tolerance (``exp``, ``geodesic``, ``symp_flow``;
+        ``n_steps=`` still gives geomstats' fixed-step route), and it adds ``log`` and
+        ``dist``; see :class:`subriemann.subriemannian.metric.SubRiemannianMetric`.
         """
-        return sub_riemannian_metric(self.dim, batched_frame(self.frame))
+        from subriemann.subriemannian.metric import sub_riemannian_metric
+
+        return sub_riemannian_metric(self, **options)
+
+    def normal_geodesic(self, q0, p0, t_end=1.0, **options):
+        """The normal geodesic from (q0, p0) (Hamilton's equations of H = ½Σ⟨p, X_i⟩²);
+        see :func:`subriemann.subriemannian.geodesics.normal_geodesic`."""
+        from subriemann.subriemannian.geodesics import normal_geodesic
+
+        return normal_geodesic(self, q0, p0, t_end, **options)
+
+    def conjugate_times(self, q0, p0, t_max, **options):
+        """Conjugate times of the normal geodesic from (q0, p0) up to t_max;
+        see :func:`subriemann.subriemannian.jacobi.conjugate_times`."""
+        from subriemann.subriemannian.jacobi import conjugate_times
+
+        return conjugate_times(self, q0, p0, t_max, **options)
+
+    def sphere(self, q0, radius, n_covectors=None, **options):
+        """Endpoints of normal geodesics of length ``radius`` from q0;
+        see :func:`subriemann.subriemannian.spheres.sphere`."""
+        from subriemann.subriemannian.spheres import sphere
+
+        return sphere(self, q0, radius, n_covectors, **options)
+
+    def is_singular_curve(self, curve=None, *, q0=None, controls=None, t_end=None, **options):
+        """Is the horizontal curve singular (abnormal candidate)?  ``curve`` is a
+        :class:`~subriemann.subriemannian.curves.HorizontalCurve` or give ``q0, controls,
+        t_end``; see :func:`subriemann.subriemannian.abnormal.is_singular_curve`."""
+        from subriemann.subriemannian.abnormal import is_singular_curve
+
+        if curve is not None:
+            q0, controls, t_end = curve.points[0], curve.control, curve.t[-1]
+        return is_singular_curve(self, q0, controls, t_end, **options)
 
     # -- SymPy ------------------------------------------------------------------------
     @classmethod

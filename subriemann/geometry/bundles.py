@@ -551,17 +551,17 @@ class PullbackBundle(FiberBundle):
         """
         return self.at(theta).frame_brackets()
 
-    def sub_riemannian_metric(self):
-        """geomstats ``SubRiemannianMetric`` on Euclidean(K) with the h-orthonormal frame.
+    def sub_riemannian_metric(self, **options):
+        """geomstats ``SubRiemannianMetric`` on Euclidean(K) with the h-orthonormal frame (2.33).
 
         Its ``sr_sharp(theta, covector)`` = Σ_i ⟨covector, u_i⟩u_i = Pen Penᵀ covector
         equals :meth:`grad` (2.30), and its Hamiltonian (normal) geodesics
         (``geodesic``, ``symp_flow``) run on the sub-Riemannian manifold
         (R^K, V, h) of (2.33), differentiating the traceable :meth:`frame`.
         """
-        from subriemann.distributions.frame import sub_riemannian_metric
+        from subriemann.subriemannian.metric import sub_riemannian_metric
 
-        return sub_riemannian_metric(self.dim, self.frame)
+        return sub_riemannian_metric(self.distribution(), **options)
 
     def distribution(self):
         """V as a :class:`subriemann.distributions.frame.Distribution` of rank QN on R^K.

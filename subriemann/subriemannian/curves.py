@@ -56,7 +56,7 @@ from subriemann.integrate import (
 from subriemann.linalg import JacobianSVD, RankPolicy, RankReport, numerical_rank
 
 __all__ = [
-    "METHODS",
+    "CURVE_METHODS",
     "HorizontalCurve",
     "EndpointDifferential",
     "HolonomyReport",
@@ -73,6 +73,8 @@ METHODS = {
     "dopri5": "Dormand–Prince 5(4), PI step control on the embedded error (default)",
     "dop853": "scipy's DOP853 (order 8) stepped by the package's core",
 }
+#: the ``method`` names this module accepts (``METHODS`` here, ``CURVE_METHODS`` in the package)
+CURVE_METHODS = METHODS
 
 _EPS = float(np.finfo(np.float64).eps)
 #: default ε of :func:`holonomy_test`: halvings, so the fitted order is a clean log₂ ratio
@@ -203,6 +205,12 @@ class HorizontalCurve:
     def end(self) -> np.ndarray:
         """q(T), shape=[dim]: the endpoint map End(u)."""
         return self.points[-1]
+
+    def control(self, t) -> np.ndarray:
+        """The control u(t), shape (r,), of the piece that holds t (the last one at a switch)."""
+        t = float(t)
+        piece = next((p for p in reversed(self.pieces) if p.start <= t), self.pieces[0])
+        return np.asarray(piece.control(t), dtype=np.float64)
 
     @property
     def status(self) -> Status:
