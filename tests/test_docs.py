@@ -30,6 +30,7 @@ CONCEPT_PAGES = [
     "architecture.md",
     "holonomy.md",
     "sub-riemannian.md",
+    "scale.md",
 ]
 README_COMMANDS = [
     "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/subriemann demo",

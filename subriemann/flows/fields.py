@@ -303,11 +303,22 @@ class AdaptedFlow(ParameterFlow):
         matrix or :class:`~subriemann.geometry.metrics.ConstantOutputMetric` a constant
         G; a callable x ↦ G(x) or :class:`~subriemann.geometry.metrics.OutputMetricField`
         a metric field.
+    route : {"auto", "dense", "kernel", "matrix-free"}
+        How D⁺ is applied (:mod:`subriemann.geometry.kernel`): "dense" forms D and its
+        SVD; "kernel" uses Θ = DDᵀ (``f.ntk``) with refinement by jvp/vjp and never
+        allocates a QN×K array; "matrix-free" uses Krylov solves with jvp/vjp.  The
+        last two implement the over-parametrized / borderline (and rank-loss) flows
+        with the Euclidean output metric.  "auto" picks by the memory/flop model of
+        :func:`~subriemann.geometry.kernel.choose_route` (``route_choice`` says why).
+    memory_budget : int, optional
+        Bytes the route may use (default 2 GiB); also sets the NTK's block size.
 
     Attributes
     ----------
     regime : str
         The requested regime.
+    route : str
+        The route used; ``route_choice`` (a RouteChoice) holds the model and the reason.
     last_regime : str or None
         The regime used at the last evaluation (for "auto", the one it picked).
     output_metric : OutputMetric or None
@@ -406,7 +417,17 @@ class AdaptedFlow(ParameterFlow):
 
     name = "adapted"
 
-    def __init__(self, f, cost, regime: str = "auto", rank_policy=None, output_metric=None):
+    def __init__(
+        self,
+        f,
+        cost,
+        regime: str = "auto",
+        rank_policy=None,
+        output_metric=None,
+        *,
+        route: str = "auto",
+        memory_budget=None,
+    ):
         super().__init__(f, cost, rank_policy)
         self.output_metric = None
         if output_metric is not None:
@@ -434,6 +455,39 @@ class AdaptedFlow(ParameterFlow):
             )
         self.regime = regime
         self.last_regime: str | None = None
+        # the route to D⁺ (issue 14): geometry.kernel.choose_route states the model
+        from subriemann.geometry.kernel import choose_route
+
+        self.memory_budget = memory_budget
+        self.route_choice = choose_route(
+            f, route, memory_budget=memory_budget, euclidean=self.output_metric is None
+        )
+        self.route = self.route_choice.route
+        if self.route != "dense" and (regime == "under" or K < QN):
+            raise InputError(
+                f"route {self.route!r} implements the over-parametrized and borderline flows "
+                f"(K >= QN); here regime = {regime!r}, K = {K}, QN = {QN}: use route='dense'"
+            )
+
+    def factorization(self, theta, rank_policy=None):
+        """The factorization of D[θ] on this flow's route, for D⁺ solves at θ.
+
+        "dense": :class:`~subriemann.linalg.JacobianSVD` of D (of D̃ = LᵀD with an
+        output metric); "kernel": :class:`~subriemann.geometry.kernel.KernelFactorization`
+        (Θ = DDᵀ, no QN×K array); "matrix-free":
+        :class:`~subriemann.geometry.matrix_free.KrylovFactorization`.  The integrators
+        (output-exact's corrector) obtain their factorizations here.
+        """
+        from subriemann.geometry.kernel import factorize
+
+        theta = self._theta(theta)
+        policy = self.rank_policy if rank_policy is None else resolve_policy(rank_policy)
+        if self.route == "dense" and self.output_metric is not None:
+            x = np.asarray(self.f(theta), dtype=np.float64)
+            return JacobianSVD(self.output_metric.whiten(self.f.jacobian(theta), x), policy)
+        return factorize(
+            self.f, theta, self.route, rank_policy=policy, memory_budget=self.memory_budget
+        )
 
     def _check_rank(self, report: RankReport) -> str:
         picked = regime_for_rank(report.rank, self.K, self.QN)
@@ -454,17 +508,6 @@ class AdaptedFlow(ParameterFlow):
             )
         return self.regime
 
-    def factorization(self, theta, rank_policy=None):
-        """The factorization of D[θ] (of D̃ = LᵀD with an output metric) for D⁺ solves at θ:
-        :class:`~subriemann.linalg.JacobianSVD`.  The integrators (output-exact's
-        corrector) obtain their factorizations here."""
-        theta = self._theta(theta)
-        policy = self.rank_policy if rank_policy is None else resolve_policy(rank_policy)
-        D = self.f.jacobian(theta)
-        if self.output_metric is not None:
-            D = self.output_metric.whiten(D, np.asarray(self.f(theta), dtype=np.float64))
-        return JacobianSVD(D, policy)
-
     def evaluate(self, theta, geometry: bool = True) -> FlowPoint:
         """The adapted flow at θ: velocity −D⁺∇ₓC, output velocity −𝒫∇ₓC, rank report.
 
@@ -477,7 +520,20 @@ class AdaptedFlow(ParameterFlow):
         """
         theta = self._theta(theta)
         point = self._cached(theta, "point")
-        if point is None:
+        if point is None and self.route != "dense":
+            # kernel / matrix-free: f(θ), then D⁺ from Θ or Krylov solves, no QN×K array
+            x = np.asarray(self.f(theta), dtype=np.float64)
+            svd = self.factorization(theta)
+            gx = self.cost.grad(x)
+            v = -svd.solve(gx)
+            _finite(v, "adapted-flow velocity -D^+ grad_x C")
+            xdot = -svd.project_range(gx)
+            regime = self._check_rank(svd.report)
+            # the matrix-free route knows only the extreme σ's: its report is the evidence
+            sv = svd.singular_values if self.route == "kernel" else None
+            point = FlowPoint(theta, x, float(self.cost(x)), v, xdot, svd.report, regime, sv, svd)
+            self._store(theta, point=point)
+        elif point is None:
             x, D = self.f.value_and_jacobian(theta)
             x = np.asarray(x, dtype=np.float64)
             if self.output_metric is None:
@@ -521,7 +577,8 @@ class AdaptedFlow(ParameterFlow):
 
     def __repr__(self) -> str:
         metric = "" if self.output_metric is None else f", output_metric={self.output_metric!r}"
-        return f"AdaptedFlow(K={self.K}, QN={self.QN}, N={self.N}, regime={self.regime!r}{metric})"
+        route = "" if self.route == "dense" else f", route={self.route!r}"
+        return f"AdaptedFlow(K={self.K}, QN={self.QN}, N={self.N}, regime={self.regime!r}{metric}{route})"
 
 
 class OutputFlow:

@@ -814,7 +814,9 @@ class _OutputExactStep(Stepper):
         self.y, self.r0 = flow.cost.target, start.x - flow.cost.target
         self.r0_norm = float(np.linalg.norm(self.r0))
         # the factorization comes from the flow's route (dense SVD, kernel Θ or Krylov)
-        self.svd = start.svd if policy == flow.rank_policy else flow.factorization(start.theta, policy)
+        self.svd = (
+            start.svd if policy == flow.rank_policy else flow.factorization(start.theta, policy)
+        )
         self.x = start.x
         self.pending = None
         self.iterations = 0

@@ -39,6 +39,7 @@ from autograd.tracer import isbox
 from geomstats.geometry.fiber_bundle import FiberBundle
 
 from subriemann.errors import InputError, ShapeError, check_array, check_vector
+from subriemann.geometry.kernel import choose_route, factorize
 from subriemann.geometry.metrics import (
     EuclideanMetric,
     batch_pair,
@@ -273,6 +274,14 @@ class PullbackBundle(FiberBundle):
         The metric G of the output layer N = R^{QN}; None is Euclidean (the paper).
     rank_policy : RankPolicy, float or None
         Numerical rank of D̃ = LᵀD (default: numpy's ``matrix_rank`` rule).
+    route : {"auto", "dense", "kernel", "matrix-free"}
+        How :meth:`grad`, the projections and :meth:`rank_report` apply D⁺
+        (:mod:`subriemann.geometry.kernel`): "dense" factors D (the only route for
+        :meth:`frame`, :meth:`projector` and the brackets, which need matrices);
+        "kernel" uses Θ = DDᵀ and jvp/vjp, no QN×K array; "matrix-free" Krylov
+        solves.  "auto" decides by a memory/flop model (``route_choice.reason``).
+    memory_budget : int, optional
+        Bytes a route may use (default 2 GiB).
 
     Notes
     -----
@@ -297,10 +306,22 @@ class PullbackBundle(FiberBundle):
     push-forward D_φ∇_φC = DAAᵀDᵀ∇ₓC ≠ DDᵀ∇ₓC changes with A.
     """
 
-    def __init__(self, f, output_metric=None, rank_policy=None):
+    def __init__(
+        self, f, output_metric=None, rank_policy=None, *, route="auto", memory_budget=None
+    ):
         self.f = check_map(f)
         self.output_metric = resolve_output_metric(output_metric, f.dim_out)
         self.rank_policy = resolve_policy(rank_policy)
+        # the route to D⁺ (issue 14): "auto" is decided by geometry.kernel.choose_route's
+        # memory/flop model; route_choice.reason says why
+        self.memory_budget = memory_budget
+        self.route_choice = choose_route(
+            f,
+            route,
+            memory_budget=memory_budget,
+            euclidean=isinstance(self.output_metric, EuclideanMetric),
+        )
+        self.route = self.route_choice.route
         super().__init__(total_space=euclidean(f.dim_in), aligner=None)
 
     @property
@@ -327,8 +348,31 @@ class PullbackBundle(FiberBundle):
         return BundleFiber(self, theta)
 
     def rank_report(self, theta):
-        """The rank decision on D̃ = LᵀD at θ: rank, σ_min, σ_max, tolerance, ..."""
+        """The rank decision on D̃ = LᵀD at θ: rank, σ_min, σ_max, tolerance, ...
+
+        On the kernel route the σ's are √ of the eigenvalues of Θ = DDᵀ, resolved
+        above √(QN·eps)·σ_max (stated in the report's ``policy``).
+        """
+        if self.route != "dense":
+            return self.factorization(theta).report
         return self.at(theta).report
+
+    def factorization(self, theta):
+        """D[θ]'s factorization on this bundle's route: JacobianSVD of D̃ (dense),
+        KernelFactorization (Θ = DDᵀ) or KrylovFactorization (jvp/vjp only).
+
+        All have ``solve`` (Pen[D] = D⁺ (1.23)), ``normal_solve`` (grad_h (2.30)),
+        ``project_row`` / ``project_kernel`` ((1.25) and 1 − P) and ``report``.
+        """
+        if self.route == "dense":
+            return self.at(theta).svd
+        return factorize(
+            self.f,
+            check_vector(theta, self.dim, "theta"),
+            self.route,
+            rank_policy=self.rank_policy,
+            memory_budget=self.memory_budget,
+        )
 
     # -- frame ----------------------------------------------------------------
     def frame(self, theta):
@@ -371,10 +415,19 @@ class PullbackBundle(FiberBundle):
 
     def vertical_projection(self, tangent_vec, base_point):
         """(1 − P)v, the component in ker D (vertical: along the fiber f⁻¹(x))."""
+        if self.route != "dense":
+            fac = self.factorization(base_point)
+            return _columns(fac.project_kernel, tangent_vec, self.dim, "tangent_vec")
         return self.at(base_point).vertical_projection(tangent_vec)
 
     def horizontal_projection(self, tangent_vec, base_point):
-        """P v, the component in V_θ = range Dᵀ (horizontal). Implements (1.25)."""
+        """P v, the component in V_θ = range Dᵀ (horizontal). Implements (1.25).
+
+        On the kernel route P v = DᵀΘ⁺(Dv): one jvp, a refined solve, one vjp.
+        """
+        if self.route != "dense":
+            fac = self.factorization(base_point)
+            return _columns(fac.project_row, tangent_vec, self.dim, "tangent_vec")
         return self.at(base_point).horizontal_projection(tangent_vec)
 
     def is_vertical(self, tangent_vec, base_point, atol=None):
@@ -497,6 +550,9 @@ class PullbackBundle(FiberBundle):
         if isbox(theta) or isbox(covector):
             U = self.frame(theta)
             return anp.einsum("...ij,...kj,...k->...i", U, U, covector)
+        if self.route != "dense" and not (_batched(theta) or _batched(covector)):
+            # kernel / matrix-free: (DᵀD)⁺∇ = D⁺(Dᵀ)⁺∇ from Θ or Krylov solves, no QN×K array
+            return self.factorization(theta).normal_solve(covector)
         if _batched(theta) or _batched(covector):
             theta, covector = batch_pair(theta, covector, self.dim, "theta", "covector")
             return over_batch(
@@ -619,4 +675,5 @@ class PullbackBundle(FiberBundle):
         return vertical_curve(self, theta0, w, t_end, **options)
 
     def __repr__(self) -> str:
-        return f"PullbackBundle({self.f!r}, output_metric={self.output_metric!r})"
+        route = "" if self.route == "dense" else f", route={self.route!r}"
+        return f"PullbackBundle({self.f!r}, output_metric={self.output_metric!r}{route})"

@@ -206,6 +206,69 @@ class SmoothMap:
     def _value_and_jacobian(self, theta):
         return self._value(theta), self._jacobian(theta)
 
+    # -- the Gram matrix Θ = D Dᵀ without all of D (issue 14) -------------------------------
+    #: Whether :meth:`ntk` has a closed form cheaper than products with D (the network's
+    #: structured Θ overrides this); the generic :meth:`ntk` is jvp(vjp(·)).
+    has_structured_ntk = False
+
+    @property
+    def has_matrix_free_products(self) -> bool:
+        """Whether jvp and vjp avoid forming D: the subclass has its own ``_jvp`` and ``_vjp``.
+
+        The defaults of this class multiply by ``_jacobian``, i.e. form all of D;
+        the kernel and matrix-free routes (:mod:`subriemann.geometry.kernel`) need
+        products that do not.  A map built from callables overrides this property.
+        """
+        cls = type(self)
+        return cls._jvp is not SmoothMap._jvp and cls._vjp is not SmoothMap._vjp
+
+    def ntk(self, theta, *, block=None):
+        """Θ = D Dᵀ (dim_out × dim_out), the Gram matrix of D's rows, never holding all of D.
+
+        Generic route: for a block I of ``block`` output indices the rows D_I
+        (block × dim_in) are ``block`` vector–Jacobian products Dᵀe_i, and the
+        columns Θ[:, I] = D D_Iᵀ are ``block`` Jacobian–vector products; peak memory
+        8·(block·dim_in + dim_out²) bytes.  Cost: dim_out vjps and dim_out jvps.
+        The network overrides this with its structured form (``NetworkMap.ntk``).
+
+        Parameters
+        ----------
+        theta : array-like, shape=[dim_in]
+        block : int, optional
+            Rows of D held at a time; default the most that fit 32 MiB.
+
+        Returns
+        -------
+        Theta : ndarray, shape=[dim_out, dim_out]
+            Symmetric (exactly: the two triangles are averaged).
+
+        Raises
+        ------
+        InputError
+            The map has no matrix-free jvp/vjp (its products would form D), or a bad block.
+        """
+        theta = check_vector(theta, self.dim_in, "theta")
+        if not self.has_matrix_free_products:
+            raise InputError(
+                f"{type(self).__name__} has no matrix-free jvp/vjp (its products multiply by "
+                "the whole Jacobian), so its Gram matrix D D^T cannot be formed without D; "
+                "implement _jvp and _vjp, or use f.jacobian(theta) and D @ D.T"
+            )
+        n, K = self.dim_out, self.dim_in
+        block = max(1, min(n, (1 << 25) // (8 * K))) if block is None else check_int(block, "block")
+        self.counts["ntk"] += 1
+        out = np.empty((n, n))
+        eye = np.eye(n)
+        for start in range(0, n, block):
+            stop = min(start + block, n)
+            rows = [
+                np.asarray(self._vjp(theta, eye[i]), dtype=np.float64) for i in range(start, stop)
+            ]
+            for i, row in zip(range(start, stop), rows, strict=True):
+                out[:, i] = np.asarray(self._jvp(theta, row), dtype=np.float64)
+        out = 0.5 * (out + out.T)
+        return check_result(out, "the Gram matrix D D^T", _OVERFLOW_HINT)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim_in={self.dim_in}, dim_out={self.dim_out})"
 
