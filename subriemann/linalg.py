@@ -28,6 +28,8 @@ A rank decision always goes through :class:`RankPolicy`, is reported in a
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import autograd.numpy as anp
@@ -47,6 +49,8 @@ from subriemann.errors import (
 )
 
 __all__ = [
+    "ONE_BLAS_THREAD",
+    "one_blas_thread_environment",
     "RankPolicy",
     "DEFAULT_RANK_POLICY",
     "RankReport",
@@ -658,3 +662,26 @@ defjvp(
     pseudo_inverse,
     lambda g, ans, D, rank_policy=None: pseudo_inverse_derivative(D, ans, g),
 )
+
+
+#: the environment that gives a worker process one BLAS/OpenMP thread
+ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextmanager
+def one_blas_thread_environment():
+    """Set :data:`ONE_BLAS_THREAD` while worker processes start (they inherit it), then restore.
+
+    Two processes on 2 shared cores, each with a multi-threaded BLAS, fight for the cores;
+    the survey backends and the distributed NTK start their workers under this.
+    """
+    saved = {k: os.environ.get(k) for k in ONE_BLAS_THREAD}
+    os.environ.update(ONE_BLAS_THREAD)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

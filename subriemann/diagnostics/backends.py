@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from functools import partial
 
 from subriemann.errors import InputError
+from subriemann.linalg import ONE_BLAS_THREAD, one_blas_thread_environment
 
 __all__ = [
     "run_serial",
@@ -46,22 +47,7 @@ def run_serial(work, tasks, emit) -> None:
 #: One BLAS thread per worker process, as Dask's nanny does: the workers already use
 #: the cores, and nested BLAS threads oversubscribe them (measured 10x slower SVDs on a
 #: loaded 2-core machine).
-WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-@contextmanager
-def _worker_environment():
-    """Set :data:`WORKER_ENVIRONMENT` while worker processes start (they inherit it)."""
-    saved = {k: os.environ.get(k) for k in WORKER_ENVIRONMENT}
-    os.environ.update(WORKER_ENVIRONMENT)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+WORKER_ENVIRONMENT = ONE_BLAS_THREAD
 
 
 #: Seconds between a worker's checks that the survey process still exists.
@@ -137,7 +123,7 @@ def run_on_processes(work, tasks, emit, n_jobs: int, preload=()) -> None:
         Modules the forkserver imports once, so that workers start with them loaded.
     """
     with (
-        _worker_environment(),
+        one_blas_thread_environment(),
         ProcessPoolExecutor(
             max_workers=n_jobs,
             mp_context=_process_context(preload),

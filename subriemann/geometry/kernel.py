@@ -32,7 +32,6 @@ or a Dask cluster, bitwise equal to the serial ``NetworkMap.ntk``.
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -49,7 +48,13 @@ from subriemann.errors import (
     check_result,
     check_vector,
 )
-from subriemann.linalg import JacobianSVD, RankPolicy, numerical_rank, resolve_policy
+from subriemann.linalg import (
+    JacobianSVD,
+    RankPolicy,
+    numerical_rank,
+    one_blas_thread_environment,
+    resolve_policy,
+)
 from subriemann.maps.network import MLP, NetworkMap, get_activation
 from subriemann.maps.smooth import check_map
 
@@ -538,21 +543,6 @@ def _ntk_task(task):
     return key, NetworkMap(mlp, inputs).ntk_block(theta, (0, n_r), cols)
 
 
-@contextmanager
-def _one_blas_thread_env():
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {k: os.environ.get(k) for k in names}
-    os.environ.update(dict.fromkeys(names, "1"))
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def distributed_ntk(
     f,
     theta,
@@ -639,7 +629,7 @@ def distributed_ntk(
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         with (
-            _one_blas_thread_env(),
+            one_blas_thread_environment(),
             ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool,
         ):
             results = list(pool.map(_ntk_task, tasks))
