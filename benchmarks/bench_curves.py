@@ -5,12 +5,15 @@
     ``scipy.integrate.solve_ivp(method="DOP853")`` on the same field q′ = F(q)u(t).
     Field evaluations, wall time, error of z(2π) − π; ratios in one run.
 (b) A tanh network with (QN, K) = (32, 5251): the lift of the output curve
-    x(t) = x0 + sin(t)·v (|v| = 0.1·|x0|), t ∈ [0, 1].  Output-exact lift
-    (``horizontal_lift``: DP5(4) on θ′ = Pen x′ at a loose ODE tolerance, fibre
-    correction to closure 1e-10) against ``solve_ivp(DOP853)`` on θ′ = Pen[D]x′
-    at decreasing rtol.  Reported: Jacobians, closure error max_t |f(θ) − x|/|x|
-    at the end, and θ's distance to a reference (DOP853 at rtol 1e-13).  The
-    goal is ≥ 5× fewer Jacobians at equal closure error.
+    x(t) = x0 + sin(t)·v (|v| = 0.1·|x0|), t ∈ [0, 1].  Output-exact lifts
+    (``horizontal_lift``: Dormand–Prince 5(4) on θ′ = Pen x′, fibre correction to
+    closure 1e-10 on every step) in both schemes — "jacobian-reuse" (one Jacobian
+    per step, the stages solve by CG preconditioned with the step start's SVD) and
+    "runge-kutta" (a Jacobian and an SVD per stage) — against ``solve_ivp(DOP853)``
+    on θ′ = Pen[D]x′ at decreasing rtol.  Reported: Jacobians, jvp+vjp products,
+    time, closure error |f(θ(1)) − x(1)|/|x(1)| and θ's distance to a reference
+    (DOP853 at rtol 1e-13).  The goal is ≥ 5× fewer Jacobians at equal closure
+    error; the ratio at equal θ error is printed too.
 
 Run:  python benchmarks/bench_curves.py [--quick]
 Wall times vary with the machine and its load; only ratios in one run compare.
@@ -98,35 +101,61 @@ def network(quick: bool):
         return np.linalg.norm(f(th) - x_curve(T)) / np.linalg.norm(x_curve(T))
 
     print(f"(b) network lift, (QN, K) = ({N}, {net.K}), x(t) = x0 + sin(t)·v on [0, {T:g}]")
-    print(f"{'route':<34}{'jacobians':>10}{'time [s]':>10}{'closure':>10}{'|θ − ref|/|θ|':>15}")
+    print(
+        f"{'route':<40}{'jacobians':>10}{'products':>9}{'time [s]':>9}{'closure':>9}"
+        f"{'|θ − ref|/|θ|':>15}"
+    )
     rows = []
-    for rtol in (1e-6, 1e-8) if quick else (1e-5, 1e-6, 1e-7, 1e-8):
-        t0 = time.perf_counter()
-        lift = lifts.horizontal_lift(
-            V, theta, x_curve, T, velocity=x_dot, rtol=rtol, atol=rtol * 1e-2
-        )
-        dt = time.perf_counter() - t0
-        err = np.linalg.norm(lift.end - ref) / np.linalg.norm(ref)
-        rows.append(("lift", lift.n_jacobian, lift.max_closure))
-        print(
-            f"{'output-exact lift, rtol ' + format(rtol, 'g'):<34}{lift.n_jacobian:>10}{dt:>10.2f}{lift.max_closure:>10.1e}{err:>15.1e}"
-        )
+    lift_rtols = (1e-5, 1e-8) if quick else (1e-5, 1e-6, 1e-7, 1e-8, 1e-10)
+    for scheme in ("jacobian-reuse", "runge-kutta"):
+        for rtol in lift_rtols:
+            c0 = dict(f.counts)
+            t0 = time.perf_counter()
+            lift = lifts.horizontal_lift(
+                V, theta, x_curve, T, velocity=x_dot, rtol=rtol, atol=rtol * 1e-2, scheme=scheme
+            )
+            dt = time.perf_counter() - t0
+            products = sum(f.counts[k] - c0.get(k, 0) for k in ("jvp", "vjp"))
+            err = np.linalg.norm(lift.end - ref) / np.linalg.norm(ref)
+            rows.append((scheme, lift.n_jacobian, lift.max_closure, err, dt))
+            label = f"lift {scheme}, rtol {rtol:g}"
+            print(
+                f"{label:<40}{lift.n_jacobian:>10}{products:>9}{dt:>9.2f}"
+                f"{lift.max_closure:>9.1e}{err:>15.1e}"
+            )
     for rtol in (1e-8, 1e-10) if quick else (1e-8, 1e-9, 1e-10, 1e-11, 1e-12):
         th, nj, dt = ivp(rtol)
         err = np.linalg.norm(th - ref) / np.linalg.norm(ref)
-        rows.append(("ivp", nj, closure(th)))
+        rows.append(("ivp", nj, closure(th), err, dt))
+        label = f"solve_ivp DOP853, rtol {rtol:g}"
+        print(f"{label:<40}{nj:>10}{0:>9}{dt:>9.2f}{closure(th):>9.1e}{err:>15.1e}")
+
+    def cheapest(kind, ok):
+        runs = [r for r in rows if r[0] == kind and ok(r)]
+        return min(runs, key=lambda r: r[1]) if runs else None
+
+    ivp_closed = cheapest("ivp", lambda r: r[2] <= 1e-10)
+    for scheme in ("jacobian-reuse", "runge-kutta"):
+        best = cheapest(scheme, lambda r: r[2] <= 1e-10)
+        if ivp_closed is None:
+            print(
+                f"{scheme}: Jacobians at closure <= 1e-10: {best[1]}; no solve_ivp run reached it"
+            )
+            continue
         print(
-            f"{'solve_ivp DOP853, rtol ' + format(rtol, 'g'):<34}{nj:>10}{dt:>10.2f}{closure(th):>10.1e}{err:>15.1e}"
+            f"{scheme}: Jacobians at closure <= 1e-10: lift {best[1]}, solve_ivp {ivp_closed[1]}: "
+            f"{ivp_closed[1] / best[1]:.1f}x fewer; time ratio solve_ivp/lift "
+            f"{ivp_closed[4] / best[4]:.2f}"
         )
-    best_lift = min(nj for kind, nj, c in rows if kind == "lift" and c <= 1e-10)
-    ivp_ok = [nj for kind, nj, c in rows if kind == "ivp" and c <= 1e-10]
-    if ivp_ok:
-        print(
-            f"Jacobians at closure <= 1e-10: lift {best_lift}, solve_ivp {min(ivp_ok)}: "
-            f"{min(ivp_ok) / best_lift:.1f}x fewer for the lift"
-        )
-    else:
-        print(f"Jacobians at closure <= 1e-10: lift {best_lift}; no solve_ivp run reached it")
+        # at equal accuracy of θ: the cheapest solve_ivp run at least as accurate as the lift
+        for _, nj, _, err, dt in sorted((r for r in rows if r[0] == scheme), key=lambda r: r[3]):
+            match = cheapest("ivp", lambda r, e=err: r[3] <= e)
+            if match is not None:
+                print(
+                    f"{scheme}: at |θ − ref|/|θ| <= {err:.1e}: lift {nj}, solve_ivp {match[1]} "
+                    f"Jacobians: {match[1] / nj:.1f}x fewer; time ratio {match[4] / dt:.2f}"
+                )
+                break
 
 
 def main():

@@ -5,9 +5,15 @@ Sections, each run in a fresh child process so that its peak RSS is its own
 
 1. **Θ**: the structured ``NetworkMap.ntk`` vs dense ``D @ D.T`` (Jacobian included)
    at widths 64, 256, 512 of (M, width, Q, N, L) = (8, w, 4, 100, 2); ratios and the
-   relative difference.  (``jax.jit(vmap(jacrev))`` + JJᵀ when jax is importable.)
+   relative difference; and ``jax.jit(vmap(jacrev))`` + JJᵀ on the same network when
+   jax is importable (not a dependency; skipped with the reason otherwise), the
+   structured Θ's time as a ratio against it.
 2. **grad_h** (one adapted direction D⁺∇ₓC) kernel vs dense at (8, 512, 4, 400, 2),
-   K = 269,316, QN = 1,600: time, peak RSS, push-forward residual.
+   K = 269,316, QN = 1,600: time, peak RSS, push-forward residual; and the jax
+   baseline — J by ``jax.jit(vmap(jacrev))``, the Cholesky min-norm solve
+   u = Jᵀ(JJᵀ)⁻¹g (``jax.scipy.linalg.cho_factor``/``cho_solve``) — with the kernel
+   and dense routes as ratios against it.  jax times exclude the one-off compilation
+   (reported apart).
 3. **the headline**: MLP [16, 1000, 1000, 10] on N = 200 (K = 1,028,010, QN = 2,000):
    one grad_h, then the over-parametrized adapted flow from a random start to
    C ≤ 1e-8 with output-exact on the kernel route: time, NTK/jvp/vjp counts,
@@ -69,6 +75,49 @@ def _network(M, width, Q, N, L, seed=0):
     return sr.NetworkMap(net, data), sr.L2Cost.from_data(data), net.init(seed)
 
 
+def _jax_or_reason():
+    """(jax, None), or (None, why it cannot be measured)."""
+    try:
+        import jax
+    except ImportError as exc:
+        return None, f"jax not importable ({exc}); install jax to measure this baseline"
+    jax.config.update("jax_enable_x64", True)  # float64, like the package
+    return jax, None
+
+
+def _jax_jacobian(jax, f, theta):
+    """J = D[θ] (QN, K) by ``jax.jit(vmap(jacrev(x_j(θ))))`` over the samples, sample-major.
+
+    The network (1.3)–(1.4) is rewritten in jax.numpy from the package's layout
+    (``MLP.offsets``/``shapes``: W_ℓ row-major, then b_ℓ); returns (J function, compile s).
+    """
+    import jax.numpy as jnp
+
+    net = f.mlp
+    layers = list(zip(net.offsets, net.shapes, strict=True))
+    act = {"tanh": jnp.tanh}[net.activation.name]
+
+    def x_j(th, inp):
+        h = inp
+        for k, ((a, m, e), shape) in enumerate(layers):
+            h = th[a:m].reshape(shape) @ h + th[m:e]
+            if k < len(layers) - 1:
+                h = act(h)
+        return h
+
+    jac = jax.jit(jax.vmap(jax.jacrev(x_j), in_axes=(None, 0)))
+    inputs = jnp.asarray(f.inputs)
+    t0 = time.perf_counter()
+    jac(jnp.asarray(theta), inputs).block_until_ready()
+    compile_s = time.perf_counter() - t0
+
+    def J(th):
+        out = jac(jnp.asarray(th), inputs).block_until_ready()
+        return out.reshape(f.dim_out, f.dim_in)
+
+    return J, compile_s
+
+
 def _best(fn, repeats):
     best, out = float("inf"), None
     for _ in range(repeats):
@@ -96,10 +145,19 @@ def child_theta(M, width, Q, N, L):
         "dense_s": t_dense,
         "rel_diff": float(np.abs(T - T_d).max() / np.abs(T_d).max()),
     }
-    try:
-        import jax  # noqa: F401
-    except ImportError:
-        out["jax_s"] = None
+    jax, reason = _jax_or_reason()
+    if jax is None:
+        out["jax_s"], out["jax_reason"] = None, reason
+        return out
+    J, compile_s = _jax_jacobian(jax, f, theta)
+
+    def with_jax():
+        Jm = J(theta)
+        return (Jm @ Jm.T).block_until_ready()
+
+    t_jax, T_j = _best(with_jax, 2 if width < 512 else 1)
+    out["jax_s"], out["jax_compile_s"] = t_jax, compile_s
+    out["jax_rel_diff"] = float(np.abs(np.asarray(T_j) - T_d).max() / np.abs(T_d).max())
     return out
 
 
@@ -113,10 +171,31 @@ def child_grad(M, width, Q, N, L, route):
     base = _rss_mib()
     g = cost.grad(f(theta))
     t0 = time.perf_counter()
+    extra = {}
     if route == "dense":
         u = JacobianSVD(f.jacobian(theta)).solve(g)
-    else:
+    elif route == "kernel":
         u = KernelFactorization(f, theta).solve(g)
+    else:  # the jax baseline: J by jit(vmap(jacrev)), then a Cholesky min-norm solve
+        jax, reason = _jax_or_reason()
+        if jax is None:
+            return {"skipped": reason}
+        import jax.numpy as jnp
+        import jax.scipy.linalg as jsl
+
+        J, extra["compile_s"] = _jax_jacobian(jax, f, theta)
+        gj = jnp.asarray(g)
+
+        @jax.jit
+        def min_norm(Jm):
+            c = jsl.cho_factor(
+                Jm @ Jm.T
+            )  # squares cond(J): no refinement, as a user would write it
+            return Jm.T @ jsl.cho_solve(c, gj)
+
+        min_norm(J(theta)).block_until_ready()  # compile outside the timing
+        t0 = time.perf_counter()
+        u = np.asarray(min_norm(J(theta)).block_until_ready())
     elapsed = time.perf_counter() - t0
     res = float(np.linalg.norm(f.jvp(theta, u) - g) / np.linalg.norm(g))
     return {
@@ -126,6 +205,7 @@ def child_grad(M, width, Q, N, L, route):
         "rss_mib": _rss_mib(),
         "base_mib": base,
         "residual": res,
+        **extra,
     }
 
 
@@ -133,7 +213,7 @@ def child_headline(sizes, N):
     import numpy as np
 
     import subriemann as sr
-    from subriemann.geometry.kernel import KernelFactorization, choose_route, route_model
+    from subriemann.geometry import KernelFactorization, choose_route, route_model
 
     rng = np.random.default_rng(0)
     data = sr.TrainingData.regression(
@@ -277,6 +357,7 @@ def main():
         print(
             f"{'thr':>3} {'width':>6} {'K':>9} {'QN':>5} {'struct s':>9} {'dense s':>9} {'ratio':>7} {'rel diff':>9}"
         )
+        jax_rows = []
         for t in threads:
             for w in sizes["widths"]:
                 M, _, Q, N, L = sizes["theta_case"]
@@ -288,7 +369,17 @@ def main():
                     f"{t:>3} {w:>6} {r['K']:>9,} {r['QN']:>5} {r['structured_s']:>9.4f} "
                     f"{r['dense_s']:>9.3f} {r['dense_s'] / r['structured_s']:>6.1f}x {r['rel_diff']:>9.2e}"
                 )
-        print("    jax.jit(vmap(jacrev)) + J J^T: jax not importable, not measured")
+                jax_rows.append((t, w, r))
+        print("    against jax.jit(vmap(jacrev)) + J J^T on the same network (baseline = 1):")
+        for t, w, r in jax_rows:
+            if r.get("jax_s") is None:
+                print(f"{t:>3} {w:>6} skipped: {r.get('jax_reason')}")
+                continue
+            print(
+                f"{t:>3} {w:>6} jax {r['jax_s']:>8.4f} s (compile {r['jax_compile_s']:.2f} s): "
+                f"structured {r['jax_s'] / r['structured_s']:.1f}x faster, dense "
+                f"{r['jax_s'] / r['dense_s']:.2f}x; |Θ_jax − Θ|/|Θ| = {r['jax_rel_diff']:.1e}"
+            )
     if "grad" in sections:
         print("\n[2] one grad_h = D^+ grad_x C: kernel route vs dense route (JacobianSVD of D)")
         print(
@@ -296,16 +387,35 @@ def main():
         )
         for t in threads:
             rows = {}
-            for route in ("dense", "kernel"):
+            for route in ("dense", "kernel", "jax"):
                 r = rows[route] = run_child("grad", [*sizes["grad_case"], route], t)
                 if "error" in r:
                     print(f"{t:>3} {route:>7} error: {r['error']}")
+                    continue
+                if "skipped" in r:
+                    print(f"{t:>3} {route:>7} skipped: {r['skipped']}")
                     continue
                 print(
                     f"{t:>3} {route:>7} {r['K']:>9,} {r['QN']:>5} {r['s']:>8.2f} "
                     f"{r['rss_mib']:>13.0f} {r['residual']:>9.2e}   (import {r['base_mib']:.0f} MiB)"
                 )
-            if all("error" not in r for r in rows.values()):
+            j = rows["jax"]
+            if "s" in j:
+                ratios = ", ".join(
+                    f"{name} {j['s'] / rows[name]['s']:.2f}x"
+                    for name in ("dense", "kernel")
+                    if "s" in rows[name]
+                )
+                print(
+                    f"    against the jax baseline (jit(vmap(jacrev)) + Cholesky, compile "
+                    f"{j['compile_s']:.1f} s not timed; = 1): {ratios} as fast; peak RSS "
+                    + ", ".join(
+                        f"{name} {rows[name]['rss_mib'] / j['rss_mib']:.2f}x"
+                        for name in ("dense", "kernel")
+                        if "rss_mib" in rows[name]
+                    )
+                )
+            if all("s" in rows[name] for name in ("dense", "kernel")):
                 d, k = rows["dense"], rows["kernel"]
                 print(
                     f"    kernel: {d['s'] / k['s']:.1f}x faster, "

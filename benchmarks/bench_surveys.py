@@ -1,9 +1,10 @@
 """Survey throughput: networks per second, serial vs 2 local processes vs Dask (2 workers).
 
 Baseline: the serial backend (``n_jobs=1``), measured in the same run.  Each
-backend runs the same two surveys — a rank survey (Jacobian, SVD, Bingham's
-test per network) and an integrability survey (Frobenius defect of V per
-network) — must produce the same tables (checked with
+backend runs the same three surveys — a rank survey (Jacobian, SVD, structural
+checks and Bingham's statistic per network), an orbit survey (one adapted orbit
+integrated to C ≤ ε per network) and an integrability survey (Frobenius defect
+of V per network) — must produce the same tables (checked with
 ``SurveyResult.matches``: equal up to BLAS round-off), and the script prints the
 throughput ratios against serial.
 
@@ -56,6 +57,15 @@ def main(argv=None) -> int:
                 architectures=["3-64-64-3", "3-256-3"],
                 n_samples=30 if args.quick else 150,
                 seeds=seeds,
+                base_seed=1,
+            ),
+        ),
+        "orbit": (
+            sv.run_orbit_survey,
+            sv.SurveyOptions(
+                architectures=["2-16-2", "2-6-6-2"],
+                n_samples=10,
+                seeds=seeds // 2 if args.quick else seeds,
                 base_seed=1,
             ),
         ),

@@ -4,23 +4,21 @@
 
 Writes docs/figures/heisenberg-sphere.png (geodesic fan and the unit sphere's
 section, Heisenberg, cut time 2π/|p_z|) and docs/figures/heisenberg-conjugate.png
-(the conjugacy determinant along one geodesic, with its zeros).
+(the conjugacy determinant along one geodesic, with its zeros).  Figures are drawn on the
+package's canvas (:func:`subriemann.report.canvas.new_figure`, no pyplot state) and saved
+atomically.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import subriemann as sr  # noqa: E402
-from subriemann.report.records import save_figure  # noqa: E402
-from subriemann.subriemannian.jacobi import conjugate_times, jacobi_fields  # noqa: E402
-from subriemann.subriemannian.spheres import plot_sphere  # noqa: E402
+import subriemann as sr
+from subriemann.report.canvas import new_figure, save_figure
+from subriemann.subriemannian.jacobi import conjugate_times, jacobi_fields
+from subriemann.subriemannian.spheres import plot_sphere
 
 OUT = Path(__file__).parent / "figures"
 
@@ -41,15 +39,21 @@ def conjugate_figure(dist):
         F = np.asarray(dist.frame(q))
         M = np.column_stack([dq, F @ (F.T @ p)])
         ratio.append(np.linalg.det(M) / np.prod(np.linalg.norm(M, axis=0)))
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig = new_figure(6.0, 3.2)
+    ax = fig.add_subplot()
     ax.plot(ts, ratio, color="C0")
     ax.axhline(0.0, color="0.5", lw=0.8)
     for t in conjugate_times(dist, np.zeros(3), p0, t_max):
         ax.axvline(t, color="C3", ls="--", lw=1)
     ax.set_xlabel("t")
-    ax.set_ylabel("det[∂q/∂p₀·B, q′] / Π|cols|")
-    ax.set_title("Heisenberg, p₀ = (0.6, −0.8, −3): conjugate times 2π/3, 2τ/3")
-    fig.tight_layout()
+    ax.set_ylabel(r"$\det[\partial q/\partial p_0 \cdot B,\ q']$ / Π|cols|")
+    # |p_z| = 3: the conjugate times are 2π/|p_z| and 2τ₁/|p_z|, τ₁ ≈ 4.4934 the first
+    # positive root of tan τ = τ (the zeros of the conjugacy determinant below)
+    ax.set_title(
+        r"Heisenberg, $p_0 = (0.6, -0.8, -3)$" + "\n"
+        r"conjugate times $2\pi/3$ and $2\tau_1/3$ ($\tan\tau_1 = \tau_1$)",
+        fontsize=10,
+    )
     return fig
 
 

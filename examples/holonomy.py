@@ -24,10 +24,10 @@ import numpy as np
 
 import subriemann as sr
 from subriemann.distributions import catalog
-from subriemann.geometry import lifts
+from subriemann.geometry import lifts, square_loop
 from subriemann.geometry.bundles import PullbackBundle
 from subriemann.report.curve_figures import plot_gap_law, plot_lifted_loop
-from subriemann.subriemannian import curves
+from subriemann.subriemannian import curves, holonomy_test
 
 
 def main(out: Path) -> None:
@@ -37,15 +37,15 @@ def main(out: Path) -> None:
         H, [1.0, 0.0, 0.0], lambda t: np.array([-np.sin(t), np.cos(t)]), 2 * np.pi
     )
     print(f"Heisenberg: the lifted unit circle climbs by {circle.end[2]:.12f} (π = {np.pi:.12f})")
-    rep = curves.holonomy_test(H, [0.3, -1.0, 2.0])
+    rep = holonomy_test(H, [0.3, -1.0, 2.0])
     for e, g in zip(rep.eps, rep.gaps[0], strict=True):
         print(
             f"  commutator loop eps = {e:<6g} gap = {np.array2string(g, precision=3)}  gap/eps² = {g[2] / e**2:.12f}"
         )
-    mart = curves.holonomy_test(catalog.martinet(), [0.0, 0.5, 1.0])
+    mart = holonomy_test(catalog.martinet(), [0.0, 0.5, 1.0])
     print(
         f"Martinet on x = 0: fitted order {mart.orders[0]:.3f} (expected 3); off it: "
-        f"{curves.holonomy_test(catalog.martinet(), [0.7, 0.5, 1.0]).orders[0]:.3f} (expected 2)"
+        f"{holonomy_test(catalog.martinet(), [0.7, 0.5, 1.0]).orders[0]:.3f} (expected 2)"
     )
 
     rng = np.random.default_rng(1)
@@ -56,7 +56,7 @@ def main(out: Path) -> None:
     B = V.frame_brackets(theta)[0, 1]
     print(f"network {net!r}, K = {net.K}, QN = 2: |[u0, u1]| = {np.linalg.norm(B):.4f}")
     for eps in (0.04, 0.02, 0.01):
-        h = lifts.holonomy(V, theta, lifts.square_loop(f(theta), 0, 1, eps))
+        h = lifts.holonomy(V, theta, square_loop(f(theta), 0, 1, eps))
         rel = np.linalg.norm(h.displacement / eps**2 - B) / np.linalg.norm(B)
         print(
             f"  square loop eps = {eps:<5g} output closure {h.closure_error:.1e}, "

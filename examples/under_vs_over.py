@@ -77,6 +77,8 @@ path = sr.report.plot_cost_law(
     runs["over"][1].cost[0],
     N,
     out / "under_vs_over.png",
+    # (2.6) describes the over-parametrized orbit only: no law is drawn for the under one
+    laws={"over": "euclidean", "under": None},
 )
 print(
     f"figure: {path} (each run starts from its own network's C(0); the law line is the over run's)"

@@ -44,6 +44,7 @@ from subriemann.errors import (  # noqa: E402
     RankConditionError,
     ShapeError,
     SubriemannError,
+    UndeterminedGrowth,
 )
 from subriemann.flows.cost import L2Cost  # noqa: E402
 
@@ -51,10 +52,13 @@ from subriemann.flows.cost import L2Cost  # noqa: E402
 # `sr.integrate` (the flows' integrator, in subriemann.flows.orbits).  Importing orbits
 # imports the core first, which binds the package attribute to it (once, at its
 # first import); this statement then rebinds it to the function.
-from subriemann.flows.orbits import Trajectory, integrate  # noqa: E402
+from subriemann.flows.orbits import integrate  # noqa: E402
+from subriemann.flows.trajectory import Trajectory  # noqa: E402
 from subriemann.linalg import DEFAULT_RANK_POLICY, JacobianSVD, RankPolicy, RankReport  # noqa: E402
+from subriemann.maps.activations import Activation  # noqa: E402
+from subriemann.maps.architecture import MLP  # noqa: E402
 from subriemann.maps.data import TrainingData  # noqa: E402
-from subriemann.maps.network import MLP, Activation, NetworkMap  # noqa: E402
+from subriemann.maps.network import NetworkMap  # noqa: E402
 from subriemann.maps.smooth import AutodiffMap, LinearMap, SmoothMap  # noqa: E402
 
 __version__ = "0.1.0"
@@ -112,6 +116,8 @@ _SUBMODULES = {
     "data": "subriemann.maps.data",
     "cost": "subriemann.flows.cost",
     "orbits": "subriemann.flows.orbits",
+    "trajectory": "subriemann.flows.trajectory",
+    "architecture": "subriemann.maps.architecture",
 }
 
 
@@ -152,6 +158,7 @@ __all__ = [
     "ActivationError",
     "RankConditionError",
     "NumericalError",
+    "UndeterminedGrowth",
     "integrate",
     "Trajectory",
     *_LAZY,

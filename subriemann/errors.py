@@ -301,3 +301,22 @@ def check_real(
     else:
         expected = f"a finite number{bound}"
     raise _scalar_error(value, name, expected, what, allow_none)
+
+
+class UndeterminedGrowth(SubriemannError, ValueError):
+    """The Lie flag was truncated at ``max_step`` before it was determined (reached dim or stabilised).
+
+    A sibling of :class:`InputError`, not a subclass: the arguments were valid, and a
+    larger ``max_step`` may settle the question or may not (at a singular point the
+    pointwise ranks can stall for arbitrarily many steps).  A ``ValueError`` because the
+    value asked for (a verdict, a Hausdorff dimension) is not determined by the steps
+    computed.  ``step`` is the last step computed, ``ranks`` the ranks so far, ``dim`` the
+    ambient dimension.
+    """
+
+    def __init__(self, message, *, step=None, ranks=None, dim=None):
+        super().__init__(message)
+        self.step, self.ranks, self.dim = step, ranks, dim
+
+
+__all__.append("UndeterminedGrowth")  # appended with the class (this file grows at its end)

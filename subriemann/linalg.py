@@ -24,6 +24,13 @@ guarantee of a direct SVD, at about the cost of one ``numpy.linalg.lstsq``.
 
 A rank decision always goes through :class:`RankPolicy`, is reported in a
 :class:`RankReport` and can be overridden by the caller.
+
+Why one module of ~690 lines: its one concept is *the factorization of D and what is
+decided from it*.  The rank policy/report (~130 lines) exist only to decide on the
+singular values of that SVD, and :class:`JacobianSVD` (~390 lines) is the one object
+every solve, projector and pseudo-inverse of the package is applied through; the
+autograd rules of :func:`pseudo_inverse` differentiate the same factors.  Splitting
+them would separate a decision from the only numbers it is made on.
 """
 
 from __future__ import annotations

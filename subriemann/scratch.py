@@ -8,8 +8,8 @@ about 5000 minor faults and 6 ms of a 22 ms test.  A :class:`Workspace` hands
 out views of flat arrays it keeps; :func:`borrow` lends one from a small pool
 and takes it back, so repeated calls (sampling many points) reuse the pages.
 Workspaces are never shared by two borrowers at once (each generator or call
-borrows its own), and the pool keeps at most ``_POOL_SIZE`` of them and none
-above ``_POOL_MAX_BYTES``, so large one-off problems give their memory back.
+borrows its own), and the pool keeps at most :data:`POOL_SIZE` of them and none
+above :data:`POOL_MAX_BYTES`, so large one-off problems give their memory back.
 ``benchmarks/bench_machinery.py`` (a) measures it against fresh workspaces on every
 call: the pool saves 24–27 % of the Frobenius test at (QN, K) = (32, 4740).
 """
@@ -20,8 +20,20 @@ from contextlib import contextmanager
 
 import numpy as np
 
-_POOL_SIZE = 4
-_POOL_MAX_BYTES = 64 << 20
+__all__ = [
+    "Workspace",
+    "borrow",
+    "pool_stats",
+    "pooled",
+    "clear_pool",
+    "POOL_SIZE",
+    "POOL_MAX_BYTES",
+]
+
+#: At most this many workspaces are kept for reuse (read at every return to the pool).
+POOL_SIZE = 4
+#: A workspace larger than this (bytes) is not kept: large one-off problems free their memory.
+POOL_MAX_BYTES = 64 << 20
 _pool: list = []
 
 
@@ -54,5 +66,29 @@ def borrow():
     try:
         yield workspace
     finally:
-        if len(_pool) < _POOL_SIZE and workspace.nbytes <= _POOL_MAX_BYTES:
+        if len(_pool) < POOL_SIZE and workspace.nbytes <= POOL_MAX_BYTES:
             _pool.append(workspace)
+
+
+# -- introspection: the public view of the pool, for tests and benchmarks ----------------
+
+
+def pooled() -> tuple:
+    """The workspaces the pool keeps now, in the order :func:`borrow` returned them."""
+    return tuple(_pool)
+
+
+def pool_stats() -> dict:
+    """``{"kept", "capacity", "max_bytes", "bytes"}``: workspaces kept, :data:`POOL_SIZE`,
+    :data:`POOL_MAX_BYTES`, and the bytes the kept workspaces hold."""
+    return {
+        "kept": len(_pool),
+        "capacity": POOL_SIZE,
+        "max_bytes": POOL_MAX_BYTES,
+        "bytes": sum(w.nbytes for w in _pool),
+    }
+
+
+def clear_pool() -> None:
+    """Drop every kept workspace (their memory goes back to the allocator)."""
+    _pool.clear()

@@ -21,7 +21,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 import subriemann as sr
-from subriemann.maps.network import ACTIVATIONS
+from subriemann.maps import ACTIVATIONS
 
 #: every smooth activation by name ("swish", an alias of "silu", excluded)
 SMOOTH = ("tanh", "sigmoid", "softplus", "sin", "silu", "identity")

@@ -110,6 +110,9 @@ def test_frame_is_h_orthonormal(case):
     U = fiber.frame().T  # rows are the u_i
     H = np.array([[fiber.inner_product(a, b) for b in U] for a in U])
     assert np.allclose(H, np.eye(f.dim_out), atol=tol(fiber.report))
+    # inner_product is (2.22) h(u, w) = (Du)·(Dw), checked against the product written out
+    D = fiber.D
+    assert np.allclose(H, (D @ U.T).T @ (D @ U.T), atol=tol(fiber.report))
 
 
 # ---------------------------------------------------------------- grad_h
@@ -123,6 +126,9 @@ def test_grad_h_is_horizontal_and_pushes_forward_to_euclidean_gradient(case):
     g = PullbackBundle(f).grad(theta, f.vjp(theta, grad_x))
     scale = np.linalg.norm(grad_x)
     assert np.allclose(fiber.projector() @ g, g, atol=tol(fiber.report, np.linalg.norm(g)))
+    # horizontal against an independent basis of range Dᵀ (numpy's QR of Dᵀ)
+    basis = np.linalg.qr(fiber.D.T)[0]
+    assert np.allclose(basis @ (basis.T @ g), g, atol=tol(fiber.report, np.linalg.norm(g)))
     assert np.allclose(fiber.D @ g, grad_x, atol=tol(fiber.report, scale))
 
 
@@ -134,9 +140,13 @@ def test_grad_h_defining_property(case):
     covector = rng.normal(size=f.dim_in)  # any ∇_θF, not only Dᵀ∇ₓC
     g = fiber.grad(covector)
     V = fiber.frame() @ rng.normal(size=(f.dim_out, 3))  # three sections' values in V_θ
+    D = f.jacobian(theta)
     for v in V.T:
         assert np.isclose(covector @ v, fiber.inner_product(v, g), atol=tol(fiber.report, 10.0))
-    Pen = fiber.frame()
+        # h(V, grad_h F) = (DV)·(D grad_h F) (2.22), written out: independent of inner_product
+        assert np.isclose(covector @ v, (D @ v) @ (D @ g), atol=tol(fiber.report, 10.0))
+    # (2.30) with Pen = Dᵀ(DDᵀ)⁻¹ from numpy's pinv (its own SVD), not the package's frame
+    Pen = np.linalg.pinv(D)
     assert np.allclose(g, Pen @ (Pen.T @ covector), atol=tol(fiber.report, np.linalg.norm(g)))
 
 
@@ -197,6 +207,11 @@ def test_sr_sharp_equals_grad_h(case):
     p = rng.normal(size=f.dim_in)
     g = V.grad(theta, p)
     assert np.allclose(srm.sr_sharp(theta, p), g, atol=1e-9 * (1 + np.linalg.norm(g)))
+    # and it is Pen Penᵀp with numpy's pinv of D (2.30), not only the package's own grad_h
+    Pen = np.linalg.pinv(f.jacobian(theta))
+    assert np.allclose(
+        srm.sr_sharp(theta, p), Pen @ (Pen.T @ p), atol=1e-9 * (1 + np.linalg.norm(g))
+    )
 
 
 def test_sub_riemannian_geodesic_runs_on_a_network():
@@ -412,6 +427,8 @@ def test_fiber_bundle_projections(case):
     t = tol(fiber.report, np.abs(v).max())
     assert np.allclose(ver + hor, v, atol=t)
     assert np.allclose(V.tangent_riemannian_submersion(ver, theta), 0.0, atol=t * 10)
+    # (2.32): the vertical part lies in ker D, checked with the Jacobian itself
+    assert np.allclose(ver @ fiber.D.T, 0.0, atol=t * 10 * np.linalg.norm(fiber.D, 2))
     assert np.all(V.is_vertical(ver, theta)) and np.all(V.is_horizontal(hor, theta))
     assert not np.any(V.is_vertical(hor, theta)) and not np.any(V.is_horizontal(ver, theta))
     w = rng.normal(size=f.dim_out)

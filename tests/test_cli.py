@@ -112,7 +112,7 @@ def test_demo_values_agree_with_the_theory(demo):
     # Theorem 2.1: log C(s) = log C(0) - 2s/N along the orbit (output-exact: to ~1e-10)
     assert adapted["law_residual"] < 1e-6
     orbit = adapted["orbit"]
-    law = sr.cost_law(np.asarray(orbit["s"]), r["C0"], r["N"])
+    law = r["C0"] * np.exp(-2 * np.asarray(orbit["s"]) / r["N"])  # (2.6), written out
     np.testing.assert_allclose(orbit["cost"], law, rtol=1e-6)
     # the rank condition (2.1) held along the orbit, as the theorem requires
     assert min(orbit["rank"]) == r["QN"] and min(orbit["sigma_min"]) > 0
@@ -327,6 +327,8 @@ def _wrong_value(spec):
         "floats": '"x"',
         "matrix": "[1, 2]",
         "s_end": "true",
+        "column": "1.5",
+        "bytes": '"lots"',
     }[spec.kind]
 
 

@@ -221,3 +221,100 @@ def test_cost_gradient_overflow_raises_numerical_error():
         cost.grad(np.full(2, 1e308))
     # large but representable values are fine
     assert np.isfinite(sr.L2Cost(np.zeros(2), n_samples=1)(np.full(2, 1e150)))
+
+
+# -- real data: CSV files and scikit-learn's sets ---------------------------------------------
+def _write(tmp_path, text, name="d.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_from_csv_reads_string_labels_in_sorted_class_order(tmp_path):
+    path = _write(tmp_path, "x,y,label\n1,2,cat\n3,4,dog\n\n5,6,cat\n")
+    data = sr.TrainingData.from_csv(path, label_column="label", standardize=False)
+    assert data.classes == ("cat", "dog") and data.feature_names == ("x", "y")
+    np.testing.assert_array_equal(data.inputs, [[1, 2], [3, 4], [5, 6]])
+    np.testing.assert_array_equal(data.labels, [0, 1, 0])
+    # one-hot in the class order: y_ω(j) = e_ω(j), stacked sample-major (1.2)
+    np.testing.assert_array_equal(data.target, [1, 0, 0, 1, 1, 0])
+
+
+def test_from_csv_integer_labels_sort_numerically_and_columns_by_index(tmp_path):
+    path = _write(tmp_path, "a,b,c\n10,0.5,1\n9,1.5,2\n10,2.5,3\n")
+    data = sr.TrainingData.from_csv(
+        path, label_column=0, feature_columns=["c", 1], standardize=False
+    )
+    assert data.classes == (9, 10)
+    np.testing.assert_array_equal(data.inputs, [[1, 0.5], [2, 1.5], [3, 2.5]])
+    np.testing.assert_array_equal(data.labels, [1, 0, 1])
+
+
+def test_from_csv_standardizes_each_feature_to_mean_0_and_deviation_1(tmp_path):
+    path = _write(tmp_path, "x,k,label\n1,7,a\n2,7,b\n4,7,a\n")
+    data = sr.TrainingData.from_csv(path, label_column="label")
+    x = np.array([1.0, 2.0, 4.0])
+    np.testing.assert_allclose(data.inputs[:, 0], (x - x.mean()) / x.std(), rtol=0, atol=4e-16 * 3)
+    np.testing.assert_array_equal(data.inputs[:, 1], 0.0)  # a constant column is only centred
+    np.testing.assert_array_equal(data.feature_scale, [x.std(), 1.0])
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "expected"),
+    [
+        ("", {}, "is empty"),
+        ("x,label\n", {}, "header but no rows"),
+        ("x,label\n1,a\n", {"label_column": "y"}, "no column 'y'"),
+        ("x,label\n1,a\n2\n", {}, "line 3 has 1 cells; expected 2"),
+        ("x,label\n1,a\nhello,b\n", {}, "line 3, column 'x': 'hello' is not a number"),
+        ("x,label\n1,a\nnan,b\n", {}, "line 3, column 'x': 'nan' is not finite"),
+        ("x,label\n1,a\ninf,b\n", {}, "'inf' is not finite"),
+        ("x,label\n1,a\n", {"label_column": 5}, "label_column index 5 is out of range"),
+        ("x,label\n1,a\n", {"classes": ["b"]}, "label 'a' of sample 0 is not one of"),
+    ],
+)
+def test_from_csv_errors_name_the_file_line_and_column(tmp_path, text, kwargs, expected):
+    path = _write(tmp_path, text)
+    kwargs = {"label_column": "label", **kwargs}
+    with pytest.raises(InputError, match=re.escape(expected)) as info:
+        sr.TrainingData.from_csv(path, **kwargs)
+    assert str(path) in str(info.value)
+
+
+def test_from_csv_names_a_missing_file(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        sr.TrainingData.from_csv(tmp_path / "none.csv", label_column="y")
+
+
+def test_classification_accepts_any_hashable_labels():
+    data = sr.TrainingData.classification(np.eye(3), [(1, "a"), (0, "b"), (1, "a")])
+    assert data.classes == ((0, "b"), (1, "a"))
+    np.testing.assert_array_equal(data.labels, [1, 0, 1])
+    with pytest.raises(InputError, match="hashable"):
+        sr.TrainingData.classification(np.eye(2), [[1], [2]])
+
+
+@pytest.mark.parametrize(
+    ("name", "N", "M", "Q"), [("iris", 150, 4, 3), ("wine", 178, 13, 3), ("digits", 1797, 64, 10)]
+)
+def test_from_sklearn_loads_the_bundled_sets_with_their_class_names(name, N, M, Q):
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    data = sr.TrainingData.from_sklearn(name)
+    bunch = getattr(sklearn_datasets, f"load_{name}")()
+    assert (data.N, data.M, data.Q) == (N, M, Q)
+    assert data.classes == tuple(str(c) for c in bunch.target_names)
+    np.testing.assert_array_equal(data.labels, bunch.target)
+    np.testing.assert_allclose(
+        data.inputs * data.feature_scale + data.feature_mean,
+        bunch.data,
+        rtol=1e-13,
+        atol=1e-13 * np.abs(bunch.data).max(),
+    )
+    small = sr.TrainingData.from_sklearn(name, n_samples=12, standardize=False, seed=3)
+    assert small.N == 12 and small.feature_mean is None
+    assert all(any(np.array_equal(row, x) for x in bunch.data) for row in small.inputs)
+
+
+def test_from_sklearn_refuses_unknown_sets():
+    with pytest.raises(InputError, match="expected one of"):
+        sr.TrainingData.from_sklearn("mnist")

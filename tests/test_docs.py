@@ -1,8 +1,29 @@
-"""The docs stay true to the code: API reference in sync, equation table complete and resolvable."""
+"""The docs stay true to the code: the site builds strictly, every block runs, outputs are generated.
+
+Conventions for fenced blocks in docs/ (and README.md):
+
+* ```` ```python ```` — runnable, exactly as written.  A page's Python blocks run in order
+  as ONE script (later blocks may use names from earlier ones), in a fresh interpreter,
+  as ``__main__``, from an empty temporary folder: a block that starts a process pool
+  must therefore use ``if __name__ == "__main__":`` as a user's script must.  Error line
+  numbers are the page's own.  The generated tutorial pages (docs/tutorials/*.md) are
+  not run here: their sources docs/tutorials/*.py are, by the tutorial tests.
+* ```` ```text ```` — output or plain text, never run.  When the line before it is
+  ``<!-- output: NAME -->`` it is written by ``python docs/gen_outputs.py`` and checked
+  against a fresh run (up to round-off-level numbers, see gen_outputs.comparable).
+* ```` ```bash ```` / ```` ```sh ```` — shell commands, not run here (the README's two
+  set-up commands are checked literally).
+
+Regenerate tutorial pages, figures and sample outputs with ``python docs/gen_outputs.py``.
+"""
 
 import importlib
 import importlib.util
+import os
+import pkgutil
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +35,23 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PACKAGE = ROOT / "subriemann"
 EQUATIONS = DOCS / "equations.md"
+API = DOCS / "api"
+TUTORIALS = DOCS / "tutorials"
+#: the layers of docs/architecture.md, ground floor first; docs/api/ has a page for each
+LAYERS = [
+    "subriemann.errors",
+    "subriemann.linalg",
+    "subriemann.extras",
+    "subriemann.integrate",
+    "subriemann.maps",
+    "subriemann.geometry",
+    "subriemann.distributions",
+    "subriemann.subriemannian",
+    "subriemann.flows",
+    "subriemann.diagnostics",
+    "subriemann.report",
+    "subriemann.cli",
+]
 
 CONCEPT_PAGES = [
     "index.md",
@@ -26,7 +64,8 @@ CONCEPT_PAGES = [
     "integrators.md",
     "cli.md",
     "equations.md",
-    "api.md",
+    "api/index.md",
+    "tutorials/index.md",
     "architecture.md",
     "holonomy.md",
     "sub-riemannian.md",
@@ -39,11 +78,71 @@ README_COMMANDS = [
 RESULT = re.compile(r"^(Theorem|Proposition|Lemma|Remark|Corollary|§)")
 
 
-def _load_gen_api():
-    spec = importlib.util.spec_from_file_location("gen_api", DOCS / "gen_api.py")
+def _load_gen_outputs():
+    spec = importlib.util.spec_from_file_location("gen_outputs", DOCS / "gen_outputs.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _public_modules():
+    """Every module with a non-empty ``__all__``, layer by layer (folders walked, so none is missed)."""
+    found = []
+    for layer in LAYERS:
+        package = importlib.import_module(layer)
+        names = [layer]
+        if hasattr(package, "__path__"):
+            names = [
+                f"{layer}.{m.name}"
+                for m in pkgutil.iter_modules(package.__path__)
+                if not m.name.startswith("_")
+            ]
+        found += [n for n in sorted(names) if getattr(importlib.import_module(n), "__all__", None)]
+    return found
+
+
+def _api_targets():
+    """{module: page} of every ``::: module`` directive under docs/api/."""
+    targets = {}
+    for page in sorted(API.glob("*.md")):
+        for name in re.findall(r"^::: ([\w.]+)", page.read_text(encoding="utf-8"), re.MULTILINE):
+            targets[name] = page.name
+    return targets
+
+
+def _python_blocks(text):
+    """[(first line number, code)] of the ```python blocks of a page."""
+    return [
+        (text.count("\n", 0, m.start(1)) + 1, m.group(1))
+        for m in re.finditer(r"^```python\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
+    ]
+
+
+def _pages_with_python_blocks():
+    pages = [*DOCS.rglob("*.md")]
+    pages = [p for p in pages if TUTORIALS not in p.parents]  # generated; sources run below
+    return sorted(str(p.relative_to(DOCS)) for p in pages if _python_blocks(p.read_text("utf-8")))
+
+
+def _as_script(text):
+    """The page's Python blocks as one script whose line numbers are the page's."""
+    lines = [""] * (text.count("\n") + 1)
+    for start, code in _python_blocks(text):
+        for k, line in enumerate(code.splitlines()):
+            lines[start + k - 1] = line
+    return "\n".join(lines) + "\n"
+
+
+def _run_script(path, cwd, timeout=240):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
+    return subprocess.run(
+        [sys.executable, str(path)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _table_rows(text):
@@ -107,18 +206,119 @@ def test_every_page_exists():
     assert not missing, f"missing docs pages: {missing}"
 
 
-def test_api_reference_is_in_sync_with_the_docstrings():
-    text = _load_gen_api().render()
-    current = (DOCS / "api.md").read_text(encoding="utf-8")
-    assert current == text, "docs/api.md is out of date: run `python docs/gen_api.py`"
+def test_every_public_module_is_on_an_api_page():
+    targets = _api_targets()
+    missing = [m for m in _public_modules() if m not in targets]
+    assert not missing, (
+        f"modules with public names missing from docs/api/*.md (add `::: name`): {missing}"
+    )
 
 
-def test_api_reference_covers_every_public_name():
-    text = (DOCS / "api.md").read_text(encoding="utf-8")
-    for module_name, _ in _load_gen_api().MODULES:
-        module = importlib.import_module(module_name)
-        for name in module.__all__:
-            assert f"`{module_name}.{name}`" in text, f"{module_name}.{name} missing from api.md"
+def test_every_api_directive_names_an_existing_module():
+    gone = []
+    for name, page in _api_targets().items():
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            gone.append(f"{page}: {name}")
+    assert not gone, f"docs/api pages document modules that do not exist: {gone}"
+
+
+def test_site_builds_strictly(tmp_path):
+    """`mkdocs build --strict` (no network needed: MathJax is loaded by the reader's browser)."""
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", OPENBLAS_NUM_THREADS="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"mkdocs build --strict failed:\n{done.stdout}\n{done.stderr}"
+    assert (tmp_path / "site" / "api" / "flows" / "index.html").exists()
+    html = (tmp_path / "site" / "api" / "flows" / "index.html").read_text(encoding="utf-8")
+    assert "AdaptedFlow" in html  # mkdocstrings rendered the docstrings
+    assert (tmp_path / "site" / "tutorials" / "heisenberg" / "index.html").exists()
+
+
+@pytest.mark.parametrize("page", _pages_with_python_blocks())
+def test_every_python_block_runs_as_written(page, tmp_path):
+    text = (DOCS / page).read_text(encoding="utf-8")
+    script = tmp_path / "page.py"
+    script.write_text(_as_script(text), encoding="utf-8")
+    done = _run_script(script, tmp_path)
+    assert done.returncode == 0, (
+        f"a ```python block of docs/{page} fails (line numbers are the page's):\n"
+        f"{done.stderr[-3000:]}"
+    )
+
+
+def test_block_script_keeps_the_page_line_numbers():
+    text = "# t\n\n```python\nx = 1\n```\n\n```python\ny = x + 1\n```\n"
+    lines = _as_script(text).splitlines()
+    assert lines[3] == "x = 1" and lines[7] == "y = x + 1"
+    assert [start for start, _ in _python_blocks(text)] == [4, 8]
+
+
+def test_sample_outputs_are_generated_not_pasted(tmp_path):
+    """Each ```text block after `<!-- output: NAME -->` is what docs/gen_outputs.py produces now."""
+    gen = _load_gen_outputs()
+    marked = {}
+    for page in DOCS.rglob("*.md"):
+        for name, shown in gen.marked_outputs(page.read_text(encoding="utf-8")).items():
+            marked[(str(page.relative_to(DOCS)), name)] = shown
+    assert ("getting-started.md", "demo") in marked
+    for page, _ in marked:
+        assert page in gen.PAGES_WITH_OUTPUTS, (
+            f"{page} has an output marker gen_outputs does not fill"
+        )
+    for (page, name), shown in marked.items():
+        produced = gen.OUTPUTS[name](tmp_path)
+        assert gen.comparable(shown) == gen.comparable(produced), (
+            f"docs/{page}: the `{name}` output is stale; run `python docs/gen_outputs.py`\n"
+            f"shown:\n{shown}\nnow:\n{produced}"
+        )
+    assert (DOCS / "figures" / gen.README_FIGURE).exists()
+
+
+def test_round_off_numbers_are_compared_as_round_off():
+    gen = _load_gen_outputs()
+    assert gen.comparable("residual 2.56e-09, C 1.0e-05") == "residual <round-off>, C 1.0e-05"
+    assert gen.comparable("gap 7e-14 x 3.2e+01") == "gap <round-off> x 3.2e+01"
+
+
+# -- tutorials ----------------------------------------------------------------------------------
+TUTORIAL_SOURCES = sorted(p.name for p in TUTORIALS.glob("*.py") if not p.name.startswith("_"))
+
+
+def test_the_four_tutorials_exist_and_are_in_the_site():
+    assert {"heisenberg.py", "network_holonomy.py", "adapted_vs_standard.py", "regimes.py"} <= set(
+        TUTORIAL_SOURCES
+    )
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    index = (TUTORIALS / "index.md").read_text(encoding="utf-8")
+    for source in TUTORIAL_SOURCES:
+        page = source.replace(".py", ".md")
+        assert f"tutorials/{page}" in nav, f"{page} is not in mkdocs.yml's nav"
+        assert f"]({page})" in index, f"{page} is not linked from docs/tutorials/index.md"
+
+
+@pytest.mark.parametrize("source", TUTORIAL_SOURCES)
+def test_tutorial_runs_and_its_page_is_current(source, tmp_path):
+    """Executes the tutorial (its asserts are the paper's claims) and compares the rendered page."""
+    import jupytext
+
+    gen = _load_gen_outputs()
+    assert len(jupytext.read(TUTORIALS / source).cells) > 4  # a notebook, not one blob
+    page, figures, _ = gen.render_tutorial(TUTORIALS / source, tmp_path)
+    shown = (TUTORIALS / source.replace(".py", ".md")).read_text(encoding="utf-8")
+    assert gen.comparable(shown) == gen.comparable(page), (
+        f"docs/tutorials/{source.replace('.py', '.md')} is stale: run `python docs/gen_outputs.py`"
+    )
+    assert figures, f"{source} draws no figure"
+    for name in figures:
+        assert (TUTORIALS / "figures" / name).exists(), f"figure {name} missing: run gen_outputs.py"
 
 
 def test_relative_links_resolve():
@@ -140,6 +340,21 @@ def test_readme_keeps_the_quick_start_commands_and_points_to_the_docs():
     for command in README_COMMANDS:
         assert command in text
     assert "docs/index.md" in text and "subriemann --help" in text
+
+
+def test_readme_front_door():
+    """Exactly two set-up commands, the demo's own picture at the top, tutorials, the site build."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", quick, flags=re.DOTALL)
+    assert [b.strip() for b in blocks] == README_COMMANDS
+    top = text.split("## ", 1)[0]
+    picture = re.search(r"!\[[^\]]*\]\((docs/figures/[\w.-]+\.png)\)", top)
+    assert picture and (ROOT / picture.group(1)).exists()
+    assert picture.group(1) == "docs/figures/" + _load_gen_outputs().README_FIGURE
+    for source in TUTORIAL_SOURCES:
+        assert f"docs/tutorials/{source.replace('.py', '.md')}" in text
+    assert 'pip install -e ".[docs]" && mkdocs build --strict' in text
 
 
 def test_cli_page_documents_every_config_key():

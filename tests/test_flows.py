@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from problems import network_problem, over_problems
-from tolerances import routes_agree_tol, solve_residual_tol, svd_zero_tol
+from tolerances import gram_inverse_tol, routes_agree_tol, solve_residual_tol, svd_zero_tol
 
 import subriemann as sr
 from subriemann.errors import InputError, NonFiniteError, RankConditionError, ShapeError
@@ -245,12 +245,25 @@ def test_adapted_flow_matches_bundle_and_metric_gradients():
         grad_theta = f.vjp(theta, cost.grad(f(theta)))
         expected = -PullbackBundle(f).grad(theta, grad_theta)
         np.testing.assert_allclose(AdaptedFlow(f, cost)(theta), expected, rtol=1e-9, atol=1e-12)
+        # the independent reference: (2.30) literally, Pen = numpy's pinv of D (its own SVD;
+        # at rank loss the same rank cut as the package's, D being exactly singular there)
+        D = f.jacobian(theta)
+        pen = np.linalg.pinv(D, rcond=1e-10)
+        literal = -pen @ (pen.T @ grad_theta)
+        # Pen Penᵀ applied to Dᵀ∇ₓC: the covector route costs eps·cond(D)² (gram_inverse_tol)
+        tol = gram_inverse_tol(D, np.linalg.norm(literal))
+        assert np.linalg.norm(AdaptedFlow(f, cost)(theta) - literal) <= tol
     f, cost, theta = network_problem(6, [1, 2, 1], 10)
     grad_theta = f.vjp(theta, cost.grad(f(theta)))
     expected = -PullbackMetric(f).grad(theta, grad_theta)
     np.testing.assert_allclose(
         AdaptedFlow(f, cost, regime="under")(theta), expected, rtol=1e-9, atol=1e-12
     )
+    # (5.17) literally: g = DᵀD solved by LU (independent of the package's SVD route)
+    D = f.jacobian(theta)
+    literal = -np.linalg.solve(D.T @ D, grad_theta)
+    tol = gram_inverse_tol(D, np.linalg.norm(literal))
+    assert np.linalg.norm(AdaptedFlow(f, cost, regime="under")(theta) - literal) <= tol
 
 
 def test_output_flow():
@@ -373,6 +386,12 @@ def test_output_metric_under_and_borderline_regimes():
     expected = -PullbackMetric(f, G).grad(theta, grad_theta)
     flow = AdaptedFlow(f, cost, regime="under", output_metric=G)
     np.testing.assert_allclose(flow(theta), expected, rtol=1e-9, atol=1e-12)
+    # independent of PullbackMetric: (5.17) with g = DᵀGD (5.15) solved by LU; g has
+    # condition ≤ cond(D)²·cond(G) (gram_inverse_tol with the extra factor cond(G))
+    D = f.jacobian(theta)
+    literal = -np.linalg.solve(D.T @ G @ D, grad_theta)
+    tol = gram_inverse_tol(D, np.linalg.norm(literal)) * np.linalg.cond(G)
+    assert np.linalg.norm(flow(theta) - literal) <= tol
     f, cost, theta = network_problem(3, [1, 1, 1], 4)  # K = QN = 4
     G = random_spd(3, 4)
     D = f.jacobian(theta)

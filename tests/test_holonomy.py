@@ -15,9 +15,9 @@ from tolerances import EPS, ode_global_error, routes_agree_tol
 import subriemann as sr
 from subriemann.distributions import Distribution, catalog
 from subriemann.errors import InputError
-from subriemann.geometry import lifts
+from subriemann.geometry import lifts, loops
 from subriemann.geometry.bundles import PullbackBundle
-from subriemann.subriemannian import curves
+from subriemann.subriemannian import curves, endpoint, holonomy
 
 
 def circle(sign=1.0):
@@ -57,7 +57,7 @@ def test_heisenberg_commutator_loop_is_exact(eps):
     """
     H = catalog.heisenberg()
     q0 = np.array([0.3, -1.2, 2.0])
-    gap = curves.loop_displacement(H, q0, 0, 1, eps)
+    gap = holonomy.loop_displacement(H, q0, 0, 1, eps)
     np.testing.assert_allclose(gap, [0.0, 0.0, eps**2], atol=ode_global_error(1e-12, 1e-14, 2.0))
     np.testing.assert_allclose(
         gap / eps**2, sr.lie_bracket(*_columns(H), q0), rtol=0, atol=1e-9 / eps**2
@@ -70,7 +70,7 @@ def _columns(dist):
 
 def test_heisenberg_holonomy_test_order_two_and_agreement():
     """gap ∝ ε² exactly: fitted order 2, extrapolated gap/ε² = [X, Y] = ∂z, not involutive."""
-    rep = curves.holonomy_test(catalog.heisenberg(), [0.2, 0.4, -1.0])
+    rep = holonomy.holonomy_test(catalog.heisenberg(), [0.2, 0.4, -1.0])
     assert rep.orders[0] == pytest.approx(2.0, abs=1e-6)
     assert rep.bracket_error[0] < 1e-8
     assert not rep.is_involutive
@@ -92,7 +92,7 @@ def test_endpoint_differential_full_rank_for_heisenberg_curves():
     for c in tries:
         d = c.endpoint_differential()
         assert d.rank == 3 and not d.is_singular and d.sigma_min > 0.1
-    assert curves.endpoint_differential(tries[1], derivative="fd").rank == 3
+    assert endpoint.endpoint_differential(tries[1], derivative="fd").rank == 3
 
 
 # -- Martinet, non-nilpotent, integrable ---------------------------------------------------
@@ -109,11 +109,11 @@ def test_martinet_singular_surface_has_order_three():
     q0 = np.array([0.0, 0.5, 1.0])
     for eps in (0.2, 0.05):
         np.testing.assert_allclose(
-            curves.loop_displacement(M, q0, 0, 1, eps), [0, 0, eps**3 / 2], atol=1e-12
+            holonomy.loop_displacement(M, q0, 0, 1, eps), [0, 0, eps**3 / 2], atol=1e-12
         )
-    rep = curves.holonomy_test(M, q0)
+    rep = holonomy.holonomy_test(M, q0)
     assert rep.orders[0] == pytest.approx(3.0, abs=1e-6) and rep.is_involutive
-    off = curves.holonomy_test(M, [0.7, 0.5, 1.0])
+    off = holonomy.holonomy_test(M, [0.7, 0.5, 1.0])
     assert off.orders[0] == pytest.approx(2.0, abs=0.1) and not off.is_involutive
 
 
@@ -153,12 +153,12 @@ def test_eps_squared_law_and_coefficient_for_a_non_nilpotent_frame():
     q0 = np.array([0.4, 0.3, 0.0])
     exact = np.array([0.0, 0.0, 2 * 0.4 - np.sin(0.4) - np.cos(0.3)])
     errs = [
-        np.linalg.norm(curves.loop_displacement(dist, q0, 0, 1, e) / e**2 - exact)
+        np.linalg.norm(holonomy.loop_displacement(dist, q0, 0, 1, e) / e**2 - exact)
         for e in (0.04, 0.02, 0.01)
     ]
     assert errs[0] / errs[1] == pytest.approx(2.0, rel=0.1)
     assert errs[1] / errs[2] == pytest.approx(2.0, rel=0.1)
-    rep = curves.holonomy_test(dist, q0, eps=(0.04, 0.02, 0.01, 0.005))
+    rep = holonomy.holonomy_test(dist, q0, eps=(0.04, 0.02, 0.01, 0.005))
     assert rep.orders[0] == pytest.approx(2.0, abs=0.05)
     # autograd's bracket vs the closed form: two routes to one value (tests/tolerances.py)
     np.testing.assert_allclose(
@@ -173,10 +173,10 @@ def test_integrable_distributions_have_no_transverse_gap():
     Level sets of φ: the loop stays on the leaf, the gap is tangent to it and
     its transverse part is O(ε⁴) (order ≥ 3.5 fitted), so the verdict is involutive.
     """
-    flat = curves.holonomy_test(catalog.linear_horizontal(), [0.1, 0.2, 0.3, 0.4])
+    flat = holonomy.holonomy_test(catalog.linear_horizontal(), [0.1, 0.2, 0.3, 0.4])
     assert np.max(np.abs(flat.gaps)) <= 1e-12
     assert np.all(np.isinf(flat.orders)) and flat.is_involutive
-    leaves = curves.holonomy_test(catalog.level_set_foliation(), [0.1, 0.2, 0.3])
+    leaves = holonomy.holonomy_test(catalog.level_set_foliation(), [0.1, 0.2, 0.3])
     assert np.all(leaves.orders > 3.5) and leaves.is_involutive
 
 
@@ -203,7 +203,7 @@ def test_network_square_loop_closes_and_its_gap_is_the_vertical_bracket(tiny):
     B = V.frame_brackets(theta)[0, 1]
     errs = []
     for eps in (0.04, 0.02, 0.01):
-        h = lifts.holonomy(V, theta, lifts.square_loop(f(theta), 0, 1, eps))
+        h = lifts.holonomy(V, theta, loops.square_loop(f(theta), 0, 1, eps))
         assert h.lift.max_closure <= 1e-10 and h.closure_error <= 1e-10
         assert np.linalg.norm(h.horizontal) <= 2 * eps * np.linalg.norm(h.displacement)
         errs.append(np.linalg.norm(h.displacement / eps**2 - B) / np.linalg.norm(B))
@@ -213,7 +213,7 @@ def test_network_square_loop_closes_and_its_gap_is_the_vertical_bracket(tiny):
 
 def test_network_distribution_holonomy_test_agrees_with_frame_brackets(tiny):
     f, V, theta = tiny
-    rep = curves.holonomy_test(V.distribution(), theta, eps=(0.02, 0.01, 0.005))
+    rep = holonomy.holonomy_test(V.distribution(), theta, eps=(0.02, 0.01, 0.005))
     assert rep.orders[0] == pytest.approx(2.0, abs=0.05)
     assert rep.bracket_error[0] < 1e-3
 
@@ -298,9 +298,9 @@ def test_bad_curve_input_is_refused_with_the_argument_named(tiny):
     with pytest.raises(InputError, match="switch_times"):
         curves.horizontal_curve(H, [0, 0, 0], [[1.0, 0], [0, 1]], 1.0, switch_times=[2.0])
     with pytest.raises(InputError, match="eps"):
-        curves.loop_displacement(H, [0, 0, 0], 0, 1, -0.1)
+        holonomy.loop_displacement(H, [0, 0, 0], 0, 1, -0.1)
     with pytest.raises(InputError, match="eps"):
-        curves.holonomy_test(H, [0, 0, 0], eps=(0.1,))
+        holonomy.holonomy_test(H, [0, 0, 0], eps=(0.1,))
     with pytest.raises(InputError, match="derivative"):
         curves.horizontal_curve(H, [0, 0, 0], [1.0, 0.0], 1.0).endpoint_differential(derivative="x")
 
@@ -313,7 +313,7 @@ def test_bad_curve_input_is_refused_with_the_argument_named(tiny):
     with pytest.raises(InputError, match="t_end"):
         lifts.horizontal_lift(V, theta, lambda t: x0, -1.0)
     with pytest.raises(InputError, match="eps"):
-        lifts.square_loop(x0, 0, 1, 0.0)
+        loops.square_loop(x0, 0, 1, 0.0)
     with pytest.raises(InputError, match="w"):
         lifts.vertical_curve(V, theta, np.ones(3), 1.0)
 
@@ -330,7 +330,7 @@ def test_a_frame_autograd_cannot_trace_needs_the_fd_route():
     with pytest.raises(InputError, match="fd"):
         c.endpoint_differential()
     assert c.endpoint_differential(derivative="fd").rank == 3
-    rep = curves.holonomy_test(dist, [0.1, 0.2, 0.3])
+    rep = holonomy.holonomy_test(dist, [0.1, 0.2, 0.3])
     assert rep.orders[0] == pytest.approx(2.0, abs=1e-3)
     assert EPS < 1e-15
 
@@ -387,3 +387,94 @@ def test_the_holonomy_page_runs_as_written():
         exec(compile(block, "docs/holonomy.md", "exec"), ns)  # noqa: S102  (our own documentation)
     assert abs(ns["circle"].end[2] - np.pi) < 1e-10
     assert ns["vc"].max_closure <= 1e-10
+
+
+# -- one Jacobian per step: stage solves preconditioned by the step's start (issue 13, item 6) -----
+
+
+def wide_lift_problem(seed=0):
+    """A tanh network MLP([2, 12, 12, 1]) on N = 8 inputs (K = 205 > QN = 8) and x(t) = x0 + sin(t)v."""
+    rng = np.random.default_rng(seed)
+    net = sr.MLP([2, 12, 12, 1])
+    f = sr.NetworkMap(net, rng.normal(size=(8, 2)))
+    theta = net.init(seed=seed)
+    x0 = f(theta)
+    v = rng.normal(size=8)
+    v *= 0.1 * np.linalg.norm(x0) / np.linalg.norm(v)
+    return f, PullbackBundle(f), theta, (lambda t: x0 + np.sin(t) * v), (lambda t: np.cos(t) * v)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_jacobian_reuse_lift_is_output_exact_on_every_step_with_one_jacobian_per_step(seed):
+    """The default scheme keeps |f(θ(t_k)) − x(t_k)| ≤ 1e-10·max(|x(t_k)|, |x(0)|) at every
+    accepted t_k (recomputed here from the points), takes one Jacobian per accepted step (plus
+    the start's) instead of six, and lands where the six-Jacobian scheme lands: both are the
+    same Dormand–Prince steps, so they differ by at most twice ode_global_error at their rtol."""
+    f, V, theta, x_curve, x_dot = wide_lift_problem(seed)
+    rtol, atol = 1e-8, 1e-10
+    lift = lifts.horizontal_lift(V, theta, x_curve, 1.0, velocity=x_dot, rtol=rtol, atol=atol)
+    assert lift.status == "completed" and lift.solution.stats["scheme"] == "jacobian-reuse"
+    x0n = np.linalg.norm(x_curve(0.0))
+    for t, th in zip(lift.t, lift.points, strict=True):
+        scale = max(np.linalg.norm(x_curve(t)), x0n)
+        assert np.linalg.norm(f(th) - x_curve(t)) <= 1e-10 * scale
+    stats = lift.solution.stats
+    assert lift.n_jacobian <= stats["accepted"] + stats["fallbacks"] + 2
+    assert stats["anchored_solves"] > 0 and stats["fallbacks"] <= stats["anchored_solves"] // 10
+    six = lifts.horizontal_lift(
+        V, theta, x_curve, 1.0, velocity=x_dot, rtol=rtol, atol=atol, scheme="runge-kutta"
+    )
+    assert six.n_jacobian >= 5 * stats["accepted"]
+    scale = np.linalg.norm(six.end)
+    assert np.linalg.norm(lift.end - six.end) <= 2 * ode_global_error(rtol, atol, scale)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_anchored_stage_solve_is_horizontal_and_the_min_norm_solution(seed):
+    """anchored_min_norm_solve(θ_s, b) with the SVD of D at θ_a, |θ_s − θ_a| = 1e-2·|θ_a|:
+    u = D_sᵀz is in V at θ_s — |(1 − P_s)u| within solve_residual_tol(D_s, |u|), P_s from numpy's
+    SVD of D_s (an independent route) — and u = D_s⁺b (numpy lstsq) to the solve's rtol (its
+    stopping rule bounds the remaining CG error by |Δu|ρ/(1 − ρ); a factor 10 covers a
+    misestimated rate ρ) plus the round-off of the reference."""
+    from tolerances import solve_residual_tol
+
+    from subriemann.geometry.lift_steppers import anchored_min_norm_solve
+    from subriemann.linalg import JacobianSVD
+
+    f, _, theta, _, _ = wide_lift_problem(seed)
+    rng = np.random.default_rng(seed + 10)
+    d = rng.normal(size=theta.size)
+    theta_s = theta + 1e-2 * np.linalg.norm(theta) * d / np.linalg.norm(d)
+    b = rng.normal(size=f.dim_out)
+    anchor = JacobianSVD(f.jacobian(theta))
+    rtol = 1e-11
+    u, products, converged = anchored_min_norm_solve(f, theta_s, b, anchor, rtol=rtol)
+    assert converged and products <= 24
+    D_s = f.jacobian(theta_s)
+    U, s, Vt = np.linalg.svd(D_s, full_matrices=False)
+    vertical = u - Vt.T @ (Vt @ u)
+    assert np.linalg.norm(vertical) <= solve_residual_tol(D_s, np.linalg.norm(u))
+    reference = np.linalg.lstsq(D_s, b, rcond=None)[0]
+    tol = 10 * rtol * np.linalg.norm(u) + 2 * solve_residual_tol(D_s, np.linalg.norm(reference))
+    assert np.linalg.norm(u - reference) <= tol
+
+
+def test_jacobian_reuse_vertical_curve_keeps_the_output_and_matches_six_jacobians(tiny):
+    """θ′ = (1 − P)w with the stage solves anchored: f stays at f(θ0) to 1e-10 at every point,
+    and the end agrees with the scheme that factors D at every stage (ode_global_error, twice)."""
+    f, V, theta = tiny
+    w = np.linspace(-1.0, 1.0, theta.size)
+    x0 = f(theta)
+    vc = lifts.vertical_curve(V, theta, w, 1.0, rtol=1e-9, atol=1e-11)
+    for th in vc.points:
+        assert np.linalg.norm(f(th) - x0) <= 1e-10 * max(np.linalg.norm(x0), 1e-300)
+    six = lifts.vertical_curve(V, theta, w, 1.0, rtol=1e-9, atol=1e-11, scheme="runge-kutta")
+    scale = np.linalg.norm(six.end)
+    assert np.linalg.norm(vc.end - six.end) <= 2 * ode_global_error(1e-9, 1e-11, scale)
+    assert vc.n_jacobian < six.n_jacobian / 3
+
+
+def test_unknown_lift_scheme_is_refused_with_the_choices(tiny):
+    f, V, theta = tiny
+    with pytest.raises(InputError, match="unknown scheme 'adams'.*'jacobian-reuse'.*'runge-kutta'"):
+        lifts.horizontal_lift(V, theta, lambda t: f(theta), 1.0, scheme="adams")

@@ -28,6 +28,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from problems import network_problem
+from tolerances import routes_agree_tol
 
 import subriemann as sr
 import subriemann.diagnostics as diagnostics
@@ -122,6 +123,17 @@ def test_bound_3_6_holds_on_random_standard_orbits(seed):
         if w.lower_bound is not None:
             # polygon length ≤ arc length and ε(θ(s)) < threshold in U: (3.6) is a strict bound
             assert w.duration >= w.lower_bound * (1 - 1e-9)
+            # (3.6) recomputed here from the recorded orbit, independent of the package:
+            # L_U = polygon length of θ over the window, |x(s₀) − y| at entry, ε = threshold
+            thetas = traj.theta[w.start : w.stop + 1]
+            L_U = np.sum(np.linalg.norm(np.diff(thetas, axis=0), axis=1))
+            r0 = np.linalg.norm(f(thetas[0]) - cost.target)
+            bound = cost.N * L_U / (r0 * threshold)
+            assert w.lower_bound == pytest.approx(bound, rel=1e-12)
+            assert w.s_end - w.s_start >= bound * (1 - 1e-9)
+            for th in thetas:  # every sample in U has ε(θ) = |Dᵀ∇ₓC|/|∇ₓC| < threshold (3.4)
+                gx = cost.grad(f(th))
+                assert np.linalg.norm(f.jacobian(th).T @ gx) / np.linalg.norm(gx) < threshold
 
 
 # -- equilibria (Lemma 3.2, Thm 4.2) ----------------------------------------------------
@@ -149,6 +161,15 @@ def test_linear_bottleneck_critical_points_satisfy_3_10(seed, shape):
         assert rep.rank_deficient and rep.in_kernel
         assert rep.rank.rank == (M + Q - 1) + Q
         assert rep.kernel_residual < 1e-10
+        # independent of classify_point: numpy's rank of D and |Dᵀ∇ₓC|.  θ* comes from a
+        # least-squares fit on the inputs [x_j, 1] (cond κ_X), so ∇_θC vanishes to
+        # ~eps·κ_X·|D||∇ₓC| times the K-term sums (routes_agree_tol, k = 16·K)
+        D, gx = f.jacobian(theta), cost.grad(f(theta))
+        assert np.linalg.matrix_rank(D) == (M + Q - 1) + Q < f.dim_out
+        kappa_x = np.linalg.cond(np.hstack([f.inputs, np.ones((N, 1))]))
+        scale = np.linalg.norm(D, 2) * np.linalg.norm(gx)
+        assert np.linalg.norm(D.T @ gx) <= routes_agree_tol(scale, cond=kappa_x, k=16.0 * net.K)
+        assert np.linalg.norm(gx) > 0  # not a global minimizer
 
 
 def test_linear_bottleneck_case_rejects_degenerate_shapes():
@@ -164,10 +185,16 @@ def test_linear_bottleneck_case_rejects_degenerate_shapes():
 @given(st.integers(0, 3))
 def test_duplicated_inputs_equilibrium_is_non_global(seed):
     net, f, cost, theta = duplicated_inputs_equilibrium(seed)
-    rep = ls.classify_point(f, cost, theta, tol=1e-7)
+    tol = 1e-7  # the case's θ* is the end of a DAE run: an equilibrium to ≈ 1e-7 (its docstring)
+    rep = ls.classify_point(f, cost, theta, tol=tol)
     assert rep.kind == ls.NON_GLOBAL_EQUILIBRIUM, rep.message
     # rows 0 and 1 of D coincide: rank Q(N − 1) = 3
     assert rep.rank.rank == 3 and rep.cost > 0.24  # C* ≥ (1² + 1²)/(2·4)
+    # (4.12) against the closed-form 𝒫 = projector onto {x₀ = x₁}, independent of classify_point
+    gx = cost.grad(f(theta))
+    n = np.array([1.0, -1.0, 0.0, 0.0]) / np.sqrt(2.0)
+    assert np.linalg.norm(gx - n * (n @ gx)) <= tol * np.linalg.norm(gx)
+    assert np.linalg.matrix_rank(f.jacobian(theta)) == 3
 
 
 def test_classify_rejects_bad_input():

@@ -17,6 +17,7 @@ Claims tested:
 from __future__ import annotations
 
 import numpy as np
+import problems
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,28 +28,23 @@ from subriemann.distributions import catalog
 from subriemann.distributions.frame import Distribution
 from subriemann.geometry.bundles import PullbackBundle
 
-SMOOTH = ["tanh", "sigmoid", "softplus", "sin", "silu"]
+#: the non-linear smooth activations (a linear network's V is integrable: tested apart)
+SMOOTH = tuple(a for a in problems.SMOOTH if a != "identity")
 
 
-@st.composite
-def networks(draw, q_times_n_at_least=2, activations=("tanh",)):
-    """(NetworkMap, θ) with K > QN ≥ q_times_n_at_least, small enough to be fast."""
-    M = draw(st.integers(1, 3))
-    Q = draw(st.integers(1, 3))
-    hidden = draw(st.lists(st.integers(2, 5), min_size=1, max_size=2))
-    N = draw(st.integers(1, 3))
-    seed = draw(st.integers(0, 2**31 - 1))
-    activation = draw(st.sampled_from(list(activations)))
-    mlp = sr.MLP([M, *hidden, Q], activation=activation)
-    rng = np.random.default_rng(seed)
-    f = sr.NetworkMap(mlp, rng.normal(size=(N, M)))
-    from hypothesis import assume
-
-    assume(q_times_n_at_least <= f.dim_out < mlp.K)
-    return f, mlp.init(seed)
+#: small networks, fast enough for many hypothesis examples (ranges of problems.networks)
+SMALL = dict(depth=(1, 2), width=(2, 5), input_dim=(1, 3), output_dim=(1, 3), samples=(1, 3))
+#: QN = 1: one output (Q = 1) on one sample (N = 1), up to three hidden layers
+ONE_OUTPUT = SMALL | {"depth": (1, 3), "width": (1, 5), "output_dim": (1, 1), "samples": (1, 1)}
 
 
-@given(case=networks(activations=SMOOTH))
+def small_over(activations=("tanh",)):
+    """(NetworkMap, θ) with K > QN ≥ 2 from the suite's one strategy, problems.networks."""
+    over = problems.networks(**SMALL, activations=activations, regime="over", min_outputs=2)
+    return over.map(lambda problem: (problem.f, problem.theta))
+
+
+@given(case=small_over(activations=SMOOTH))
 def test_frame_brackets_are_vertical_and_curvature_is_the_whole_bracket(case):
     """Π_V[u_i, u_j] = 0 (f-relatedness), hence |Ω|_HS = HS norm of the brackets."""
     f, theta = case
@@ -70,7 +66,7 @@ def test_frame_brackets_are_vertical_and_curvature_is_the_whole_bracket(case):
     assert rep.curvature_norm == pytest.approx(np.linalg.norm(B_orth[iu]), rel=1e-12 * kappa**2)
 
 
-@given(case=networks(activations=SMOOTH))
+@given(case=small_over(activations=SMOOTH))
 def test_jacobian_derivative_route_matches_autograd_and_central_differences(case):
     f, theta = case
     bundle = PullbackBundle(f)
@@ -92,7 +88,7 @@ def test_jacobian_derivative_route_matches_autograd_and_central_differences(case
         assert rc.is_involutive == ra.is_involutive
 
 
-@given(case=networks(activations=("tanh",)))
+@given(case=small_over(activations=("tanh",)))
 def test_small_tanh_networks_with_qn_at_least_2_are_not_involutive(case):
     """§2.4: "to our knowledge, this is not generally the case" — here it never is.
 
@@ -107,18 +103,10 @@ def test_small_tanh_networks_with_qn_at_least_2_are_not_involutive(case):
     assert not rep.is_involutive
 
 
-@given(
-    M=st.integers(1, 3),
-    hidden=st.lists(st.integers(1, 5), min_size=1, max_size=3),
-    activation=st.sampled_from(SMOOTH),
-    seed=st.integers(0, 2**31 - 1),
-)
-def test_qn_equal_1_is_always_integrable(M, hidden, activation, seed):
+@given(problem=problems.networks(**ONE_OUTPUT, activations=SMOOTH))
+def test_qn_equal_1_is_always_integrable(problem):
     """QN = 1: V is spanned by one field, [u, u] = 0, so V is involutive (§2.4)."""
-    mlp = sr.MLP([M, *hidden, 1], activation=activation)
-    rng = np.random.default_rng(seed)
-    f = sr.NetworkMap(mlp, rng.normal(size=(1, M)))
-    rep = PullbackBundle(f).distribution().frobenius_defect(mlp.init(seed))
+    rep = PullbackBundle(problem.f).distribution().frobenius_defect(problem.theta)
     assert rep.curvature_norm == 0.0 and rep.relative_defect == 0.0
     assert rep.is_involutive
 

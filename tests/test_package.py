@@ -144,3 +144,47 @@ def test_demo_runs_and_prints_K_QN_regime_and_rank(tmp_path):
     assert QN == problem["Q"] * problem["N"]
     assert regime == ("over" if K > QN else "under" if K < QN else "borderline")
     assert 0 < rank <= min(K, QN)
+
+
+# the layers whose layout issue 12 finished; the others join when their splits land
+LAYOUT_FOLDERS = ["integrate", "maps", "subriemannian", "flows"]
+
+
+@pytest.mark.parametrize("folder", LAYOUT_FOLDERS)
+def test_every_public_name_of_a_layer_is_the_object_of_its_defining_module(folder):
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module(f"subriemann.{folder}")
+    seen = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"subriemann.{folder}.{info.name}")
+        for name in getattr(module, "__all__", ()):
+            # one home per name: no two modules of a layer list the same public name
+            assert name not in seen, f"{name} is public in both {seen.get(name)} and {info.name}"
+            seen[name] = info.name
+            assert getattr(package, name) is getattr(module, name), (folder, name)
+    assert set(seen) == set(package.__all__)
+
+
+@pytest.mark.parametrize("name", ["Trajectory", "integrate", "MLP", "Activation", "NetworkMap"])
+def test_top_level_names_are_the_layers_objects(name):
+    layer = {"Trajectory": "flows", "integrate": "flows"}.get(name, "maps")
+    assert getattr(sr, name) is getattr(getattr(sr, layer), name)
+
+
+def test_a_module_over_600_lines_says_why_it_is_one_concept():
+    from pathlib import Path
+
+    root = Path(sr.__file__).parent
+    paths = list(root.rglob("*.py"))
+    long = {}
+    for path in sorted(paths):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 600:
+            docstring = text.split('"""', 2)[1] if text.lstrip().startswith('"""') else ""
+            long[str(path.relative_to(root))] = "Why one module" in docstring
+    missing = sorted(p for p, says in long.items() if not says)
+    assert not missing, f"modules over 600 lines without a 'Why one module' paragraph: {missing}"

@@ -1,4 +1,4 @@
-"""report.py: the progress bar, run records (JSON/CSV) and the figures with their theory lines."""
+"""subriemann.report: the progress bar, run records (JSON/CSV) and the figures with their theory lines."""
 
 import io
 import json
@@ -8,12 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import subriemann as sr
+from subriemann import report
 from subriemann.errors import InputError
-from subriemann.report import records as report
+from subriemann.report import canvas, records, run_figures
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -23,13 +24,13 @@ class FakeTTY(io.StringIO):
         return True
 
 
-# -- progress bar ----------------------------------------------------------------------
+# -- progress bar (tqdm.auto behind the progress(done, total) callbacks) ------------------
 def test_progress_bar_is_silent_when_stderr_is_not_a_terminal():
     stream = io.StringIO()  # isatty() is False: logs and pipes get no carriage returns
     with report.ProgressBar("work", stream=stream, delay=0.0, min_interval=0.0) as bar:
         for i in range(5):
             bar(i + 1, 5)
-    assert stream.getvalue() == ""
+    assert stream.getvalue() == "" and not bar.enabled
 
 
 def test_progress_bar_draws_on_a_terminal_and_ends_the_line():
@@ -39,7 +40,7 @@ def test_progress_bar_draws_on_a_terminal_and_ends_the_line():
             bar(i + 1, 4)
     text = stream.getvalue()
     assert text.startswith("\r") and text.endswith("\n")
-    assert "work [" in text and "100%" in text and "4/4" in text
+    assert "work:" in text and "100%" in text and "4/4" in text
 
 
 def test_progress_bar_stays_silent_for_work_shorter_than_its_delay():
@@ -58,18 +59,22 @@ def test_quiet_switches_the_bar_off_even_on_a_terminal():
 
 
 @given(done=st.floats(0, 1e6), total=st.floats(1e-3, 1e6))
+@example(done=2.225073858507203e-309, total=6744.0)  # subnormal: tqdm's ETA overflowed
 def test_progress_bar_fraction_is_clipped_to_0_100_percent(done, total):
     bar = report.ProgressBar("s", enabled=False)
     bar(done, total)
-    percent = int(bar.render().split("]")[1].split("%")[0])
-    assert percent == round(100 * min(done / total, 1.0))
+    # fractions below 1e-200 are shown as 0 (ProgressBar.update says why)
+    assert bar.fraction == (0.0 if done < 1e-200 * total else min(done / total, 1.0))
+    assert f"{100 * bar.fraction:3.0f}%" in bar.render()
 
 
 def test_progress_bar_accepts_flow_time_as_progress():
-    # integrate() reports progress(s, s_end) with float flow times
+    # integrate() reports progress(s, s_end) with float flow times; counts stay integers
     bar = report.ProgressBar("flow", enabled=False)
     bar(12.5, 50.0)
-    assert "25%" in bar.render() and "/" not in bar.render().split("]")[1]
+    assert "25%" in bar.render() and "12.5/50" in bar.render()
+    bar(3, 10)
+    assert "3/10" in bar.render()
 
 
 # -- records -----------------------------------------------------------------------------
@@ -111,19 +116,43 @@ def test_read_json_names_missing_and_broken_files(tmp_path):
         report.read_json(bad)
 
 
-def test_csv_has_provenance_comments_and_columns(tmp_path):
+def test_csv_loads_in_pandas_as_is_with_metadata_in_a_sidecar(tmp_path):
+    pandas = pytest.importorskip("pandas")
     path = report.write_csv(
         tmp_path / "t.csv",
         {"K": np.array([10, 20]), "sigma_min": np.array([0.5, np.nan])},
-        comments={"version": sr.__version__, "config": {"seed": 1}},
+        metadata={"version": sr.__version__, "config": {"seed": 1}},
     )
     lines = path.read_text().splitlines()
-    assert lines[0] == f'# version: "{sr.__version__}"'
-    assert lines[1] == '# config: {"seed": 1}'
-    assert lines[2] == "K,sigma_min"
-    assert lines[3] == "10,0.5" and lines[4] == "20,"
+    assert lines == ["K,sigma_min", "10,0.5", "20,"]  # no comment lines
+    frame = pandas.read_csv(path)
+    assert list(frame.columns) == ["K", "sigma_min"] and frame["K"].tolist() == [10, 20]
+    assert frame["sigma_min"][0] == 0.5 and np.isnan(frame["sigma_min"][1])
+    sidecar = report.read_json(report.csv_metadata_path(path))
+    assert sidecar["csv"] == "t.csv" and sidecar["columns"] == ["K", "sigma_min"]
+    assert sidecar["version"] == sr.__version__ and sidecar["config"] == {"seed": 1}
+    assert sidecar["environment"]["subriemann"] == sr.__version__
+    assert report.csv_metadata_path(path).name == "t.csv.json"
     with pytest.raises(InputError, match="equal lengths"):
         report.write_csv(tmp_path / "u.csv", {"a": [1, 2], "b": [1]})
+
+
+def test_record_environment_says_which_code_ran():
+    env = report.provenance()
+    assert env["jacobian_assembly"] == sr.maps.network.ASSEMBLY in ("c", "numpy")
+    assert env["blas"]["source"] in ("threadpoolctl", "numpy.show_config")
+    commit = env["git_commit"]
+    assert commit is None or re.fullmatch(r"[0-9a-f]{40,64}", commit)
+
+
+def test_git_commit_is_none_without_git(tmp_path):
+    # no git on PATH: the record is still written, with git_commit null
+    code = "import subriemann.report as r; print(r.provenance()['git_commit'])"
+    env = {"PATH": str(tmp_path), "OPENBLAS_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "None", out.stderr
 
 
 def test_format_table_aligns_columns():
@@ -142,13 +171,13 @@ def test_format_table_aligns_columns():
 def captured(monkeypatch):
     """Capture the matplotlib Figure a plot function saves (and still write the PNG)."""
     figures = []
-    save = report.save_figure
+    save = canvas.save_figure
 
     def keep(fig, path, **kwargs):
         figures.append(fig)
         return save(fig, path, **kwargs)
 
-    monkeypatch.setattr(report, "save_figure", keep)
+    monkeypatch.setattr(run_figures, "save_figure", keep)
     return figures
 
 
@@ -176,12 +205,21 @@ def test_cost_law_figure_draws_the_law_eps_and_stopping_time(tmp_path, captured)
     xs, ys = law[0].get_data()
     np.testing.assert_allclose(ys, C0 * np.exp(-2 * xs / N), rtol=1e-12)
     assert xs[-1] == pytest.approx(s_eps)  # the line reaches the stopping time
-    hlines = [line for line in ax.get_lines() if line.get_label().startswith("ε")]
+    hlines = [line for line in ax.get_lines() if line.get_label().startswith("target ε")]
     assert hlines and hlines[0].get_ydata()[0] == eps
-    # an orbit on the law (up to 1e-13) has a deviation curve at 1e-13 (log axis, so > 0)
+    # an orbit on the law (up to 1e-13) has a deviation curve at 1e-13 (log axis, so > 0);
+    # the standard flow has no a-priori law, so no deviation curve
     dev = {line.get_label(): line.get_ydata() for line in ax_dev.get_lines()}
     np.testing.assert_allclose(dev["adapted vs law (2.6)"], 1e-13, rtol=1e-2)
-    assert np.nanmax(dev["standard vs law (2.6)"]) > 1.0
+    assert not any(label.startswith("standard") for label in dev)
+
+
+def test_cost_law_figure_rejects_an_unknown_law_or_a_missing_prediction():
+    s = np.linspace(0, 1, 3)
+    with pytest.raises(InputError, match="must be one of"):
+        report.cost_law_figure({"a": (s, s + 1)}, 1.0, 2, laws={"a": "newton"})
+    with pytest.raises(InputError, match="no prediction curve"):
+        report.cost_law_figure({"a": (s, s + 1)}, 1.0, 2, laws={"a": "limit"})
 
 
 def test_trapping_figure_shows_the_singular_value_band(tmp_path, captured):
@@ -195,8 +233,9 @@ def test_trapping_figure_shows_the_singular_value_band(tmp_path, captured):
     )
     assert _is_png(path)
     ax = captured[0].axes[0]
-    assert "ε(θ)" in ax.get_ylabel() and ax.get_xlabel() == "flow time s"
-    assert any("σ_min" in c.get_label() for c in ax.collections)
+    assert "trapping ratio" in ax.get_ylabel() and ax.get_xlabel() == "flow time s"
+    assert any(c.get_label().startswith("bounds of the ratio") for c in ax.collections)
+    assert any(r"\sigma_{\min}" in line.get_label() for line in ax.get_lines())
 
 
 def test_sigma_min_frobenius_and_growth_figures_are_labelled(tmp_path, captured):
@@ -247,8 +286,9 @@ def test_plot_module_never_uses_pyplot():
     # Agg canvas on Figure objects: no screen, no global state (safe in workers and tests)
     import inspect
 
-    source = inspect.getsource(report)
-    assert "import matplotlib.pyplot" not in source and "plt." not in source
+    for module in (canvas, run_figures):
+        source = inspect.getsource(module)
+        assert "import matplotlib.pyplot" not in source and "plt." not in source
 
 
 # -- atomic writes ----------------------------------------------------------------------
@@ -279,7 +319,7 @@ def test_a_record_write_cut_by_a_full_disk_leaves_the_old_record(tmp_path):
     before = path.read_bytes()
     script = f"""
 import resource, signal
-from subriemann.report import records as report
+from subriemann import report
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
 resource.setrlimit(resource.RLIMIT_FSIZE, (64, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 try:
@@ -316,7 +356,7 @@ def test_csv_and_figures_are_written_atomically(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="drawing failed"):
         report.plot_growth_vector([2, 3], 3, png)
     assert png.read_bytes() == old_png
-    monkeypatch.setattr(report, "_csv_cell", lambda v: 1 / 0)
+    monkeypatch.setattr(records, "_csv_cell", lambda v: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         report.write_csv(csv_path, [{"a": 2}])
     assert csv_path.read_bytes() == old_csv

@@ -38,7 +38,7 @@ from subriemann.distributions.frame import Distribution
 from subriemann.errors import InputError, NonFiniteError, NumericalError, ShapeError
 from subriemann.geometry.bundles import PullbackBundle
 from subriemann.linalg import numerical_rank
-from subriemann.maps.network import ACTIVATIONS
+from subriemann.maps import ACTIVATIONS
 from subriemann.maps.smooth import AutodiffMap, LinearMap
 
 # autograd warns when a derivative is identically zero (identity activation: σ″ = 0)
@@ -516,7 +516,7 @@ def test_cancellation_rule_gets_small_curvatures_right(eps, monkeypatch):
     reports = {}
     for name, threshold in (("default", None), ("explicit", 1.0), ("downdate", 0.0)):
         if threshold is not None:
-            monkeypatch.setattr(frobenius, "_CANCELLATION", threshold)
+            monkeypatch.setattr(frobenius, "CANCELLATION_THRESHOLD", threshold)
         dist = _terms_distribution(E, t)
         reports[name] = dist.frobenius_defect(p)
         if name == "explicit":
@@ -597,6 +597,28 @@ def test_wrong_basis_shape_raises_shape_error():
         dist.frobenius_defect(np.zeros(_DIM))
 
 
+@pytest.mark.parametrize("eps", [1.0, 1e-6])
+def test_cancellation_keyword_is_the_public_threshold(eps):
+    """curvature_from_terms(cancellation=c) is the rule of CANCELLATION_THRESHOLD = c."""
+    E, t, pairs = _terms_with_known_curvature(eps)
+    p = np.zeros(_DIM)
+    report = numerical_rank(np.ones(E.shape[1]), E.shape)
+
+    def terms(_p):
+        return E, report, t, E.shape[1]
+
+    exact = float(np.linalg.norm(pairs))
+    _, d_norm = _independent_norm(E, t)
+    for c in (0.0, frobenius.CANCELLATION_THRESHOLD, 1.0):
+        norm = frobenius.curvature_from_terms(p, terms, cancellation=c).curvature_norm
+        if c > 0 or eps == 1.0:  # the explicit branch, or no cancellation to lose digits to
+            # the same error model as test_cancellation_rule_gets_small_curvatures_right
+            assert norm == pytest.approx(exact, rel=1e-9, abs=1e-14 * d_norm)
+    for bad in (-0.1, 1.5, np.nan):
+        with pytest.raises(InputError, match="cancellation"):
+            frobenius.curvature_from_terms(p, terms, cancellation=bad)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.parametrize("as_blocks", [False, True])
 def test_non_finite_terms_raise_numerical_error(bad, as_blocks):
@@ -612,9 +634,11 @@ def test_non_finite_terms_raise_numerical_error(bad, as_blocks):
 # 10. The scratch pool
 # --------------------------------------------------------------------------
 @pytest.fixture
-def fresh_pool(monkeypatch):
-    monkeypatch.setattr(scratch, "_pool", [])
-    return scratch._pool
+def fresh_pool():
+    # the pool is process state: start empty, and leave it empty for the next test
+    scratch.clear_pool()
+    yield
+    scratch.clear_pool()
 
 
 def test_nested_borrowers_get_distinct_workspaces(fresh_pool):
@@ -622,7 +646,8 @@ def test_nested_borrowers_get_distinct_workspaces(fresh_pool):
         assert outer is not inner
         a, b = outer.get("x", (3, 4)), inner.get("x", (3, 4))
         assert not np.shares_memory(a, b)
-    assert len(fresh_pool) == 2
+    assert scratch.pool_stats()["kept"] == 2
+    assert {id(w) for w in scratch.pooled()} == {id(outer), id(inner)}
 
 
 def test_a_returned_workspace_is_reused(fresh_pool):
@@ -639,19 +664,26 @@ def test_a_returned_workspace_is_reused(fresh_pool):
 
 
 def test_oversized_workspaces_and_surplus_are_not_kept(fresh_pool, monkeypatch):
-    monkeypatch.setattr(scratch, "_POOL_MAX_BYTES", 800)
+    monkeypatch.setattr(scratch, "POOL_MAX_BYTES", 800)
     with scratch.borrow() as big:
         big.get("x", (101,))  # 808 bytes > cap
-    assert fresh_pool == []
+    assert scratch.pooled() == ()
     with scratch.borrow() as again:
         assert again is not big
         again.get("x", (100,))  # exactly the cap: kept
-    assert fresh_pool == [again]
-    # at most _POOL_SIZE workspaces are kept
-    fresh_pool.clear()
+    assert scratch.pooled() == (again,)
+    assert scratch.pool_stats() == {
+        "kept": 1,
+        "capacity": scratch.POOL_SIZE,
+        "max_bytes": 800,
+        "bytes": 800,
+    }
+    # at most POOL_SIZE workspaces are kept
+    scratch.clear_pool()
     lent = []
     with scratch.borrow() as w0, scratch.borrow() as w1, scratch.borrow() as w2:
         with scratch.borrow() as w3, scratch.borrow() as w4, scratch.borrow() as w5:
             lent = [w0, w1, w2, w3, w4, w5]
     assert len({id(w) for w in lent}) == 6
-    assert len(fresh_pool) == scratch._POOL_SIZE
+    assert scratch.pool_stats()["kept"] == scratch.POOL_SIZE
+    assert {id(w) for w in scratch.pooled()} <= {id(w) for w in lent}

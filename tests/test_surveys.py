@@ -1,5 +1,7 @@
-"""Surveys: Prop. 2.2 on random networks, Bingham's test of the e_j (2.12), the Frobenius
-survey, and the execution contract (identical tables on every backend, resumable files).
+"""Surveys: Prop. 2.2 on random networks (its hypothesis checked structurally), Bingham's
+statistic of the e_j (2.12), the Frobenius survey, and the execution contract (identical
+tables on every backend, seeds that depend on the architecture not its position, resumable
+files, figures that draw each point's own tolerance).
 """
 
 import json
@@ -11,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import subriemann as sr
+import subriemann.diagnostics as dg
 from subriemann.diagnostics import surveys as sv
 
 ARCHS = ["2-1-2", "2-3-2", "2-8-2"]  # with N = 4: K/QN = 0.875, 1.6, 5.25
@@ -133,7 +136,7 @@ def test_dask_local_cluster_gives_identical_table(serial_rank):
 
 
 def test_tasks_do_not_depend_on_the_other_tasks(serial_rank):
-    """Seeds come from (base seed, architecture index, seed index): a sub-survey agrees."""
+    """Seeds come from (base seed, architecture, seed index): a sub-survey of seeds agrees."""
     sub = sv.run_rank_survey(ARCHS, seeds=[3, 4], n_samples=4, base_seed=7)
     strip = ("task_id",)
     by_key = {(r["arch_index"], r["seed_index"]): r for r in serial_rank.rows}
@@ -233,6 +236,10 @@ def test_frobenius_survey_plot_and_summary(tmp_path):
     res = sv.run_frobenius_survey(["1-2-1", "2-3-1"], seeds=3, n_samples=[1, 3])
     summary = res.summary()["architectures"]
     assert summary[0]["involutive_fraction"] == 1.0 and summary[1]["involutive_fraction"] == 0.0
+    assert summary[1]["not_involutive_fraction"] == 1.0
+    for e in summary:  # the three verdicts partition the networks
+        total = e["involutive_fraction"] + e["not_involutive_fraction"] + e["inconclusive_fraction"]
+        assert total == pytest.approx(1.0)
     assert res.plot(tmp_path / "frob.png").stat().st_size > 5_000
 
 
@@ -264,9 +271,10 @@ def test_survey_names_stay_importable_from_surveys_and_the_folder():
         "surveys",
         "survey_tasks",
         "statistics",
+        "orbit_survey",
         "backends",
         "survey_store",
-        "survey_figures",
+        "survey_summaries",
     )
     names = []
     for module_name in modules:
@@ -275,6 +283,14 @@ def test_survey_names_stay_importable_from_surveys_and_the_folder():
         for name in module.__all__:
             assert getattr(diagnostics, name) is getattr(module, name)
     assert len(names) == len(set(names)), "a name is listed in two modules' __all__"
+    # the figures live in the report layer (figures belong to it), re-exported by its folder
+    import subriemann.report as report
+    from subriemann.report import survey_figures
+
+    for name in survey_figures.__all__:
+        assert getattr(report, name) is getattr(survey_figures, name)
+    with pytest.raises(ImportError):
+        importlib.import_module("subriemann.diagnostics.survey_figures")
     # what surveys exported before the split (the CLI and the docs use these)
     for name in (
         "SurveyTask", "SurveyResult", "parse_architecture", "architectures_for_ratios",
@@ -431,6 +447,7 @@ def test_dask_tasks_use_one_blas_thread_when_the_parent_uses_two():
     pytest.importorskip("threadpoolctl")
     script = """
 import json, threadpoolctl, distributed
+import subriemann.diagnostics as dg
 from subriemann.diagnostics import surveys as sv
 
 def blas_threads():
@@ -455,3 +472,166 @@ print(json.dumps({"tasks": [r["blas_threads"] for r in res.rows], "after": blas_
     assert result.returncode == 0, result.stderr[-2000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen == {"tasks": [1, 1, 1], "after": 2}  # restored for the caller afterwards
+
+
+# -- reproducible seeds: the architecture, not its position ----------------------------------
+def test_architecture_key_is_a_stable_hash_of_the_spec():
+    """SHA-256 of "2-8-3", first 8 bytes big-endian, computed here with hashlib directly."""
+    import hashlib
+
+    expected = int.from_bytes(hashlib.sha256(b"2-8-3").digest()[:8], "big")
+    assert dg.architecture_key("2-8-3") == dg.architecture_key([2, 8, 3]) == expected
+    assert dg.architecture_key("2,8,3") == expected  # one spec, whatever its spelling
+    assert dg.architecture_key("2-8-2") != expected
+
+
+POSITIONAL = {"task_id", "arch_index"}  # where a row sits in its survey, not what it measured
+
+
+@pytest.mark.parametrize("kind", ["rank", "frobenius"])
+def test_a_survey_of_one_architecture_reproduces_the_full_surveys_rows_bitwise(kind):
+    archs = ["1-2-1", "2-3-1", "1-3-2"] if kind == "frobenius" else ARCHS
+    run = sv.run_rank_survey if kind == "rank" else sv.run_frobenius_survey
+    full = run(archs, seeds=3, n_samples=[1, 3, 2], base_seed=11)
+    alone = run([archs[1]], seeds=3, n_samples=3, base_seed=11)
+    middle = [r for r in full.rows if r["layers"] == archs[1]]
+    assert len(middle) == len(alone.rows) == 3
+    for a, b in zip(middle, alone.rows, strict=True):
+        assert set(a) - POSITIONAL == set(b) - POSITIONAL
+        # == on floats: bitwise (same process, same BLAS)
+        assert {k: v for k, v in a.items() if k not in POSITIONAL} == {
+            k: v for k, v in b.items() if k not in POSITIONAL
+        }
+    # and the order of the architectures does not matter either
+    shuffled = run(archs[::-1], seeds=3, n_samples=[2, 3, 1], base_seed=11)
+    key = lambda r: (r["layers"], r["seed_index"])  # noqa: E731
+    strip = lambda r: {k: v for k, v in r.items() if k not in POSITIONAL}  # noqa: E731
+    assert sorted(map(strip, shuffled.rows), key=key) == sorted(map(strip, full.rows), key=key)
+
+
+def test_an_old_seeding_survey_file_is_refused_on_resume(tmp_path):
+    """A file whose header lacks the seed key was made with positional seeds: never mixed."""
+    out = tmp_path / "rank.jsonl"
+    sv.run_rank_survey(["2-3-2"], seeds=2, n_samples=3, out=out)
+    header, *rows = out.read_text().splitlines()
+    old = json.loads(header)
+    del old["header"]["config"]["seed_key"]
+    out.write_text(json.dumps(old) + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(sr.InputError, match="different survey"):
+        sv.run_rank_survey(["2-3-2"], seeds=2, n_samples=3, out=out)
+
+
+# -- Prop. 2.2's hypothesis, structurally -------------------------------------------------------
+def hand_layout(layers):
+    """Column indices of the output biases and output weights of an MLP, from the layout
+    W1 (row-major), b1, ..., W_{L+1} (Q × M_L, row-major), b_{L+1} counted here by hand."""
+    sizes = [m * n + m for n, m in zip(layers[:-1], layers[1:], strict=True)]
+    K = sum(sizes)
+    Q, ML = layers[-1], layers[-2]
+    bias = list(range(K - Q, K))
+    weights = list(range(K - Q - Q * ML, K - Q))
+    return K, bias, weights
+
+
+@pytest.mark.parametrize("layers", [[2, 3, 2], [1, 4, 3], [2, 3, 2, 2], [3, 5, 1]])
+def test_structural_checks_find_the_output_biases_and_the_zero_pattern(layers):
+    N = 4
+    net = sr.MLP(layers)
+    f = sr.NetworkMap(net, np.random.default_rng(0).normal(size=(N, net.M)))
+    D, D2 = f.jacobian(net.init(seed=1)), f.jacobian(net.init(seed=2))
+    K, bias, weights = hand_layout(layers)
+    Q = layers[-1]
+    assert D.shape == (Q * N, K)
+    st_ = dg.column_structure(D, D2)
+    assert st_["atom_columns"] == bias  # ∂x/∂b_{L+1,q} = e_q ⊗ 1_N: θ-independent
+    assert st_["atom_rank"] == Q
+    # ∂x_{q'}/∂W_{L+1}[q, i] = 0 for q' ≠ q: each output weight column lives on N of QN rows
+    assert st_["sparse_columns"] == (weights if Q > 1 else [])
+    if Q > 1:
+        assert st_["sparse_support_max"] == N
+        out_layer = D[:, weights + bias]
+        assert np.count_nonzero(out_layer == 0) == (Q - 1) * N * len(weights + bias)
+        if Q == 2:  # half of the output-layer entries are exactly zero
+            assert np.count_nonzero(out_layer == 0) * 2 == out_layer.size
+    zeros = (Q - 1) * N * (len(weights) + len(bias))
+    assert st_["exact_zero_fraction"] == zeros / D.size
+
+
+def test_structural_checks_on_matrices_built_by_hand():
+    rng = np.random.default_rng(3)
+    A, B = rng.normal(size=(4, 6)), rng.normal(size=(4, 6))
+    A[:, 1] = B[:, 1] = [1.0, 0.0, 1.0, 0.0]  # an atom
+    A[2, 4] = B[2, 4] = 0.0  # a structural zero
+    A[0, 5] = 0.0  # a zero at one point only: not structural
+    out = dg.column_structure(A, B)
+    assert out["atom_columns"] == [1] and out["sparse_columns"] == [4]
+    assert out["sparse_support_max"] == 3 and out["exact_zero_fraction"] == 3 / 24
+    assert out["generic_rank"] == 4 and out["generic_full_rank"]
+    with pytest.raises(sr.InputError):
+        dg.column_structure(A, B[:, :5])
+
+
+def test_rank_survey_reports_the_structure_and_the_rank_tolerance(serial_rank):
+    for r in serial_rank.rows:
+        layers = [int(m) for m in r["layers"].split("-")]
+        _, bias, weights = hand_layout(layers)
+        assert r["n_atoms"] == len(bias) == r["atom_rank"]
+        assert r["n_sparse"] == len(weights) and r["sparse_support_max"] == r["N"]
+        # numpy's rank rule: σ_max · max(QN, K) · eps
+        assert r["rank_tolerance"] == pytest.approx(
+            r["sigma_max"] * max(r["QN"], r["K"]) * np.finfo(float).eps, rel=1e-12
+        )
+    summary = serial_rank.summary()["architectures"]
+    assert all(e["n_atoms"] == 2 and e["atom_rank"] == 2 for e in summary)
+    assert "bingham_reject_fraction" not in summary[0]  # descriptive only, never a verdict
+
+
+# -- figures: each point's own tolerance, and an inconclusive class ----------------------------
+def scatter_labels(fig):
+    return {c.get_label(): c for ax in fig.axes for c in ax.collections if c.get_label()}
+
+
+def test_frobenius_figure_draws_three_classes_and_each_points_tolerance():
+    from subriemann.report import survey_figure
+
+    rows = [
+        {"task_id": 0, "arch_index": 0, "layers": "1-3-1", "N": 3, "K": 10, "QN": 3, "ratio": 10 / 3,
+         "relative_defect": 0.4, "tolerance": 1e-9, "is_involutive": False, "conclusive": True},
+        {"task_id": 1, "arch_index": 1, "layers": "1-1-1", "N": 4, "K": 4, "QN": 4, "ratio": 1.0,
+         "relative_defect": 1e-16, "tolerance": 1e-6, "is_involutive": True, "conclusive": True},
+        {"task_id": 2, "arch_index": 2, "layers": "2-128-3", "N": 2, "K": 771, "QN": 6,
+         "ratio": 128.5, "relative_defect": 0.38, "tolerance": 0.57, "is_involutive": True,
+         "conclusive": False},
+    ]  # fmt: skip
+    for r in rows:
+        r["error"] = None
+    res = sv.SurveyResult("frobenius", {}, rows)
+    fig = survey_figure(res)
+    artists = scatter_labels(fig)
+    assert {"involutive", "not involutive", "inconclusive", "each point's tolerance"} <= set(
+        artists
+    )
+    # the 2-128-3 network (defect 0.38 against tolerance 0.57) is inconclusive, not involutive
+    np.testing.assert_array_equal(artists["inconclusive"].get_offsets(), [[128.5, 0.38]])
+    np.testing.assert_array_equal(artists["involutive"].get_offsets(), [[1.0, 1e-16]])
+    tol = np.asarray(artists["each point's tolerance"].get_offsets())
+    np.testing.assert_array_equal(tol, [[r["ratio"], r["tolerance"]] for r in rows])
+    summary = res.summary()["architectures"]
+    assert [e["inconclusive_fraction"] for e in summary] == [0.0, 0.0, 1.0]
+    assert [e["involutive_fraction"] for e in summary] == [0.0, 1.0, 0.0]
+    header, table = res.table()
+    assert header[6:9] == ("involutive", "not involutive", "inconclusive")
+    assert table[2][6:9] == ("0.00", "0.00", "1.00")
+
+
+def test_rank_figure_draws_each_networks_rank_tolerance(serial_rank):
+    from subriemann.report import survey_figure
+
+    fig = survey_figure(serial_rank)
+    artists = scatter_labels(fig)
+    tol = np.asarray(artists["its rank tolerance"].get_offsets())
+    np.testing.assert_array_equal(
+        tol, [[r["ratio"], r["rank_tolerance"]] for r in serial_rank.rows]
+    )
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any("descriptive" in t for t in titles)  # Bingham's S/dof is not a test of Prop. 2.2

@@ -32,10 +32,12 @@ def test_stopping_time_inverts_cost_law(eps, C0, N):
     s = stopping_time(eps, C0, N)
     assert s >= 0.0
     if C0 > eps:
-        # a few ulps of log/exp each way
+        # a few ulps of log/exp each way; the law written out, not the package's cost_law
+        assert C0 * np.exp(-2.0 * s / N) == pytest.approx(eps, rel=1e-12)
+        assert C0 * np.exp(-2.0 * 0.999 * s / N) > eps
         assert cost_law(s, C0, N) == pytest.approx(eps, rel=1e-12)
-        assert cost_law(0.999 * s, C0, N) > eps
     else:
+        # (2.17): s = 0 is already in the set; (2.18) as printed would be negative
         assert s == 0.0
 
 
@@ -47,6 +49,10 @@ def test_cost_law_is_quadratic_in_residual_law(C0, N, s):
     r0 *= np.sqrt(2 * N * C0) / np.linalg.norm(r0)
     y = rng.normal(size=6)
     r = residual_law(s, y + r0, y, N)
+    # both laws against their closed forms (1.13), (1.14) written out, then against each other
+    x0 = y + r0
+    np.testing.assert_allclose(r, np.exp(-s / N) * (x0 - y), rtol=1e-12, atol=0)
+    assert cost_law(s, C0, N) == pytest.approx(C0 * np.exp(-2.0 * s / N), rel=1e-12, abs=1e-300)
     # forming x0 = y + r0 and subtracting y again costs eps·|y|/|r0| relative
     rel = 1e-12 + 8 * np.finfo(float).eps * np.linalg.norm(y) / np.linalg.norm(r0)
     assert r @ r / (2 * N) == pytest.approx(cost_law(s, C0, N), rel=rel, abs=1e-300)

@@ -182,3 +182,71 @@ def svd_zero_tol(shape, sigma_max: float, k: float = 4.0) -> float:
     σ_min ~ 1e-3·σ_max or more for the suite's random problems.
     """
     return k * max(shape) * EPS * sigma_max
+
+
+def output_exact_cost_tol(residual_norm, N: int, rtol: float, atol: float, k: float = 2.0):
+    """Bound on |C(x(s)) − C_law(s)| along an output-exact orbit, shape of ``residual_norm``.
+
+    Model: the output-exact integrator's corrector promises, at every accepted
+    step, |f(θ) − x_law(s)| ≤ tol = atol + rtol·|x_law(s) − y_ω|
+    (subriemann/flows/output_exact.py), with x_law the exact output-layer flow
+    (1.13).  With r = x_law − y_ω and the computed x = x_law + δ, |δ| ≤ tol,
+
+        |C(x) − C(x_law)| = |r·δ/N + |δ|²/(2N)| ≤ tol·(|r| + tol/2)/N,
+
+    and forming C rounds by :func:`cost_uncertainty` on top (≤ (QN + 2)·EPS·C,
+    here folded into k).  k = 2 covers the corrector's landing slack near the
+    stopping time and that rounding.  Two routes that both keep the promise
+    differ by at most twice this.  A wrong route (another direction than −D⁺∇ₓC)
+    leaves the law by O(Δs/N) relative per step, orders of magnitude more.
+    """
+    r = np.asarray(residual_norm, dtype=float)
+    tol = atol + rtol * r
+    return k * (tol * (r + 0.5 * tol) / N + 4.0 * EPS * r**2 / (2.0 * N))
+
+
+def gram_singular_value_tol(n: int, sigma_max: float, sigma_min: float, k: float = 4.0) -> float:
+    """|σ̃ − σ| for a singular value of D recovered as √λ of the computed Gram matrix Θ = DDᵀ (n×n).
+
+    Model: forming Θ and its symmetric eigensolve are backward stable, so the
+    computed λ_i are exact for Θ + E with |E| ≤ c·n·EPS·|Θ| = c·n·EPS·σ_max²
+    and (Weyl) |Δλ| ≤ c·n·EPS·σ_max²; then σ = √λ has |Δσ| ≤ |Δλ|/(2σ) to
+    first order (valid while σ² ≫ |Δλ|, i.e. σ/σ_max ≫ √(n·EPS)).  Relative to
+    σ this is EPS·n·cond², the squaring of the condition number that the
+    kernel route's documentation states.  k = 4 covers the constants c of the
+    Gram product and of the eigensolve.
+    """
+    return k * n * EPS * sigma_max**2 / (2.0 * sigma_min)
+
+
+def finite_difference_slope_tol(s, values, N: int, value_error: float = 0.0, k: float = 4.0):
+    """|C + (N/2)·Ĉ′ − (C + (N/2)·C′)| at each sample, Ĉ′ = ``np.gradient(values, s, edge_order=2)``.
+
+    Model: at an interior sample with spacings h₁ = s_i − s_{i−1}, h₂ = s_{i+1} − s_i,
+    numpy's non-uniform three-point slope a·C_{i−1} + b·C_i + c·C_{i+1}
+    (a = −h₂/(h₁(h₁+h₂)), b = (h₂−h₁)/(h₁h₂), c = h₁/(h₂(h₁+h₂))) is exact for
+    quadratics and has truncation error (h₁h₂/6)·|C‴(ξ)| (Taylor expansion to
+    third order).  |C‴| near s_i is estimated by 6·|C[s_j, …, s_{j+3}]|, the
+    third divided differences of the data over the windows that contain s_i
+    (C[x₀..x₃] = C‴(ξ)/6); k = 4 covers that this is C‴ at a nearby point, not
+    the maximum.  Errors ``value_error`` in the values themselves (an ODE
+    solution's global error, :func:`ode_global_error`) reach the slope through
+    the weights, (|a| + |b| + |c|)·value_error, and the value term directly.
+    Both are scaled by N/2 as in C + (N/2)C′ ((5.12) with (5.7)).  The end
+    samples use numpy's one-sided formulas, which this model does not cover:
+    their entries are inf.
+    """
+    s, v = np.asarray(s, dtype=float), np.asarray(values, dtype=float)
+    h = np.diff(s)
+    d1 = np.diff(v) / h
+    d2 = np.diff(d1) / (s[2:] - s[:-2])
+    d3 = np.abs(np.diff(d2) / (s[3:] - s[:-3]))  # window j covers samples j .. j+3
+    out = np.full(s.shape, np.inf)
+    for i in range(1, len(s) - 1):
+        h1, h2 = h[i - 1], h[i]
+        windows = d3[max(0, i - 2) : min(len(d3), i + 1)]
+        third = 6.0 * (float(np.max(windows)) if windows.size else 0.0)
+        weights = h2 / (h1 * (h1 + h2)) + abs(h2 - h1) / (h1 * h2) + h1 / (h2 * (h1 + h2))
+        truncation = k * h1 * h2 / 6.0 * third
+        out[i] = 0.5 * N * (truncation + weights * value_error) + value_error
+    return out

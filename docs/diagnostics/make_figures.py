@@ -5,10 +5,14 @@ Every number drawn is computed by the package (``subriemann.diagnostics.landscap
 (``trapping_case``, ``linear_bottleneck_case``, ...); the trapping and escape
 figures come from ``examples/trapping_and_escape.py``.  Run from the repository root::
 
-    python docs/diagnostics/make_figures.py
+    python docs/diagnostics/make_figures.py                  # everything
+    python docs/diagnostics/make_figures.py orbit_survey     # one survey's figure and table
 
-Takes well under a minute; the PNGs drawn here are kept small (80 dpi), the survey
-figures are the package's own (``SurveyResult.plot``).
+The survey figures are the package's own (``SurveyResult.plot``) and the survey tables
+are made here and written into their pages (rank_survey.md, orbit_survey.md,
+integrability_survey.md) between ``<!-- table: NAME -->`` markers: never pasted by hand.
+Takes a few minutes on two cores (the orbit survey integrates 100 orbits); the other
+PNGs drawn here are kept small (80 dpi).
 """
 
 from __future__ import annotations
@@ -24,11 +28,62 @@ import subriemann as sr
 from subriemann.diagnostics import cases
 from subriemann.diagnostics import landscape as ls
 from subriemann.diagnostics import surveys as sv
-from subriemann.report.records import save_figure
+from subriemann.report import save_figure
 
 HERE = Path(__file__).resolve().parent
 FIGURES = HERE / "figures"
 ROOT = HERE.parent.parent
+
+
+# -- the survey pages: each table is made here and written into its page between markers -----
+#: The docs' surveys.  Each is also one CLI command (in its page), which prints the same table.
+SURVEYS = {
+    "rank_survey": lambda: sv.run_rank_survey(
+        ratios=[0.5, 0.8, 1.0, 1.2, 1.5, 2, 4, 8], seeds=30, n_samples=10, base_seed=0, n_jobs=2
+    ),
+    "orbit_survey": lambda: sv.run_orbit_survey(
+        ratios=ORBIT_RATIOS, depth=[1, 2], seeds=10, n_samples=10, base_seed=0, n_jobs=2
+    ),
+    "integrability_survey": lambda: sv.run_frobenius_survey(
+        FROBENIUS_ARCHITECTURES, seeds=10, n_samples=FROBENIUS_SAMPLES, base_seed=0, n_jobs=2
+    ),
+}
+ORBIT_RATIOS = [1.1, 2, 4, 16, 100]
+FROBENIUS_ARCHITECTURES = ["1-2-1", "1-1-1", "1-3-1", "2-3-1", "2-4-2", "2-8-2", "3-8-2"]
+FROBENIUS_SAMPLES = [1, 4, 3, 3, 2, 3, 4]
+
+
+def markdown_table(result) -> str:
+    """The survey's summary table (``SurveyResult.table``, as the CLI prints it) in Markdown."""
+    header, rows = result.table()
+
+    def line(cells):  # a "|" inside a cell (|θ|) would end it
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    lines = [line(header), "|" + " --- |" * len(header), *map(line, rows)]
+    return "\n".join(lines)
+
+
+def table_block(text: str, name: str) -> str:
+    """The generated table between the page's markers ``<!-- table: NAME -->`` and its end."""
+    begin, end = f"<!-- table: {name} -->", f"<!-- end table: {name} -->"
+    if text.count(begin) != 1 or text.count(end) != 1:
+        raise SystemExit(f"page must contain one {begin!r} and one {end!r}")
+    return text[text.index(begin) + len(begin) : text.index(end)].strip()
+
+
+def write_table(page: Path, name: str, result) -> Path:
+    """Replace the table between the markers of ``page`` by the one the survey made."""
+    text = page.read_text(encoding="utf-8")
+    old = table_block(text, name)
+    new = markdown_table(result)
+    text = (
+        text.replace(old, new, 1)
+        if old
+        else text.replace(f"<!-- table: {name} -->", f"<!-- table: {name} -->\n{new}", 1)
+    )
+    page.write_text(text, encoding="utf-8")
+    return page
 
 
 def load_example():
@@ -127,8 +182,23 @@ def critical_manifold_figure(example, path):
     return path, reports
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    """All figures and tables; with survey names (e.g. ``orbit_survey``) only those surveys."""
+    names = list(sys.argv[1:] if argv is None else argv)
+    unknown = sorted(set(names) - set(SURVEYS))
+    if unknown:
+        raise SystemExit(f"unknown survey(s) {unknown}; expected some of {sorted(SURVEYS)}")
     FIGURES.mkdir(parents=True, exist_ok=True)
+    if not names:
+        landscape_figures()
+    for name in names or SURVEYS:
+        result = SURVEYS[name]()
+        print(result.plot(FIGURES / f"{name}.png"))
+        print(write_table(HERE / f"{name}.md", name, result))
+    return 0
+
+
+def landscape_figures() -> None:
     example = load_example()
     _, _, profiles, windows, threshold = example.trapping_study()
     print(example.plot_trapping(profiles, windows, threshold, FIGURES / "trapping.png"))
@@ -145,27 +215,6 @@ def main() -> int:
             f"   {name}: K − rank ∂g = {rep.dimension}, K − r = {rep.predicted_dimension}, "
             f"rank locally constant: {rep.rank_locally_constant}, nearby ranks {rep.nearby_ranks}"
         )
-    rank = sv.run_rank_survey(
-        ratios=[0.5, 0.8, 1.0, 1.2, 1.5, 2, 4, 8], seeds=30, n_samples=10, base_seed=0
-    )
-    print(rank.plot(FIGURES / "rank_survey.png"))
-    for a in rank.summary()["architectures"]:
-        print(
-            f"   {a['layers']} K/QN = {a['ratio']:.2f}: P[full rank] = {a['p_full_rank']:.2f}, "
-            f"median σ_min = {a['sigma_min_median']:.2e}, Bingham rejects {a['bingham_reject_fraction']:.0%}"
-        )
-    frob = sv.run_frobenius_survey(
-        ["1-2-1", "1-1-1", "1-3-1", "2-3-1", "2-4-2", "2-8-2", "3-8-2"],
-        seeds=10,
-        n_samples=[1, 4, 3, 3, 2, 3, 4],
-    )
-    print(frob.plot(FIGURES / "integrability_survey.png"))
-    for a in frob.summary()["architectures"]:
-        print(
-            f"   {a['layers']} N = {a['N']} (K = {a['K']}, QN = {a['QN']}): involutive "
-            f"{a['involutive_fraction']:.0%}, median relative defect {a['relative_defect_median']:.2g}"
-        )
-    return 0
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ output folder, and exits with
   config key and its line.
 
 Progress bars go to stderr only when it is a terminal (``--quiet`` silences
-them).  The ``cli`` modules and :mod:`subriemann.report.records` are the only modules
-that write to the terminal.
+them).  ``-v``/``--verbose`` shows the package's log (``logging.getLogger("subriemann")``:
+route choices, regimes, rank loss) on stderr at INFO, ``-vv`` at DEBUG; without it
+only warnings are shown.  The ``cli`` modules and :mod:`subriemann.report.progress`
+are the only modules that write to the terminal.
 
 This module holds the parser and the one error handler; each command lives in its
 own module (:mod:`.demo`, :mod:`.train`, :mod:`.frobenius`, :mod:`.survey`,
@@ -24,8 +26,11 @@ own module (:mod:`.demo`, :mod:`.train`, :mod:`.frobenius`, :mod:`.survey`,
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
+from collections.abc import Sequence
 
 import subriemann as sr
 from subriemann.cli import demo, frobenius, holonomy, replot, survey, train
@@ -67,6 +72,13 @@ def _common(out_default: str | None = "subriemann-out") -> argparse.ArgumentPars
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.add_argument(
+        "--verbose",
+        "-v",
+        action="count",
+        default=0,
+        help="log the package's decisions on stderr (route, regime, rank loss): -v info, -vv debug",
+    )
+    p.add_argument(
         "--out",
         default=out_default,
         help="report folder (created if needed)"
@@ -86,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Start with `subriemann demo`; `subriemann COMMAND --help` explains a command.\n"
-            "Every command takes --json (one JSON record on stdout), --quiet, --out DIR.\n\n"
+            "Every command takes --json (one JSON record on stdout), --quiet, -v, --out DIR.\n\n"
             "Exit codes: 0 ok; 1 run failed (rank condition broke down, target not\n"
             "reached, non-finite values, failed survey task); 2 usage or config error."
         ),
@@ -99,13 +111,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+@contextlib.contextmanager
+def _logging_to_stderr(verbosity: int):
+    """Show the ``subriemann`` logger on stderr for one command, at WARNING/INFO/DEBUG.
+
+    The handler is added for the command and removed after it, so in-process
+    callers (tests, notebooks calling ``main``) keep their own logging set-up.
+    """
+    logger = logging.getLogger("subriemann")
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(max(verbosity, 0), 2)]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("subriemann: %(levelname)s: %(name)s: %(message)s"))
+    saved = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``subriemann`` console script; returns the exit code."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 0 for --help/--version, 2 for usage errors
         return int(exc.code or 0)
+    with _logging_to_stderr(getattr(args, "verbose", 0)):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; every package error becomes one line and an exit code."""
     try:
         # options shared by several commands, checked once before a command starts
         if getattr(args, "seed", None) is not None:

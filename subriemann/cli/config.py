@@ -18,13 +18,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import subriemann as sr
+from subriemann import report
 from subriemann.errors import InputError
-from subriemann.report import records as report
 
 #: Exit codes of every command: ok, run failed, usage or configuration error.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-__all__ = ["Config", "ConfigError", "SCHEMA", "load_config", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "SCHEMA",
+    "ROUTE_NAMES",
+    "SKLEARN_DATASETS",
+    "load_config",
+    "parse_bytes",
+    "EXIT_OK",
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+]
 
 
 class ConfigError(InputError):
@@ -42,6 +53,59 @@ class _Key:
     doc: str = ""
 
 
+#: The routes to D⁺ of the adapted flow (subriemann.geometry.routes.ROUTES); "auto" picks.
+ROUTE_NAMES = ("auto", "dense", "kernel", "matrix-free")
+#: The scikit-learn data sets ``[data] kind = "sklearn"`` loads (TrainingData.from_sklearn).
+SKLEARN_DATASETS = ("iris", "digits", "wine")
+# Byte units of a memory budget: decimal (kB, MB, GB, TB: powers of 1000) and binary
+# (KiB, MiB, GiB, TiB: powers of 1024), case-insensitive; "B" or no unit is bytes.
+_BYTE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def parse_bytes(value, name: str = "--memory-budget") -> int:
+    """A memory budget in bytes from an integer or a string '2GB', '1.5 GiB', '512MiB', '4096'.
+
+    Decimal units kB, MB, GB, TB are powers of 1000, binary units KiB, MiB, GiB,
+    TiB powers of 1024 (IEC 80000-13); case-insensitive; the result is rounded
+    down to whole bytes and must be ≥ 1.
+
+    Raises
+    ------
+    ConfigError
+        Not a positive number of bytes, or an unknown unit (the message names ``name``).
+    """
+    expected = (
+        "expected a positive number of bytes, e.g. 2000000000, '2GB' or '512MiB' "
+        f"(units {', '.join(u for u in _BYTE_UNITS if u)})"
+    )
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: got {value!r}; {expected}")
+    if isinstance(value, int):
+        number, unit = float(value), ""
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", value)
+        if m is None or m.group(2).lower() not in _BYTE_UNITS:
+            raise ConfigError(f"{name}: got {value!r}; {expected}")
+        number, unit = float(m.group(1)), m.group(2).lower()
+    else:
+        raise ConfigError(f"{name}: got {value!r} ({type(value).__name__}); {expected}")
+    out = int(number * _BYTE_UNITS[unit])
+    if not (math.isfinite(number) and out >= 1):
+        raise ConfigError(f"{name}: got {value!r}; {expected}")
+    return out
+
+
 #: The schema of a ``train`` configuration; ``""`` holds the top-level keys.
 SCHEMA: dict[str, dict[str, _Key]] = {
     "": {
@@ -52,8 +116,8 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "kind": _Key(
             "str",
             "blobs",
-            choices=("blobs", "inline"),
-            doc="clusters made in code or inline arrays",
+            choices=("blobs", "inline", "csv", "sklearn"),
+            doc="clusters made in code, inline arrays, a CSV file or a scikit-learn data set",
         ),
         "n_samples": _Key("int", 6, minimum=1, doc="N"),
         "n_classes": _Key("int", 3, minimum=1, doc="number of classes = Q"),
@@ -65,6 +129,11 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "class_outputs": _Key(
             "matrix", None, doc="inline y_ℓ, one row per class (default one-hot)"
         ),
+        "path": _Key("str", None, doc="kind = 'csv': the file (relative to the config's folder)"),
+        "label_column": _Key(
+            "column", None, doc="kind = 'csv': the label column, by header name or 0-based index"
+        ),
+        "name": _Key("str", None, choices=SKLEARN_DATASETS, doc="kind = 'sklearn': the data set"),
     },
     "network": {
         "hidden": _Key("ints", required=True, minimum=1, doc="hidden widths M_1..M_L, e.g. [8]"),
@@ -90,6 +159,17 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "regime": _Key("str", "auto", choices=("auto", "over", "under", "borderline", "rank-loss")),
         "rank_rtol": _Key(
             "float", None, minimum=0.0, exclusive=True, doc="relative rank tolerance"
+        ),
+        "route": _Key(
+            "str",
+            "auto",
+            choices=ROUTE_NAMES,
+            doc="how the adapted flow applies D^+ (auto picks by a memory/flop model)",
+        ),
+        "memory_budget": _Key(
+            "bytes",
+            None,
+            doc="bytes the route may use: an integer or a string such as '2GB', '512MiB'",
         ),
     },
     "integrator": {
@@ -128,6 +208,8 @@ _TYPE_TEXT = {
     "floats": "a non-empty list of numbers",
     "matrix": "a non-empty list of equal-length lists of numbers (one per row)",
     "s_end": "a positive number or the string 'stopping-time'",
+    "column": "a column name (string) or a 0-based column index (integer >= 0)",
+    "bytes": "a positive integer number of bytes or a string such as '2GB', '512MiB'",
 }
 
 
@@ -279,6 +361,17 @@ class Config:
             ):
                 raise bad()
             value = [[float(v) for v in r] for r in value]
+        if kind == "column" and (
+            isinstance(value, bool)
+            or not isinstance(value, str | int)
+            or (isinstance(value, int) and value < 0)
+        ):
+            raise bad()
+        if kind == "bytes":
+            try:
+                return parse_bytes(value, "memory_budget")
+            except ConfigError:
+                raise bad() from None
         if kind == "s_end":
             if value == "stopping-time":
                 return value
@@ -329,26 +422,28 @@ def _memory_limit() -> int:
     return int(total) // 2
 
 
-def _planned_bytes(N: int, M: int, Q: int, K: int) -> int:
+def _planned_bytes(N: int, M: int, Q: int, K: int, dense: bool = True) -> int:
     """The memory model of a run: the float64 arrays every command holds at once.
 
-    Inputs N·M, targets N·Q, parameters K, the Jacobian D (QN·K) and the Gram
-    matrix DDᵀ ((QN)²), 8 bytes each.  A lower bound (orbits, brackets and
-    work arrays come on top), used to refuse sizes that cannot fit before
-    anything is allocated.
+    Inputs N·M, targets N·Q, parameters K, the Jacobian D (QN·K, only when the
+    run forms D: ``dense``) and the Gram matrix DDᵀ ((QN)²), 8 bytes each.  A
+    lower bound (orbits, brackets and work arrays come on top), used to refuse
+    sizes that cannot fit before anything is allocated.  The kernel and
+    matrix-free routes never hold D (subriemann.geometry.routes.route_model).
     """
     QN = Q * N
-    return 8 * (N * M + QN + K + QN * K + QN * QN)
+    return 8 * (N * M + QN + K + (QN * K if dense else 0) + QN * QN)
 
 
-def _memory_problem(N: int, M: int, Q: int, K: int) -> str | None:
+def _memory_problem(N: int, M: int, Q: int, K: int, dense: bool = True) -> str | None:
     """Why (N, M, Q, K) cannot fit in memory, or None."""
-    need, limit = _planned_bytes(N, M, Q, K), _memory_limit()
+    need, limit = _planned_bytes(N, M, Q, K, dense), _memory_limit()
     if need <= limit:
         return None
+    terms = "N·M + QN + K + QN·K + (QN)²" if dense else "N·M + QN + K + (QN)², no D"
     return (
         f"N = {N} samples, M = {M}, Q = {Q}, K = {K} parameters need at least {need:,} bytes "
-        f"({need / 1e9:.3g} GB: 8 bytes x (N·M + QN + K + QN·K + (QN)²)); expected at most "
+        f"({need / 1e9:.3g} GB: 8 bytes x ({terms})); expected at most "
         f"{limit:,} bytes ({limit / 1e9:.3g} GB, half the physical memory)"
     )
 
@@ -360,13 +455,16 @@ def check_network_memory(option: str, layers, N: int) -> None:
         raise ConfigError(f"{option}: {problem}")
 
 
-def check_config_memory(cfg: Config, N: int, M: int, Q: int) -> None:
-    """Refuse a configuration whose arrays cannot fit, naming the key that makes them large."""
+def check_config_memory(cfg: Config, N: int, M: int, Q: int, dense: bool = True) -> None:
+    """Refuse a configuration whose arrays cannot fit, naming the key that makes them large.
+
+    ``dense=False``: the run never forms D (kernel or matrix-free route, adapted flow only).
+    """
     K = sr.MLP.count_parameters([M, *cfg["network"]["hidden"], Q])
-    problem = _memory_problem(N, M, Q, K)
+    problem = _memory_problem(N, M, Q, K, dense)
     if problem:
         # one sample already too much: the network is the culprit, otherwise the data
-        too_wide = _memory_problem(1, M, Q, K) is not None
+        too_wide = _memory_problem(1, M, Q, K, dense) is not None
         table, key = ("network", "hidden") if too_wide else ("data", "n_samples")
         raise cfg.error(table, key, problem)
 
@@ -405,7 +503,7 @@ def prepare_out(value, name: str = "--out") -> Path:
 
 def parse_layers(text: str) -> list[int]:
     """Layer sizes of ``--layers`` by the package's one parser, as a usage error."""
-    from subriemann.maps.network import parse_architecture
+    from subriemann.maps import parse_architecture
 
     try:
         return parse_architecture(text)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import subriemann as sr
-from subriemann.cli.config import EXIT_FAILED, EXIT_OK, ConfigError, prepare_out
+from subriemann import report
+from subriemann.cli.config import EXIT_FAILED, EXIT_OK, ConfigError, parse_bytes, prepare_out
 from subriemann.cli.frobenius import frobenius_at
-from subriemann.cli.runs import FlowSpec, problem_fields, run_failure, run_training
+from subriemann.cli.runs import (
+    FlowSpec,
+    problem_fields,
+    resolve_route,
+    route_line,
+    run_failure,
+    run_training,
+)
 from subriemann.cli.text import emit, training_text, write_outputs
-from subriemann.report import records as report
+from subriemann.cli.train import add_route_options
 
 __all__: list[str] = []
 
@@ -22,8 +30,12 @@ def cmd_demo(args) -> int:
     f = sr.NetworkMap(mlp, data.inputs)
     cost = sr.L2Cost.from_data(data)
     theta0 = mlp.init(args.seed)
+    route = "auto" if args.route is None else args.route
+    budget = None if args.memory_budget is None else parse_bytes(args.memory_budget)
+    resolve_route(f, route, budget)  # a route that cannot run here: one line, exit 2
+    adapted = sr.AdaptedFlow(f, cost, route=route, memory_budget=budget)
     flows = [
-        FlowSpec(label="adapted", flow=sr.AdaptedFlow(f, cost), method="output-exact"),
+        FlowSpec(label="adapted", flow=adapted, method="output-exact"),
         FlowSpec(label="standard", flow=sr.StandardFlow(f, cost), method="rk45", primary=False),
     ]
     # the standard flow is stiff (σ_max²/σ_min² ~ 1e5): cap its work, it is the comparison
@@ -38,6 +50,8 @@ def cmd_demo(args) -> int:
         "flows": {"adapted": "output-exact", "standard": "rk45"},
         "eps": args.eps,
         "max_steps": args.max_steps,
+        "route": route,
+        "memory_budget": budget,
     }
     results["problem"] = problem_fields(mlp, data)
     record = report.make_record("demo", config, args.seed, results)
@@ -46,7 +60,7 @@ def cmd_demo(args) -> int:
     paths = write_outputs(record, outdir, "demo", figures=True)
     title = (
         f"subriemann demo: {mlp!r} on {data.N} samples in {data.n_classes} classes, "
-        f"adapted vs standard flow from the same θ0 (seed {args.seed})"
+        f"adapted vs standard flow from the same θ0 (seed {args.seed})\n{route_line(results)}"
     )
     emit(args, record, training_text(title, results, results["frobenius"], paths, failure))
     return EXIT_FAILED if failure else EXIT_OK
@@ -67,4 +81,5 @@ def add_parser(subparsers, common) -> None:
     demo.add_argument(
         "--max-steps", type=int, default=20000, help="cap on the standard flow's steps"
     )
+    add_route_options(demo)
     demo.set_defaults(func=cmd_demo)

@@ -1,11 +1,13 @@
 """``subriemann holonomy``: commutator-loop gaps of a catalog distribution or a network's V.
 
-``subriemann holonomy --catalog heisenberg`` or ``--layers 1,2,1 --samples 2``
-prints the loop-displacement table (ε, |gap|, gap/ε², fitted order, agreement with
+``subriemann holonomy --catalog heisenberg``, ``--layers 1,2,1 --samples 2`` or
+``--fields FILE.toml`` (a user's SymPy fields, :mod:`subriemann.cli.fields`) prints the loop-displacement table (ε, |gap|, gap/ε², fitted order, agreement with
 the frame's bracket) — the holonomy route to the Frobenius verdict (2.31) — and
 draws (a) the lifted unit circle in 3-D for 3-dimensional entries (Heisenberg: it
 climbs by the enclosed area π), (b) log–log |gap| against ε with the fitted slopes.
-``--json`` prints one JSON record; figures and the record go to ``--out``.
+``--json`` prints one JSON record; figures and the record go to ``--out``.  For a
+fields file the report adds the fields, their brackets and the Lie flag in LaTeX
+(:func:`subriemann.distributions.symbolic.latex_report`), for teaching.
 
 Exit codes follow the ``subriemann`` command: 0 done, 1 a loop or curve failed
 numerically, 2 a usage error (``InputError``, one line on stderr).
@@ -15,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from subriemann import report
 from subriemann.cli.config import EXIT_FAILED, EXIT_OK, prepare_out
 from subriemann.cli.text import emit
 from subriemann.errors import InputError
-from subriemann.report import records as report
 
 __all__ = ["add_parser", "cmd_holonomy"]
 
@@ -35,6 +37,12 @@ def add_parser(subparsers, common):
     )
     p.add_argument("--catalog", help="catalog entry: heisenberg, martinet, engel, ...")
     p.add_argument("--layers", help="network spec M,...,Q, e.g. 1,2,1")
+    p.add_argument(
+        "--fields",
+        metavar="FILE.toml",
+        help="your own distribution: a TOML file of SymPy vector fields "
+        "(see examples/configs/*_fields.toml)",
+    )
     p.add_argument("--samples", type=int, default=2, help="N training inputs of the network")
     p.add_argument("--activation", default="tanh")
     p.add_argument("--seed", type=int, default=0)
@@ -62,13 +70,18 @@ def _floats(text: str, option: str) -> list[float]:
 
 def _distribution(args):
     from subriemann.distributions import catalog
-    from subriemann.maps.network import parse_architecture
+    from subriemann.maps import parse_architecture
 
-    if (args.catalog is None) == (args.layers is None):
+    given = [args.catalog, args.layers, getattr(args, "fields", None)]
+    if sum(g is not None for g in given) != 1:
         raise InputError(
-            f"give exactly one of --catalog NAME (one of {', '.join(catalog.names())}) or "
-            "--layers M,...,Q (a network spec)"
+            f"give exactly one of --catalog NAME (one of {', '.join(catalog.names())}), "
+            "--layers M,...,Q (a network spec) or --fields FILE.toml (SymPy vector fields)"
         )
+    if args.fields is not None:
+        from subriemann.cli.fields import load_fields
+
+        return load_fields(args.fields), {"fields": str(args.fields)}
     if args.catalog is not None:
         try:
             return catalog.get(args.catalog), {"catalog": args.catalog}
@@ -90,7 +103,8 @@ def _distribution(args):
 def cmd_holonomy(args) -> int:
     """Run the holonomy test and print/write the table, the record and the figures."""
     from subriemann.report.curve_figures import plot_gap_law, plot_lifted_loop
-    from subriemann.subriemannian.curves import holonomy_test, horizontal_curve
+    from subriemann.subriemannian.curves import horizontal_curve
+    from subriemann.subriemannian.holonomy import holonomy_test
 
     dist, config = _distribution(args)
     eps = _floats(args.eps, "--eps")
@@ -108,6 +122,10 @@ def cmd_holonomy(args) -> int:
 
     rep = holonomy_test(dist, q0, eps=eps)
     results = {"name": name, "dim": dist.dim, **rep.as_dict()}
+    if "fields" in config:
+        from subriemann.distributions.symbolic import latex_report
+
+        results["latex"] = latex_report(dist)
     failure = None
     paths = []
     labels = [f"[X{i}, X{j}]" for i, j in rep.pairs]
@@ -187,6 +205,12 @@ def cmd_holonomy(args) -> int:
     if "circle" in results:
         c = results["circle"]
         lines.append(f"lifted unit circle: climb {c['climb']:.10g}, length {c['length']:.10g}")
+    if "latex" in results:
+        tex = results["latex"]
+        lines.append("LaTeX (fields, brackets, Lie flag):")
+        lines += [f"  {t}" for t in (*tex["fields"].values(), *tex["brackets"].values())]
+        lines.append(f"  {tex['flag']}")
+        lines += [f"  {t}" for t in tex["singular"]]
     if failure:
         lines.append(f"FAILED: {failure}")
     lines.append("report: " + ", ".join(str(p) for p in paths))

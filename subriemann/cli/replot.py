@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
+from subriemann import report
 from subriemann.cli.config import EXIT_OK, prepare_out
 from subriemann.errors import InputError
-from subriemann.report import records as report
 
 __all__: list[str] = []
 
 
-def cmd_replot(args) -> int:
+def cmd_replot(args: argparse.Namespace) -> int:
     """Redraw the figures of a stored record (demo, train or frobenius JSON)."""
     outdir = prepare_out(args.out)
     record = report.read_json(args.record)

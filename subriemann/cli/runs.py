@@ -14,23 +14,69 @@ from dataclasses import dataclass
 import numpy as np
 
 import subriemann as sr
+from subriemann import report
 from subriemann.cli.config import Config, ConfigError, check_config_memory
 from subriemann.errors import InputError, SubriemannError
 from subriemann.flows.fields import regime_for_rank
-from subriemann.report import records as report
 
 #: Relative slack on ε for "target reached": Theorem 2.3 is checked to 1 %.
 TARGET_RTOL = 0.01
 
-__all__ = ["build_run", "FlowSpec", "run_training"]
+__all__ = ["build_run", "FlowSpec", "run_training", "resolve_route", "route_fields", "route_line"]
+
+
+# The keys of [data] that each kind reads (beyond n_samples, ... of "blobs", which have defaults).
+_DATA_KEYS = {
+    "blobs": (),
+    "inline": ("inputs", "labels", "class_outputs"),
+    "csv": ("path", "label_column"),
+    "sklearn": ("name",),
+}
+
+
+def _loaded_data(cfg: Config) -> sr.TrainingData:
+    """[data] kind = "csv" (TrainingData.from_csv) or "sklearn" (TrainingData.from_sklearn)."""
+    from pathlib import Path
+
+    d, kind = cfg["data"], cfg["data"]["kind"]
+    needed = _DATA_KEYS[kind]
+    for key in needed:
+        if d[key] is None:
+            raise cfg.error("data", key, f"is required with kind = {kind!r}")
+    if kind == "csv":
+        path = Path(d["path"])
+        if not path.is_absolute():  # relative to the configuration file, not the working directory
+            path = Path(cfg.path).resolve().parent / path
+        if not path.is_file():
+            raise cfg.error("data", "path", f"no such file {str(path)!r}; expected a CSV file")
+    loader = "from_csv" if kind == "csv" else "from_sklearn"
+    if not hasattr(sr.TrainingData, loader):
+        raise cfg.error(
+            "data", "kind", f"{kind!r} needs TrainingData.{loader}, which this installation lacks"
+        )
+    try:
+        if kind == "sklearn":
+            return sr.TrainingData.from_sklearn(d["name"])
+        return sr.TrainingData.from_csv(path, label_column=d["label_column"])
+    except ConfigError:
+        raise
+    except (InputError, OSError, ImportError) as exc:
+        key = "name" if kind == "sklearn" else "label_column" if "column" in str(exc) else "path"
+        raise cfg.error("data", key, " ".join(str(exc).split())) from exc
 
 
 def _build_data(cfg: Config) -> sr.TrainingData:
     d = cfg["data"]
+    mine = _DATA_KEYS[d["kind"]]
+    stray = [
+        k for kind, keys in _DATA_KEYS.items() for k in keys if k not in mine and d[k] is not None
+    ]
+    if stray:
+        owner = next(kind for kind, keys in _DATA_KEYS.items() if stray[0] in keys)
+        raise cfg.error("data", stray[0], f"is only read with kind = {owner!r}")
+    if d["kind"] in ("csv", "sklearn"):
+        return _loaded_data(cfg)
     if d["kind"] == "blobs":
-        stray = [k for k in ("inputs", "labels", "class_outputs") if d[k] is not None]
-        if stray:
-            raise cfg.error("data", stray[0], "is only read with kind = 'inline'")
         seed = cfg[""]["seed"] if d["seed"] is None else d["seed"]
         return sr.TrainingData.blobs(
             d["n_samples"], d["n_classes"], d["input_dim"], d["spread"], seed
@@ -117,21 +163,58 @@ def _resolve_method(cfg: Config, key: str, value: str) -> str:
         ) from None
 
 
-def build_run(cfg: Config):
+def resolve_route(f, route, memory_budget, output_metric=None, *, key=None, cfg=None):
+    """The adapted flow's route to D⁺ by :func:`subriemann.geometry.routes.choose_route`, as a usage error.
+
+    Returns the :class:`~subriemann.geometry.routes.RouteChoice` ("auto" resolved,
+    with the model's reason).  An impossible route (unknown name, "kernel" on a map
+    without the structure, a non-Euclidean output metric) raises a
+    :class:`ConfigError` naming ``key`` (a config key when ``cfg`` is given, else
+    the option).
+    """
+    from subriemann.geometry.routes import choose_route
+
+    try:
+        return choose_route(f, route, memory_budget=memory_budget, euclidean=output_metric is None)
+    except InputError as exc:
+        message = " ".join(str(exc).split())
+        if cfg is not None:
+            raise cfg.error("flow", key or "route", message) from exc
+        raise ConfigError(f"{key or '--route'}: {message}") from exc
+
+
+def route_fields(choice) -> dict:
+    """What a record says about the route: which ran, what was asked, why, and the model."""
+    return choice.as_dict()
+
+
+def build_run(cfg: Config, *, route=None, memory_budget=None):
     """Data, network map, cost, θ₀, output metric and the flows of a configuration.
+
+    Parameters
+    ----------
+    cfg : Config
+    route, memory_budget : optional
+        Command-line overrides of ``flow.route`` and ``flow.memory_budget`` (bytes).
 
     Returns
     -------
     dict
-        ``data, mlp, f, cost, theta0, output_metric, flows`` (list of FlowSpec).
+        ``data, mlp, f, cost, theta0, output_metric, flows`` (list of FlowSpec),
+        ``route`` (the adapted flow's RouteChoice, or None without an adapted flow).
     """
-    net, d = cfg["network"], cfg["data"]
+    net, d, fl = cfg["network"], cfg["data"], cfg["flow"]
+    route = fl["route"] if route is None else route
+    budget = fl["memory_budget"] if memory_budget is None else memory_budget
+    # the kernel and matrix-free routes never form D; "auto" is checked again once resolved
+    adapted_only = fl["kind"] == "adapted"
+    maybe_dense = not (adapted_only and route != "dense")
     blobs = d["kind"] == "blobs"
     if blobs:  # sizes known before any array is made
-        check_config_memory(cfg, d["n_samples"], d["input_dim"], d["n_classes"])
+        check_config_memory(cfg, d["n_samples"], d["input_dim"], d["n_classes"], maybe_dense)
     data = _build_data(cfg)
-    if not blobs:  # inline arrays are already in memory; the network may not fit
-        check_config_memory(cfg, data.N, data.M, data.Q)
+    if not blobs:  # loaded arrays are already in memory; the network may not fit
+        check_config_memory(cfg, data.N, data.M, data.Q, maybe_dense)
     try:
         mlp = sr.MLP(
             [data.M, *net["hidden"], data.Q],
@@ -145,10 +228,14 @@ def build_run(cfg: Config):
     f = sr.NetworkMap(mlp, data.inputs)
     cost = sr.L2Cost.from_data(data)
     G = _build_output_metric(cfg, data)
-    fl, integ = cfg["flow"], cfg["integrator"]
+    integ = cfg["integrator"]
     policy = fl["rank_rtol"]
-    flows = []
+    flows, choice = [], None
     if fl["kind"] in ("adapted", "both"):
+        key = "route" if route == fl["route"] else None
+        choice = resolve_route(f, route, budget, G, key=key, cfg=cfg if key else None)
+        if not maybe_dense and choice.route == "dense":  # "auto" chose D after all
+            check_config_memory(cfg, data.N, data.M, data.Q, True)
         method = _resolve_method(
             cfg, "method", integ["method"] or ("output-exact" if G is None else "rk45")
         )
@@ -160,7 +247,15 @@ def build_run(cfg: Config):
                 "output metric use an ODE method such as 'rk45'",
             )
         try:
-            flow = sr.AdaptedFlow(f, cost, regime=fl["regime"], rank_policy=policy, output_metric=G)
+            flow = sr.AdaptedFlow(
+                f,
+                cost,
+                regime=fl["regime"],
+                rank_policy=policy,
+                output_metric=G,
+                route=route,
+                memory_budget=budget,
+            )
         except SubriemannError as exc:
             raise cfg.error("flow", "regime", str(exc)) from exc
         flows.append(FlowSpec(label="adapted", flow=flow, method=method))
@@ -191,6 +286,7 @@ def build_run(cfg: Config):
         "theta0": theta0,
         "output_metric": G,
         "flows": flows,
+        "route": choice,
     }
 
 
@@ -276,8 +372,14 @@ def run_training(
     )
     from subriemann.integrate import integrate
 
-    x0, D0 = f.value_and_jacobian(theta0)
-    rep = sr.JacobianSVD(D0).report
+    # the rank at θ0 by the adapted flow's route: the kernel / matrix-free routes never form D
+    off_dense = [s.flow for s in flows if getattr(s.flow, "route", "dense") != "dense"]
+    if off_dense:
+        x0 = np.asarray(f(theta0), dtype=np.float64)
+        rep = off_dense[0].factorization(theta0).report
+    else:
+        x0, D0 = f.value_and_jacobian(theta0)
+        rep = sr.JacobianSVD(D0).report
     C0 = float(cost(x0))
     G = None if output_metric is None else output_metric.matrix()
     if G is None:
@@ -310,6 +412,10 @@ def run_training(
             )
         summary = _orbit_summary(traj, f, cost, eps, quiet, spec.label)
         summary["primary"] = spec.primary
+        choice = getattr(spec.flow, "route_choice", None)
+        if choice is not None:  # which route ran and why ("auto" states its choice)
+            summary["route"] = route_fields(choice)
+            results.setdefault("route", summary["route"])
         if spec.label == "adapted" and G is None:
             law = compare_with_law(traj)
             summary["max_rel_cost_error"] = law["max_rel_cost_error"]
@@ -320,6 +426,16 @@ def run_training(
             summary["orbit"]["metric_law_cost"] = predicted
         results["flows"][spec.label] = summary
     return results
+
+
+def route_line(results: dict) -> str:
+    """One line for the printed summary: the route that ran and why (empty without an adapted flow)."""
+    r = results.get("route")
+    if r is None:
+        return ""
+    if r["requested"] != "auto":
+        return f"route: {r['route']} (requested)"
+    return f"route: {r['route']} ({r['reason']})"
 
 
 def problem_fields(mlp, data) -> dict:

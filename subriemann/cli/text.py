@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from pathlib import Path
 
-from subriemann.report import records as report
+from subriemann import report
 
 __all__: list[str] = []
+
+
+def _law_residual_cell(fl: dict, r: dict) -> str:
+    """The law-residual cell: a distance from (2.6), or "n/a" where (2.6) is not the flow's law."""
+    if "metric_law_rel_error" in fl or set(fl.get("regimes", [r["regime"]])) == {"under"}:
+        return "n/a"
+    return f"{fl['law_residual']:.2e}" if math.isfinite(fl["law_residual"]) else "inf"
 
 
 def training_text(title: str, results: dict, frob: dict | None, paths, failure) -> str:
@@ -49,7 +57,7 @@ def training_text(title: str, results: dict, frob: dict | None, paths, failure) 
                 f"{fl['final_s']:.4g}",
                 f"{fl['reached_cost']:.4e}",
                 f"{fl['reached_over_eps']:.4g}",
-                f"{fl['law_residual']:.2e}" if math.isfinite(fl["law_residual"]) else "inf",
+                _law_residual_cell(fl, r),
                 fl["n_jacobian"],
                 f"{fl['min_sigma_min']:.3g}",
                 fl["status"],
@@ -72,6 +80,11 @@ def training_text(title: str, results: dict, frob: dict | None, paths, failure) 
         )
     )
     lines.append("law residual = max_s |log C(s) − log C(0) + 2s/N|: 0 on the law (2.6)")
+    if any(_law_residual_cell(fl, r) == "n/a" for fl in r["flows"].values()):
+        lines.append(
+            "n/a: (2.6) is not this flow's law (output metric G: the G-law below; "
+            "under-parametrized: C(s) tends to (5.7), (N/2)|P^⊥∇ₓC|² > 0)"
+        )
     for label, fl in r["flows"].items():
         if "metric_law_rel_error" in fl:
             lines.append(
@@ -105,7 +118,7 @@ def write_outputs(record: dict, outdir: Path, name: str, figures: bool) -> list[
     return paths
 
 
-def emit(args, record: dict, text: str) -> None:
+def emit(args: argparse.Namespace, record: dict, text: str) -> None:
     """Print the summary text, or with ``--json`` the record as one JSON line and nothing else."""
     if args.json:
         print(json.dumps(report.to_jsonable(record), allow_nan=False))

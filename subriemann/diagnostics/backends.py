@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from functools import partial
 
 from subriemann.errors import InputError
+from subriemann.extras import import_optional
 from subriemann.linalg import ONE_BLAS_THREAD, one_blas_thread_environment
 
 __all__ = [
@@ -144,13 +145,9 @@ def run_on_processes(work, tasks, emit, n_jobs: int, preload=()) -> None:
 
 
 def _dask_client(scheduler):
-    try:
-        from distributed import Client
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise InputError(
-            "a Dask scheduler was given but dask.distributed is not installed; install the "
-            "optional extra: pip install 'subriemann[distributed]'"
-        ) from exc
+    Client = import_optional(
+        "distributed", extra="distributed", purpose="running a survey on a Dask scheduler"
+    ).Client
     if isinstance(scheduler, Client):
         return scheduler, False
     address = getattr(scheduler, "scheduler_address", scheduler)  # a LocalCluster

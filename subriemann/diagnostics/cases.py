@@ -24,7 +24,7 @@ import numpy as np
 
 from subriemann.errors import InputError, check_array, check_int
 from subriemann.flows.cost import L2Cost
-from subriemann.maps.network import MLP, NetworkMap
+from subriemann.maps import MLP, NetworkMap
 
 __all__ = [
     "ConstructedCase",

@@ -34,9 +34,9 @@ def stored_form(obj):
     Rows and configurations go through it, so that a fresh table and one read
     back from a survey file are identical.
     """
-    from subriemann.report.records import to_jsonable
+    from subriemann import report
 
-    return json.loads(json.dumps(to_jsonable(obj), allow_nan=False))
+    return json.loads(json.dumps(report.to_jsonable(obj), allow_nan=False))
 
 
 def read_survey_file(path, repair: bool = False):
@@ -101,9 +101,9 @@ def read_survey_file(path, repair: bool = False):
 
 
 def _write_header(path: Path, header: dict) -> None:
-    from subriemann.report.records import write_atomic
+    from subriemann import report
 
-    write_atomic(path, json.dumps({"header": header}) + "\n")
+    report.write_atomic(path, json.dumps({"header": header}) + "\n")
 
 
 def open_survey_file(path, config, tasks):

@@ -1,20 +1,27 @@
-"""Surveys over many random networks: the rank condition (§2.1) and integrability (§2.4).
+"""Surveys over many random networks: the rank condition (§2.1), along orbits, and integrability (§2.4).
 
 * **Rank survey** (Prop. 2.2 and the open question after it).  For random
   architectures, data and initializations: is rank DDᵀ = QN (2.1)?  How small
-  is σ_min(D), how large cond(D)?  And how are the unit vectors
-  e_j = ∂_jx / |∂_jx| of (2.12) spread over S^{QN−1}?  Prop. 2.2 assumes them
-  i.i.d. with an absolutely continuous law; the survey measures their
-  second moment against the uniform law with Bingham's test (:mod:`.statistics`).
+  is σ_min(D), how large cond(D)?  Prop. 2.2 assumes the unit vectors
+  e_j = ∂_jx / |∂_jx| of (2.12) i.i.d. with an absolutely continuous law; the
+  survey checks that hypothesis structurally (θ-independent columns = atoms,
+  exact-zero patterns, rank of the support: :func:`.statistics.column_structure`)
+  and describes the spread with Bingham's statistic (descriptive only).
+* **Orbit survey** (Theorem 2.1 needs (2.1) along the whole orbit).  The
+  adapted flow integrated to C ≤ ε from random θ₀, with σ_min(D), σ_max(D) and
+  |θ| along the orbit and its outcome (:mod:`.orbit_survey`).
 * **Integrability survey** (§2.4).  The Frobenius defect of V = range Dᵀ
-  (2.31) at random points, via ``PullbackBundle(f).distribution()``.
+  (2.31) at random points, via ``PullbackBundle(f).distribution()``; the
+  verdict is involutive, not involutive or inconclusive.
 
 Execution is serial by default, or on local processes (``n_jobs``), or on a
 Dask distributed cluster (``scheduler``; the optional extra ``distributed``).
 Every task draws its data and θ from its own seed,
-``SeedSequence(base_seed, spawn_key=(architecture index, seed index))``, so a
+``SeedSequence(base_seed, spawn_key=(architecture_key(layers), seed index))``
+(a stable hash of the architecture, not its position in the list), so a
 table does not depend on the backend, on the order tasks finish in, or on
-which other tasks ran: the same networks are measured and every integer,
+which other tasks ran — a survey of a subset of the architectures gives the
+full survey's rows of those architectures bitwise: the same networks are measured and every integer,
 boolean and string is the same; floats agree to round-off, and bitwise when
 the processes use the same BLAS threading (worker processes and Dask workers
 use one BLAS thread; see :meth:`SurveyResult.differences`).
@@ -25,11 +32,12 @@ already there, so an interrupted survey loses nothing and resumes where it
 stopped (:mod:`.survey_store`).  The final table is sorted by task id.
 
 What a survey measures and how it runs is one :class:`SurveyOptions`, taken by
-both runners (``options=``) and built from their keyword arguments.  The
+every runner (``options=``) and built from their keyword arguments.  The
 modules behind them: :mod:`.survey_tasks` (the tasks and their rows),
-:mod:`.statistics` (Bingham's test of the e_j), :mod:`.backends` (serial,
-processes, Dask), :mod:`.survey_store` (the JSON-lines file) and
-:mod:`.survey_figures` (the figure).
+:mod:`.statistics` (structural checks and Bingham's statistic of the e_j),
+:mod:`.orbit_survey` (one orbit), :mod:`.backends` (serial, processes, Dask),
+:mod:`.survey_store` (the JSON-lines file); the figures are drawn by the
+report layer (:mod:`subriemann.report.survey_figures`).
 """
 
 from __future__ import annotations
@@ -52,8 +60,8 @@ from subriemann.diagnostics.backends import (  # noqa: F401
     run_on_processes,
     run_serial,
 )
+from subriemann.diagnostics.orbit_survey import OrbitSettings
 from subriemann.diagnostics.statistics import bingham_test  # noqa: F401
-from subriemann.diagnostics.survey_figures import plot_survey
 from subriemann.diagnostics.survey_store import (  # noqa: F401
     SURVEY_SCHEMA,
     SurveyWriter,
@@ -61,6 +69,7 @@ from subriemann.diagnostics.survey_store import (  # noqa: F401
     read_survey_file,
     stored_form,
 )
+from subriemann.diagnostics.survey_summaries import TABLE_COLUMNS, summarize_rows
 from subriemann.diagnostics.survey_tasks import (  # noqa: F401
     SURVEY_KINDS,
     SurveyTask,
@@ -71,7 +80,7 @@ from subriemann.diagnostics.survey_tasks import (  # noqa: F401
 )
 from subriemann.errors import InputError, check_int
 from subriemann.linalg import RankPolicy
-from subriemann.maps.network import parse_architecture
+from subriemann.maps import parse_architecture
 
 __all__ = [
     "SurveyOptions",
@@ -80,15 +89,20 @@ __all__ = [
     "run_survey",
     "run_rank_survey",
     "run_frobenius_survey",
+    "run_orbit_survey",
 ]
 
-#: The defaults that differ between the two surveys (the fields a SurveyOptions leaves at
-#: None): the integrability survey costs QN(QN−1)/2 frame brackets per network, so it
-#: starts smaller.
+#: The defaults that differ between the surveys (the fields a SurveyOptions leaves at
+#: None): the integrability survey costs QN(QN−1)/2 frame brackets per network and the
+#: orbit survey a whole integration, so they start smaller.
 SURVEY_DEFAULTS = {
     "rank": {"seeds": 10, "n_samples": 4, "input_dim": 2, "output_dim": 2},
     "frobenius": {"seeds": 5, "n_samples": 2, "input_dim": 1, "output_dim": 1},
+    "orbit": {"seeds": 5, "n_samples": 4, "input_dim": 2, "output_dim": 2},
 }
+
+#: The fields of SurveyOptions that configure an orbit (OrbitSettings; None: its default).
+ORBIT_FIELDS = ("eps", "sigma_threshold", "theta_growth", "max_steps", "route", "n_points")
 
 #: What the forkserver of the process backend imports once for all its workers.
 WORKER_PRELOAD = ("subriemann.diagnostics.surveys", "subriemann.maps.network", "scipy.stats")
@@ -97,12 +111,14 @@ WORKER_PRELOAD = ("subriemann.diagnostics.surveys", "subriemann.maps.network", "
 # -- options and runners ----------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class SurveyOptions:
-    """What a rank or integrability survey measures and how it runs; built by keyword.
+    """What a rank, orbit or integrability survey measures and how it runs; built by keyword.
 
-    Both :func:`run_rank_survey` and :func:`run_frobenius_survey` take it
-    (``options=``), and build it from their keyword arguments.  The fields
-    left at None (``seeds``, ``n_samples``, ``input_dim``, ``output_dim``) take
-    the defaults of the survey that runs it, :data:`SURVEY_DEFAULTS`.
+    :func:`run_rank_survey`, :func:`run_orbit_survey` and
+    :func:`run_frobenius_survey` take it (``options=``), and build it from their
+    keyword arguments.  The fields left at None (``seeds``, ``n_samples``,
+    ``input_dim``, ``output_dim``) take the defaults of the survey that runs
+    it, :data:`SURVEY_DEFAULTS`; the orbit fields (``eps``, ...) left at None
+    take those of :class:`~subriemann.diagnostics.orbit_survey.OrbitSettings`.
 
     Attributes
     ----------
@@ -118,8 +134,9 @@ class SurveyOptions:
         ``output_dim`` (Q), ``n_samples`` (N, an int here) and ``depth``.
     input_dim, output_dim : int, optional
         M and Q, used with ``ratios``.
-    depth : int
-        Hidden layers L, used with ``ratios``.
+    depth : int or sequence of int
+        Hidden layers L, used with ``ratios``; with several depths the
+        architectures of every depth are surveyed (depth-major order).
     base_seed : int
         Root of every task's seed sequence.
     activation : str
@@ -139,6 +156,9 @@ class SurveyOptions:
         rerun with the same file resumes where it stopped.
     progress : callable, optional
         ``progress(done, total)``, see :func:`run_survey`.
+    eps, sigma_threshold, theta_growth, max_steps, route, n_points : optional
+        Orbit survey only: the fields of
+        :class:`~subriemann.diagnostics.orbit_survey.OrbitSettings`.
     """
 
     architectures: Sequence | None = None
@@ -156,6 +176,18 @@ class SurveyOptions:
     scheduler: Any = None
     out: str | os.PathLike | None = None
     progress: Callable[[int, int], Any] | None = None
+    eps: float | None = None
+    sigma_threshold: float | None = None
+    theta_growth: float | None = None
+    max_steps: int | None = None
+    route: str | None = None
+    n_points: int | None = None
+
+    def orbit_settings(self) -> OrbitSettings:
+        """The :class:`OrbitSettings` of these options (fields left at None: its defaults)."""
+        return OrbitSettings(
+            **{k: getattr(self, k) for k in ORBIT_FIELDS if getattr(self, k) is not None}
+        )
 
     def for_survey(self, kind) -> SurveyOptions:
         """These options with the fields left at None set to the ``kind`` survey's defaults."""
@@ -168,8 +200,13 @@ class SurveyOptions:
         """The task list of a ``kind`` survey with these options (see :func:`make_tasks`)."""
         o = self.for_survey(kind)
         architectures = _survey_architectures(
-            o.architectures, o.ratios, o.n_samples, o.input_dim, o.output_dim, o.depth
+            o.architectures, o.ratios, o.n_samples, o.input_dim, o.output_dim, o.depth, kind
         )
+        orbit_given = [k for k in ORBIT_FIELDS if getattr(o, k) is not None]
+        if kind != "orbit" and orbit_given:
+            raise InputError(
+                f"{orbit_given} configure the orbit survey only, not the {kind} survey"
+            )
         return make_tasks(
             kind,
             architectures,
@@ -179,6 +216,7 @@ class SurveyOptions:
             o.activation,
             o.weight_scale,
             o.rank_policy,
+            orbit=o.orbit_settings() if kind == "orbit" else None,
         )
 
     def run(self, kind) -> SurveyResult:
@@ -272,8 +310,8 @@ def run_survey(tasks, n_jobs=1, scheduler=None, out=None, progress=None) -> Surv
     return SurveyResult(kind, config, [rows[k] for k in sorted(rows)], warnings)
 
 
-def _survey_architectures(architectures, ratios, n_samples, input_dim, output_dim, depth):
-    """The layer specs of a survey: given, or built from target ratios K/QN."""
+def _survey_architectures(architectures, ratios, n_samples, input_dim, output_dim, depth, kind):
+    """The layer specs of a survey: given, or built from target ratios K/QN (K ≥ QN for orbits)."""
     if ratios is None:
         if architectures is None:
             raise InputError("give architectures (layer specs) or ratios (target K/QN values)")
@@ -282,7 +320,16 @@ def _survey_architectures(architectures, ratios, n_samples, input_dim, output_di
         raise InputError("give either architectures or ratios, not both")
     if not isinstance(n_samples, int | np.integer):
         raise InputError("with ratios, n_samples must be one integer N")
-    return architectures_for_ratios(ratios, input_dim, output_dim, n_samples, depth)
+    depths = [depth] if isinstance(depth, int | np.integer) else list(depth)
+    if not depths:
+        raise InputError("depth must be an integer L >= 1 or a non-empty list of them")
+    return [
+        layers
+        for L in depths
+        for layers in architectures_for_ratios(
+            ratios, input_dim, output_dim, n_samples, L, over=kind == "orbit"
+        )
+    ]
 
 
 def run_rank_survey(architectures=None, *, options=None, **fields) -> SurveyResult:
@@ -290,10 +337,18 @@ def run_rank_survey(architectures=None, *, options=None, **fields) -> SurveyResu
 
     Measures Prop. 2.2 and the open question after it on random networks.
     Each row is one network: K, QN, K/QN, rank D, full_rank (rank = QN,
-    condition (2.1)), σ_min and σ_max of D, cond(D) = σ_max/σ_min (cond(DDᵀ)
-    is its square), and Bingham's test of the axes e_j (``bingham_statistic``,
-    ``bingham_dof``, ``bingham_pvalue``, ``isotropy``, ``anisotropy``,
-    ``n_axes``, ``n_zero_columns``; see :mod:`.statistics`).
+    condition (2.1)), σ_min and σ_max of D, the ``rank_tolerance`` of the
+    decision, cond(D) = σ_max/σ_min (cond(DDᵀ) is its square); the structural
+    checks of Prop. 2.2's hypothesis (i.i.d. columns with an absolutely
+    continuous law) from D at θ and at an independent θ′ (``n_atoms`` and
+    ``atom_rank``: θ-independent columns; ``n_sparse`` and
+    ``sparse_support_max``: columns with structural exact zeros;
+    ``exact_zero_fraction``; ``generic_rank``, ``generic_full_rank``; see
+    :func:`~subriemann.diagnostics.statistics.column_structure`); and
+    Bingham's statistic of the axes e_j as a description of their spread,
+    not a test of Prop. 2.2 (``bingham_statistic``, ``bingham_dof``,
+    ``bingham_pvalue``, ``isotropy``, ``anisotropy``, ``n_axes``,
+    ``n_zero_columns``).
 
     Parameters
     ----------
@@ -316,12 +371,38 @@ def run_rank_survey(architectures=None, *, options=None, **fields) -> SurveyResu
     return _options(options, architectures, fields).run("rank")
 
 
+def run_orbit_survey(architectures=None, *, options=None, **fields) -> SurveyResult:
+    """Orbit survey: the rank condition (2.1) along adapted orbits integrated to C ≤ ε.
+
+    Theorem 2.1 needs rank D[θ(s)] = QN along the whole orbit, with
+    inf_s σ_min > 0.  Each row is one network and one orbit of the adapted flow
+    (2.4) from its random θ₀, integrated with output-exact to C ≤ ε (the
+    stopping time (2.18)) on ``route``: the outcome (completed / lost_rank /
+    diverged / max_steps), σ_min/σ_max of D at s = 0 and its minimum along
+    the orbit, the first s with σ_min/σ_max < ``sigma_threshold``, the growth
+    of |θ|, and traces of σ_min, σ_max, |θ| and C (see
+    :func:`~subriemann.diagnostics.orbit_survey.measure_orbit`).  Needs K ≥ QN.
+
+    Parameters are those of :func:`run_rank_survey` plus the orbit fields of
+    :class:`SurveyOptions` (``eps``, ``sigma_threshold``, ``theta_growth``,
+    ``max_steps``, ``route``, ``n_points``); the fields left unset take this
+    survey's defaults (seeds=5, n_samples=4, input_dim=2, output_dim=2) and
+    those of :class:`~subriemann.diagnostics.orbit_survey.OrbitSettings`.
+
+    Returns
+    -------
+    SurveyResult
+    """
+    return _options(options, architectures, fields).run("orbit")
+
+
 def run_frobenius_survey(architectures=None, *, options=None, **fields) -> SurveyResult:
     """Integrability survey: the Frobenius defect of V = range Dᵀ (2.31) over random networks.
 
     Each row is one network and one point θ: ``curvature_norm`` and
     ``relative_defect`` of the curvature Ω_θ : Λ²V → TR^K/V, ``is_involutive``
-    (defect below the ``tolerance`` of the Frobenius test) and the rank of V,
+    (defect below the ``tolerance`` of the Frobenius test), ``conclusive``,
+    the ``verdict`` (involutive / not involutive / inconclusive) and the rank of V,
     from ``PullbackBundle(f).distribution().frobenius_defect(θ)``.  A
     non-involutive V makes (R^K, V, h) sub-Riemannian (§2.4).  The cost grows
     with the number of frame brackets, QN(QN−1)/2: keep QN small.
@@ -344,7 +425,7 @@ class SurveyResult:
 
     Attributes
     ----------
-    kind : {"rank", "frobenius"}
+    kind : {"rank", "frobenius", "orbit"}
     config : dict
         Architectures, N, seeds, base seed, activation, weight scale, rank tolerance.
     rows : list of dict
@@ -424,12 +505,17 @@ class SurveyResult:
 
         Rank survey: ``p_full_rank`` = P[rank DDᵀ = QN] with a 95 %
         Clopper–Pearson interval, σ_min (median, min, 10 % / 90 % quantiles),
-        median cond(D), the fraction of networks where Bingham's test rejects
-        uniform axes at 5 %, the median isotropy.  Frobenius survey: the
-        fraction of involutive points and the median / max relative defect.
+        median cond(D); Prop. 2.2's hypothesis structurally: the number of
+        θ-independent columns (``n_atoms``, the atoms of the columns' law) and
+        their rank, the structurally sparse columns and their largest support,
+        the fraction of exact zeros of D, P[the generic columns alone have
+        rank QN]; Bingham's statistic as a description (median S/dof and
+        isotropy).  Orbit survey: the fraction of each outcome, P[the rank
+        condition held along the orbit] with a 95 % interval, the median
+        minimum of σ_min/σ_max and the median growth of |θ|.  Frobenius survey:
+        the fractions of involutive, not involutive and inconclusive verdicts
+        and the median / max relative defect.
         """
-        from scipy.stats import binomtest
-
         groups: dict = {}
         for r in self.ok_rows:
             groups.setdefault(r["arch_index"], []).append(r)
@@ -440,46 +526,14 @@ class SurveyResult:
             entry = {
                 "arch_index": a,
                 "layers": first["layers"],
+                "depth": len(str(first["layers"]).split("-")) - 2,
                 "N": first["N"],
                 "K": first["K"],
                 "QN": first["QN"],
                 "ratio": first["ratio"],
                 "n": len(rs),
             }
-            if self.kind == "rank":
-                k = sum(bool(r["full_rank"]) for r in rs)
-                ci = binomtest(k, len(rs)).proportion_ci(confidence_level=0.95)
-                smin = np.array([r["sigma_min"] for r in rs], dtype=float)
-                cond = np.array([np.inf if r["condition"] is None else r["condition"] for r in rs])
-                entry.update(
-                    p_full_rank=k / len(rs),
-                    p_full_rank_ci=[float(ci.low), float(ci.high)],
-                    sigma_min_median=float(np.median(smin)),
-                    sigma_min_min=float(np.min(smin)),
-                    sigma_min_q10=float(np.quantile(smin, 0.1)),
-                    sigma_min_q90=float(np.quantile(smin, 0.9)),
-                    condition_median=float(np.median(cond)),
-                )
-                pv = [r["bingham_pvalue"] for r in rs if r.get("bingham_pvalue") is not None]
-                if pv:
-                    entry.update(
-                        bingham_reject_fraction=float(np.mean(np.array(pv) < 0.05)),
-                        isotropy_median=float(np.median([r["isotropy"] for r in rs])),
-                    )
-            else:
-                rel = np.array(
-                    [
-                        np.nan if r.get("relative_defect") is None else r["relative_defect"]
-                        for r in rs
-                    ]
-                )
-                entry.update(
-                    involutive_fraction=float(np.mean([bool(r.get("is_involutive")) for r in rs])),
-                    relative_defect_median=float(np.nanmedian(rel))
-                    if np.any(np.isfinite(rel))
-                    else None,
-                    relative_defect_max=float(np.nanmax(rel)) if np.any(np.isfinite(rel)) else None,
-                )
+            entry.update(summarize_rows(self.kind, rs))
             per_arch.append(entry)
         return stored_form(
             {
@@ -490,26 +544,56 @@ class SurveyResult:
             }
         )
 
-    def to_csv(self, path) -> Path:
-        """The table as CSV, with the survey configuration in ``#`` comment lines."""
-        from subriemann.report.records import write_csv
+    def table(self) -> tuple[tuple, list]:
+        """(header, rows): the summary per architecture as the CLI and the docs print it.
 
-        return write_csv(path, self.rows, comments={"survey": self.kind, "config": self.config})
+        Cells are strings (numbers formatted to 2–3 significant digits), one row
+        per architecture; the columns are those of
+        :data:`~subriemann.diagnostics.survey_summaries.TABLE_COLUMNS` for this kind.
+        """
+        from subriemann import report
+
+        header, rows = ["layers", "N", "K", "QN", "K/QN", "n"], []
+        columns = TABLE_COLUMNS[self.kind]
+        header += [title for title, _, _ in columns]
+        for e in self.summary()["architectures"]:
+            cells = [e["layers"], str(e["N"]), str(e["K"]), str(e["QN"]), f"{e['ratio']:.3g}"]
+            cells.append(str(e["n"]))
+            cells += [
+                key(e) if callable(key) else report.format_value(e.get(key), fmt)
+                for _, key, fmt in columns
+            ]
+            rows.append(tuple(cells))
+        return tuple(header), rows
+
+    def to_csv(self, path) -> Path:
+        """The table as CSV (one row per network); the configuration goes to its metadata sidecar.
+
+        The orbit survey's traces (``trace_*`` lists) stay in the JSON record.
+        """
+        from subriemann import report
+
+        header = list(dict.fromkeys(k for r in self.rows for k in r if not k.startswith("trace_")))
+        return report.write_csv(
+            path, self.rows, header=header, metadata={"survey": self.kind, "config": self.config}
+        )
 
     def to_json(self, path) -> Path:
         """Configuration, summary and rows as one JSON record (see ``report.make_record``)."""
-        from subriemann.report.records import make_record, write_json
+        from subriemann import report
 
-        record = make_record(
+        record = report.make_record(
             "survey",
             self.config,
             self.config.get("base_seed"),
             {"survey": self.kind, "summary": self.summary(), "rows": self.rows},
         )
-        return write_json(path, record)
+        return report.write_json(path, record)
 
     def plot(self, path) -> Path:
-        """Draw the survey's figure (PNG); returns the path.  See :func:`plot_survey`."""
+        """Draw the survey's figure; returns the path (:func:`subriemann.report.plot_survey`)."""
+        from subriemann.report.survey_figures import plot_survey
+
         return plot_survey(self, path)
 
     def as_dict(self) -> dict:

@@ -4,7 +4,8 @@ The modules of this layer, one concept each: :mod:`.frame` (the Distribution and
 frame checks), :mod:`.metric` (the ambient metric, its Cholesky factor, orthonormal
 spans), :mod:`.brackets` (Lie brackets and the bracket routes of a frame),
 :mod:`.frobenius` (the curvature 2-form and the Frobenius test), :mod:`.growth` (the
-Lie flag and growth vector), :mod:`.symbolic` (SymPy), :mod:`.catalog`.  The geomstats
+Lie flag and growth vector), :mod:`.symbolic` (SymPy), :mod:`.nilpotent` (privileged coordinates and the
+nilpotent approximation), :mod:`.catalog`.  The geomstats
 sub-Riemannian metric of a distribution is :mod:`subriemann.subriemannian.metric`.
 """
 
@@ -16,6 +17,7 @@ from subriemann.distributions import (
     frobenius,
     growth,
     metric,
+    nilpotent,
     symbolic,
 )
 from subriemann.distributions.brackets import *  # noqa: F403
@@ -24,6 +26,7 @@ from subriemann.distributions.frame import *  # noqa: F403
 from subriemann.distributions.frobenius import *  # noqa: F403
 from subriemann.distributions.growth import *  # noqa: F403
 from subriemann.distributions.metric import *  # noqa: F403
+from subriemann.distributions.nilpotent import *  # noqa: F403
 from subriemann.distributions.symbolic import *  # noqa: F403
 
 __all__ = [
@@ -33,5 +36,6 @@ __all__ = [
     *frobenius.__all__,
     *growth.__all__,
     *symbolic.__all__,
+    *nilpotent.__all__,
     *catalog.__all__,
 ]

@@ -3,11 +3,17 @@
 Every entry returns a :class:`~subriemann.distributions.frame.Distribution` whose
 frame is written with ``autograd.numpy`` (exact brackets) and whose ``known``
 dict records the documented answers: ``dim``, ``rank``, ``growth_vector`` (at a
-generic point), ``step``, ``involutive``, ``bracket_generating`` and, where it
-applies, the singular set and the growth vector there.  References: R.
-Montgomery, *A Tour of Subriemannian Geometries* (AMS 2002), ch. 1–2, 6;
-A. Agrachev, D. Barilari, U. Boscain, *A Comprehensive Introduction to
-Sub-Riemannian Geometry* (CUP 2020), ch. 3–4.
+generic point), ``step``, ``involutive``, ``bracket_generating``, the
+``hausdorff_dimension`` Q = Σ k(n_k − n_{k−1}) (Mitchell's theorem; bracket-generating
+entries only) and, where it applies, the ``singular_set``, a ``singular_point``
+on it and the growth vector and Q there (``growth_vector_singular``,
+``hausdorff_dimension_singular``).  Every growth vector here is also checked
+against SymPy brackets in the tests.  References: R. Montgomery, *A Tour of
+Subriemannian Geometries* (AMS 2002), ch. 1–2, 6; A. Agrachev, D. Barilari,
+U. Boscain, *A Comprehensive Introduction to Sub-Riemannian Geometry* (CUP
+2020), ch. 3–4; F. Jean, *Control of Nonholonomic Systems* (Springer 2014),
+ch. 1–2; J.-P. Laumond (ed.), *Robot Motion Planning and Control* (Springer
+1998), ch. 1 (the car and the trailer).
 
 ``network_bundle`` builds the pullback bundle V of a small network (§2.3),
 the paper's own example of a non-integrable distribution (§2.4);
@@ -22,12 +28,17 @@ import numpy as np
 
 from subriemann.distributions.frame import Distribution
 from subriemann.errors import InputError, check_array, check_int, check_real
-from subriemann.maps.network import parse_architecture
+from subriemann.maps import parse_architecture
 
 __all__ = [
     "heisenberg",
     "engel",
     "martinet",
+    "grushin",
+    "cartan_235",
+    "unicycle",
+    "car",
+    "car_trailer",
     "contact_r5",
     "level_set_foliation",
     "rank_one",
@@ -58,6 +69,11 @@ def _known(dim, growth_vector, **facts) -> dict:
     }
 
 
+def _entry(frame, dim, name, growth_vector, **facts) -> Distribution:
+    """The catalog Distribution ``name`` of ``frame`` on R^dim with its documented answers (:func:`_known`)."""
+    return Distribution(frame, dim, name=name, known=_known(dim, growth_vector, **facts))
+
+
 def _columns(x, *columns):
     """The frame (dim, r) with the given columns, lists of components; numbers are constants.
 
@@ -85,11 +101,14 @@ def heisenberg() -> Distribution:
         x, y = p[0], p[1]
         return _columns(x, [1, 0, -y / 2], [0, 1, x / 2])
 
-    return Distribution(
+    return _entry(
         frame,
         3,
-        name="heisenberg",
-        known=_known(3, (2, 3), contact=True, brackets="[X, Y] = d/dz"),
+        "heisenberg",
+        (2, 3),
+        hausdorff_dimension=4,
+        contact=True,
+        brackets="[X, Y] = d/dz",
     )
 
 
@@ -104,11 +123,13 @@ def engel() -> Distribution:
     def frame(p):
         return _columns(p[0], [1, 0, 0, 0], [0, 1, p[0], p[2]])
 
-    return Distribution(
+    return _entry(
         frame,
         4,
-        name="engel",
-        known=_known(4, (2, 3, 4), brackets="[X1, X2] = d3, [X2, [X1, X2]] = -d4"),
+        "engel",
+        (2, 3, 4),
+        hausdorff_dimension=7,
+        brackets="[X1, X2] = d3, [X2, [X1, X2]] = -d4",
     )
 
 
@@ -127,19 +148,19 @@ def martinet() -> Distribution:
         x = p[0]
         return _columns(x, [1, 0, 0], [0, 1, x**2 / 2])
 
-    return Distribution(
+    return _entry(
         frame,
         3,
-        name="martinet",
-        known=_known(
-            3,
-            (2, 3),
-            singular_set="x = 0 (the Martinet surface)",
-            growth_vector_singular=(2, 2, 3),
-            step_singular=3,
-            involutive_at_singular_points=True,
-            brackets="[X, Y] = x d/dz, [X, [X, Y]] = d/dz",
-        ),
+        "martinet",
+        (2, 3),
+        hausdorff_dimension=4,
+        singular_set="x = 0 (the Martinet surface)",
+        singular_point=(0.0, 1.0, 2.0),
+        growth_vector_singular=(2, 2, 3),
+        hausdorff_dimension_singular=5,
+        step_singular=3,
+        involutive_at_singular_points=True,
+        brackets="[X, Y] = x d/dz, [X, [X, Y]] = d/dz",
     )
 
 
@@ -161,11 +182,149 @@ def contact_r5() -> Distribution:
             [0, 0, 0, 1, x2 / 2],
         )
 
-    return Distribution(
+    return _entry(
         frame,
         5,
-        name="contact_r5",
-        known=_known(5, (4, 5), contact=True, brackets="[X_i, Y_i] = d/dz, others 0"),
+        "contact_r5",
+        (4, 5),
+        hausdorff_dimension=6,
+        contact=True,
+        brackets="[X_i, Y_i] = d/dz, others 0",
+    )
+
+
+def grushin() -> Distribution:
+    """Grushin plane R²: X = ∂x, Y = x∂y — a rank-varying distribution.
+
+    Off the line x = 0 the frame spans T_pR² (growth (2,), Riemannian, Q = 2).  On
+    it Y(p) = 0 and Δ_p = span ∂x, yet the *field* Y is not zero and
+    [X, Y] = ∂y: growth (1, 2), Q = 1·1 + 2·1 = 3 (A. Bellaïche, *The tangent
+    space in sub-Riemannian geometry*, Birkhäuser 1996, the introductory
+    examples; ABB 2020, ch. 3).  The flag must be computed from brackets of the
+    frame fields, not of a basis of the span at p.
+    """
+
+    def frame(p):
+        x = p[0]
+        return _columns(x, [1, 0], [0, x])
+
+    return _entry(
+        frame,
+        2,
+        "grushin",
+        (2,),
+        hausdorff_dimension=2,
+        singular_set="x = 0 (the frame's rank drops to 1)",
+        singular_point=(0.0, 0.1),
+        growth_vector_singular=(1, 2),
+        hausdorff_dimension_singular=3,
+        brackets="[X, Y] = d/dy",
+    )
+
+
+def cartan_235() -> Distribution:
+    """Cartan's (2, 3, 5) distribution on R⁵, flat model: X₁ = ∂₁, X₂ = ∂₂ + x₁∂₃ + (x₁²/2)∂₄ + x₁x₂∂₅.
+
+    [X₁, X₂] = ∂₃ + x₁∂₄ + x₂∂₅, [X₁, [X₁, X₂]] = ∂₄, [X₂, [X₁, X₂]] = ∂₅, and all
+    brackets of length 4 vanish: the left-invariant frame of the free nilpotent
+    Lie group of rank 2 and step 3 (the Cartan group), whose distribution is
+    the flat model of Cartan's maximally non-holonomic (2, 3, 5) distributions
+    (É. Cartan 1910; Montgomery 2002, ch. 6; Yu. Sachkov, *Exponential map in
+    the generalized Dido problem*, Sb. Math. 194 (2003), in other coordinates).
+    Growth (2, 3, 5) at every point, Q = 2 + 2·1 + 3·2 = 10; the fields are
+    homogeneous of degree −1 for the weights (1, 1, 2, 3, 3).
+    """
+
+    def frame(p):
+        x1, x2 = p[0], p[1]
+        return _columns(x1, [1, 0, 0, 0, 0], [0, 1, x1, x1**2 / 2, x1 * x2])
+
+    return _entry(
+        frame,
+        5,
+        "cartan_235",
+        (2, 3, 5),
+        hausdorff_dimension=10,
+        brackets="[X1, X2] = d3 + x1 d4 + x2 d5, [X1, [X1, X2]] = d4, [X2, [X1, X2]] = d5",
+    )
+
+
+def unicycle() -> Distribution:
+    """Unicycle (rolling coin) on (x, y, θ): X = cos θ ∂x + sin θ ∂y (drive), Y = ∂θ (turn).
+
+    [Y, X] = −sin θ ∂x + cos θ ∂y, the sideways direction the wheel cannot take
+    directly: growth (2, 3) everywhere (a contact structure, locally the
+    Heisenberg one), Q = 4 (Laumond 1998, ch. 1).  θ lives on
+    S¹; the frame is 2π-periodic in it.
+    """
+
+    def frame(p):
+        th = p[2]
+        return _columns(th, [anp.cos(th), anp.sin(th), 0], [0, 0, 1])
+
+    return _entry(
+        frame,
+        3,
+        "unicycle",
+        (2, 3),
+        hausdorff_dimension=4,
+        brackets="[Y, X] = -sin(t) dx + cos(t) dy",
+    )
+
+
+def car() -> Distribution:
+    """Car on R² × S¹ × S¹ = {(x, y, θ, φ)}, front-wheel drive, wheelbase 1.
+
+    X₁ = cos φ (cos θ ∂x + sin θ ∂y) + sin φ ∂θ (drive), X₂ = ∂φ (steer)
+    (Laumond 1998, ch. 1).  [X₂, X₁] = −sin φ (cos θ ∂x + sin θ ∂y) +
+    cos φ ∂θ and [X₁, [X₂, X₁]] = sin θ ∂x − cos θ ∂y (sideways): growth
+    (2, 3, 4) at every point, including cos φ = 0, Q = 2 + 2 + 3 = 7.
+    """
+
+    def frame(p):
+        th, ph = p[2], p[3]
+        drive = [anp.cos(ph) * anp.cos(th), anp.cos(ph) * anp.sin(th), anp.sin(ph), 0]
+        return _columns(th, drive, [0, 0, 0, 1])
+
+    return _entry(
+        frame,
+        4,
+        "car",
+        (2, 3, 4),
+        hausdorff_dimension=7,
+        brackets="[X1, [X2, X1]] = sin(t) dx - cos(t) dy",
+    )
+
+
+def car_trailer() -> Distribution:
+    """Car pulling one trailer on R⁵ = {(x, y, θ, φ, θ₁)}, front-wheel drive, unit lengths.
+
+    X₁ = cos φ (cos θ ∂x + sin θ ∂y + sin(θ − θ₁) ∂θ₁) + sin φ ∂θ, X₂ = ∂φ: the
+    car of :func:`car` with a trailer hitched at its rear axle, whose heading
+    obeys θ̇₁ = v_rear sin(θ − θ₁) with v_rear = cos φ (Laumond 1998, ch. 1;
+    Sørdalen 1993 for the rear-drive form).  Growth (2, 3, 4, 5) off cos φ = 0,
+    Q = 2 + 2 + 3 + 4 = 11.  With the front wheel across the car (cos φ = 0) the
+    drive only turns the car in place: det(X₁, X₂, [X₂, X₁], [X₁, [X₂, X₁]],
+    [X₁, [X₁, [X₂, X₁]]]) = ±cos φ, and there the growth is (2, 3, 4, 4, 5),
+    Q = 12 (SymPy, checked in the tests).
+    """
+
+    def frame(p):
+        th, ph, th1 = p[2], p[3], p[4]
+        c, s = anp.cos(ph), anp.sin(ph)
+        drive = [c * anp.cos(th), c * anp.sin(th), s, 0, c * anp.sin(th - th1)]
+        return _columns(th, drive, [0, 0, 0, 1, 0])
+
+    return _entry(
+        frame,
+        5,
+        "car_trailer",
+        (2, 3, 4, 5),
+        hausdorff_dimension=11,
+        singular_set="cos(phi) = 0 (front wheel across the car)",
+        singular_point=(0.0, 0.0, 0.3, float(np.pi / 2), -0.2),
+        growth_vector_singular=(2, 3, 4, 4, 5),
+        hausdorff_dimension_singular=12,
     )
 
 
@@ -289,7 +448,7 @@ def network_bundle(
     structure (R^K, V, h) of (2.33).  ``base_point`` is θ₀ = mlp.init(seed).
     """
     from subriemann.geometry.bundles import PullbackBundle
-    from subriemann.maps.network import MLP, NetworkMap
+    from subriemann.maps import MLP, NetworkMap
 
     mlp = MLP(layer_sizes, activation=activation)
     n_samples = check_int(n_samples, "n_samples", "the number of network inputs N")
@@ -325,6 +484,11 @@ ENTRIES = {
     "engel": engel,
     "martinet": martinet,
     "contact_r5": contact_r5,
+    "grushin": grushin,
+    "cartan_235": cartan_235,
+    "unicycle": unicycle,
+    "car": car,
+    "car_trailer": car_trailer,
     "level_set_foliation": level_set_foliation,
     "rank_one": rank_one,
     "linear_horizontal": linear_horizontal,

@@ -13,6 +13,12 @@ delegate to them: :mod:`~subriemann.distributions.brackets` (Lie brackets),
 (2.31)), :mod:`~subriemann.distributions.growth` (the Lie flag and growth
 vector), :mod:`~subriemann.distributions.symbolic` (SymPy) and
 :mod:`~subriemann.subriemannian.metric` (the geomstats metric, the layer above).
+
+Why one module of ~660 lines: it is the *one object users hold* for a distribution.
+Its ~50 methods are one-to-five-line delegations with the docstrings that say which
+equation each implements (the contract's names live on the object, as geomstats'
+do); the code that computes lives in the modules above.  Splitting the class would
+split its documentation, not its logic.
 """
 
 from __future__ import annotations
@@ -37,7 +43,14 @@ from subriemann.distributions.frobenius import (
     frobenius_report,
     frobenius_verdict,
 )
-from subriemann.distributions.growth import growth_spans, growth_vector_from_spans
+from subriemann.distributions.growth import (
+    N_PROBES,
+    GrowthVector,
+    hausdorff_dimension,
+    lie_flag,
+    neighbour_points,
+    privileged_weights,
+)
 from subriemann.distributions.metric import (
     FrameSpan,
     check_metric,
@@ -302,56 +315,166 @@ class Distribution:
                 progress(i + 1, len(points))
         return frobenius_verdict(reports)
 
-    # -- derived flag and growth vector ------------------------------------------
+    # -- Lie flag and growth vector (the first derived distribution) ----------------
     def derived_distribution(self, p) -> FrameSpan:
-        """Δ² = Δ + [Δ, Δ] at p: an orthonormal basis (dim, rank Δ²_p) and its rank report.
+        """The first derived distribution Δ' = Δ + [Δ, Δ] at p: an orthonormal basis and its rank report.
 
-        The new directions are the columns of the curvature Ω_p (Δ² = Δ ⊕ span Ω_p
-        by tensoriality); they count when above the Frobenius tolerance times the
-        scale, so ``rank Δ² == rank Δ`` exactly when :meth:`is_involutive`.  The
-        report's singular values are those of the new directions.
+        Δ' is the second step of both the Lie flag (:meth:`growth_spans`) and the
+        derived flag Δ^{(k+1)} = Δ^{(k)} + [Δ^{(k)}, Δ^{(k)}]; the two flags differ
+        from step 3 on, and this package computes the Lie flag.  For a frame of full
+        column rank at p the new directions are the columns of the curvature Ω_p
+        (Δ' = Δ ⊕ span Ω_p by tensoriality, (2.31)), counted above the Frobenius
+        tolerance times the scale, so ``rank Δ' == rank Δ`` exactly when
+        :meth:`is_involutive`; where the frame's rank drops they are the brackets
+        [X_i, X_j](p) of the frame fields (Grushin at x = 0: Δ' = T_pR²).
         """
-        return self.growth_spans(p, 2)[-1]
+        # two steps only: no stopping certificate is needed, so no neighbours are probed
+        return self._lie_flag(self._point(p), 2, None).spans[-1]
+
+    def lie_flag(self, p, max_step=None):
+        """The Lie flag Δ^k = Δ^{k−1} + [Δ, Δ^{k−1}] at p: spans and the :class:`GrowthVector`.
+
+        Implements the flag of the Chow–Rashevskii condition from brackets of the
+        frame *fields* (so also where the frame's rank drops); see
+        :func:`~subriemann.distributions.growth.lie_flag` for the routes, round-off
+        floors and the stopping rule (reached dim / stabilised, certified at
+        :data:`~subriemann.distributions.growth.N_PROBES` nearby points / truncated).
+
+        Parameters
+        ----------
+        p : array-like, shape=[dim]
+        max_step : int, optional
+            Default dim (enough at regular points; singular points may need more).
+
+        Returns
+        -------
+        LieFlag
+        """
+        p = self._point(p)
+        return self._lie_flag(p, max_step, self._neighbour_rank(p))
+
+    def _lie_flag(self, p, max_step, neighbour_rank):
+        return lie_flag(
+            p,
+            self.frame,
+            self._curvature_data,
+            lambda q: self._bracket_data(q, np.asarray(self.frame(q))),
+            self._bracket_route,
+            self.rank_policy,
+            max_step,
+            neighbour_rank,
+        )
+
+    def _neighbour_rank(self, p):
+        """neighbour_rank(max_step) for :func:`lie_flag`: the largest final rank near p, or None."""
+
+        def neighbour_rank(max_step):
+            ranks = []
+            for q in neighbour_points(p):
+                growth = self._lie_flag(q, max_step + 1, None).growth_vector
+                if not growth.determined:
+                    return None  # this neighbour gives no certificate
+                ranks.append(growth[-1])
+            return max(ranks)
+
+        return neighbour_rank
 
     def growth_spans(self, p, max_step=None) -> list:
-        """[Δ¹_p, Δ²_p, ...] as :class:`FrameSpan` s, Δ^{k+1} = Δ^k + [Δ, Δ^k].
-
-        Implements the Lie flag behind the Chow–Rashevskii condition; step 2 is
-        the curvature of the Frobenius test (2.31), so it agrees with
-        :meth:`is_involutive`, and steps ≥ 3 need an autograd-traceable frame.
-        With ``max_step=None`` the flag stops at the whole space or after two
-        consecutive stalls; :func:`~subriemann.distributions.growth.growth_spans`
-        gives the stopping rule and the round-off floor of each step.
+        """[Δ¹_p, Δ²_p, ...] as :class:`FrameSpan` s: the Lie flag of :meth:`lie_flag`.
 
         Parameters
         ----------
         p : array-like, shape=[dim]
         max_step : int, optional
         """
-        return growth_spans(
-            self._point(p),
-            self.frame,
-            self._curvature_data,
-            self._bracket_route,
-            self.rank_policy,
-            max_step,
-        )
+        return list(self.lie_flag(p, max_step).spans)
 
-    def growth_vector(self, p, max_step=None) -> tuple:
-        """Growth vector (rank Δ¹_p, rank Δ²_p, ...), Δ^{k+1} = Δ^k + [Δ, Δ^k].
+    def growth_vector(self, p, max_step=None) -> GrowthVector:
+        """Growth vector (n_1, n_2, ...), n_k = dim Δ^k_p, saying whether it is determined.
 
-        Ranks go through the rank policy; the flag is computed as in
-        :meth:`growth_spans` (to the whole space, to ``max_step``, or until two
-        consecutive stalls), then trailing repeats are dropped, so the vector
-        ends at the last step where the rank grew (an integrable Δ gives
-        (rank Δ,)).  Pointwise ranks may stall and grow again at singular points
-        (Martinet on x = 0: (2, 2, 3)).  Heisenberg: (2, 3); Engel: (2, 3, 4).
+        A :class:`~subriemann.distributions.growth.GrowthVector` (a tuple, trailing
+        repeats dropped: an integrable Δ gives (rank Δ,)) with ``determined`` and
+        ``reason`` ("reached dim", "stabilised" or "truncated at max_step=k").
+        Heisenberg: (2, 3); Engel: (2, 3, 4); Grushin at x = 0: (1, 2); Martinet on
+        its singular surface: (2, 2, 3).  Brackets of the frame fields, so rank
+        drops are handled (:meth:`lie_flag`).
         """
-        return growth_vector_from_spans(self.growth_spans(p, max_step))
+        return self.lie_flag(p, max_step).growth_vector
 
     def is_bracket_generating(self, p, max_step=None) -> bool:
-        """Chow–Rashevskii (Hörmander) condition at p: some Δ^k_p is all of T_pR^dim."""
-        return self.growth_vector(p, max_step)[-1] == self.dim
+        """Chow–Rashevskii (Hörmander) condition at p: some Δ^k_p is all of T_pR^dim.
+
+        True or False only when the flag is determined (:meth:`growth_vector`).
+
+        Raises
+        ------
+        UndeterminedGrowth
+            The flag was truncated at ``max_step`` below dim: the message names the
+            step reached and asks for a larger ``max_step``.
+        """
+        return self.growth_vector(p, max_step).require_determined()[-1] == self.dim
+
+    def hausdorff_dimension(self, p, max_step=None) -> int:
+        """Q(p) = Σ_k k (n_k − n_{k−1}) from the growth vector at p (Mitchell's theorem).
+
+        At a regular point, the Hausdorff dimension of the sub-Riemannian metric near
+        p; at a singular point the homogeneous dimension at p (of the tangent cone,
+        and vol B(p, ε) ≍ ε^Q), larger than the regular value (Grushin at x = 0: 3);
+        see :func:`~subriemann.distributions.growth.hausdorff_dimension`.
+
+        Raises
+        ------
+        UndeterminedGrowth
+            The flag was truncated.
+        RankConditionError
+            Δ is not bracket-generating at p.
+        """
+        return hausdorff_dimension(self.growth_vector(p, max_step))
+
+    def weights(self, p, max_step=None) -> tuple:
+        """Weights of privileged coordinates at p: k repeated n_k − n_{k−1} times, length dim.
+
+        See :func:`~subriemann.distributions.growth.privileged_weights` (Bellaïche 1996, §4);
+        raises like :meth:`hausdorff_dimension` (bracket-generating and determined only).
+        """
+        return privileged_weights(self.growth_vector(p, max_step))
+
+    def is_regular(self, p, max_step=None, *, n_points=N_PROBES, radius=None) -> bool:
+        """Whether the growth vector is locally constant near p (p is a regular point).
+
+        Numerical test: the growth vector at p equals the one at ``n_points``
+        random points at distance ρ = radius or 1e-3·max(1, |p|_∞)
+        (:func:`~subriemann.distributions.growth.neighbour_points`).  Ranks are lower
+        semicontinuous, so near a singular point the generic values are larger and
+        random neighbours (off the singular set with probability one for analytic
+        frames) see them.  Limitation: finitely many neighbours at one radius; a
+        radius so large that the neighbours leave the region of p, or a
+        non-analytic frame whose singular set has positive measure, can mislead.
+
+        Raises
+        ------
+        UndeterminedGrowth
+            The flag at p or at a neighbour was truncated.
+        """
+        p = self._point(p)
+        here = self.growth_vector(p, max_step).require_determined()
+        for q in neighbour_points(p, n_points, radius, seed=1):
+            if self.growth_vector(q, max_step).require_determined() != here:
+                return False
+        return True
+
+    def nilpotent_approximation(self, p, **options):
+        """The nilpotent approximation of Δ at p, as a :class:`Distribution`.
+
+        A distribution in privileged coordinates at p (weights :meth:`weights`)
+        whose frame is the homogeneous (degree −1 under the weights' dilations)
+        nilpotent part of this frame, so its growth vector at 0 equals this one's
+        at p; see :func:`subriemann.distributions.nilpotent.nilpotent_approximation`
+        (options and construction).
+        """
+        from subriemann.distributions.nilpotent import nilpotent_approximation
+
+        return nilpotent_approximation(self, p, **options)
 
     # -- geomstats ------------------------------------------------------------------
     # -- moving along Δ: subriemann.subriemannian, the layer above, imported on use ---------
@@ -364,15 +487,15 @@ class Distribution:
 
     def loop_displacement(self, q0, i, j, eps, **options):
         """End − q0 of the commutator loop of X_i, X_j with side ε: ε²[X_i, X_j](q0) + O(ε³);
-        see :func:`subriemann.subriemannian.curves.loop_displacement`."""
-        from subriemann.subriemannian.curves import loop_displacement
+        see :func:`subriemann.subriemannian.holonomy.loop_displacement`."""
+        from subriemann.subriemannian.holonomy import loop_displacement
 
         return loop_displacement(self, q0, i, j, eps, **options)
 
     def holonomy_test(self, q0, eps=None, **options):
         """Loop displacements of all pairs at several ε, their order and agreement with the
-        brackets; see :func:`subriemann.subriemannian.curves.holonomy_test`."""
-        from subriemann.subriemannian.curves import DEFAULT_EPS, holonomy_test
+        brackets; see :func:`subriemann.subriemannian.holonomy.holonomy_test`."""
+        from subriemann.subriemannian.holonomy import DEFAULT_EPS, holonomy_test
 
         return holonomy_test(self, q0, DEFAULT_EPS if eps is None else eps, **options)
 
@@ -423,7 +546,16 @@ class Distribution:
     # -- SymPy ------------------------------------------------------------------------
     @classmethod
     def from_sympy(
-        cls, vector_fields, coordinates, exact=False, rank_policy=None, metric=None, **options
+        cls,
+        vector_fields,
+        coordinates,
+        exact=False,
+        rank_policy=None,
+        metric=None,
+        *,
+        parameters=None,
+        names=None,
+        **options,
     ):
         """A distribution from SymPy vector fields; numerics by lambdify to autograd.numpy.
 
@@ -440,18 +572,32 @@ class Distribution:
             available either way.
         rank_policy, metric
             As for :class:`Distribution`.
+        parameters : sequence or mapping, optional
+            Symbols other than the coordinates (e.g. ``a`` in X = ∂x + a y²∂z):
+            a sequence declares them free, a mapping {symbol or name: value or
+            None} gives values.  Symbolic methods keep them as symbols (results
+            for generic values; :meth:`symbolic_singular_set` finds where they
+            fail); numerics need every value (:meth:`with_parameters`) and raise
+            InputError naming the free ones.
+        names : sequence of str, optional
+            Field names for labels and LaTeX (default X1, ..., Xr).
         **options
             Keyword-only arguments of :class:`Distribution`: ``name``, ``known``,
             ``base_point``.
 
         Raises
         ------
-        ImportError
+        MissingExtraError
             SymPy is missing (optional extra ``subriemann[symbolic]``).
         InputError
-            Bad fields or coordinates (see :class:`~subriemann.distributions.symbolic.SymbolicFrame`).
+            Bad fields, coordinates or parameters (see
+            :class:`~subriemann.distributions.symbolic.SymbolicFrame`).
         """
-        symbolic = SymbolicFrame(vector_fields, coordinates)
+        symbolic = SymbolicFrame(vector_fields, coordinates, parameters, names=names)
+        return cls._from_symbolic_frame(symbolic, exact, rank_policy, metric, options)
+
+    @classmethod
+    def _from_symbolic_frame(cls, symbolic, exact, rank_policy, metric, options):
         brackets = symbolic.exact_brackets() if exact else None
         dist = cls(
             symbolic.numeric_frame(),
@@ -464,7 +610,20 @@ class Distribution:
         if exact:
             dist._bracket_route = "symbolic"
         dist._symbolic = symbolic
+        # what with_parameters needs to build the same distribution with other values
+        dist._sympy_options = (exact, rank_policy, metric, dict(options))
         return dist
+
+    def with_parameters(self, **values):
+        """The same from_sympy distribution with parameter values, e.g. ``with_parameters(a=1)``.
+
+        Values not given keep their previous value (None frees one again);
+        numerics work once no parameter is free.  Raises InputError for a name
+        that is not a declared parameter.
+        """
+        symbolic = self._require_symbolic().with_values(values)
+        exact, rank_policy, metric, options = self._sympy_options
+        return type(self)._from_symbolic_frame(symbolic, exact, rank_policy, metric, options)
 
     def _require_symbolic(self) -> SymbolicFrame:
         if self._symbolic is None:
@@ -475,21 +634,36 @@ class Distribution:
         return self._symbolic
 
     @property
+    def sympy_frame(self) -> SymbolicFrame:
+        """The :class:`~subriemann.distributions.symbolic.SymbolicFrame` of a from_sympy distribution."""
+        return self._require_symbolic()
+
+    @property
     def symbolic_frame(self):
         """The SymPy frame Matrix (dim, r) of a distribution built by :meth:`from_sympy`."""
         return self._require_symbolic().matrix
 
-    def symbolic_brackets(self) -> dict:
-        """{(i, j): [X_i, X_j] as a SymPy column Matrix} for i < j, by symbolic Jacobians."""
-        return self._require_symbolic().brackets()
+    def symbolic_brackets(self, step=2) -> dict:
+        """{word: iterated bracket as a SymPy column Matrix} for steps 2..step.
 
-    def symbolic_growth_vector(self, max_step=None, point=None) -> tuple:
-        """Exact growth vector by SymPy, generic or at ``point``.
+        Step 2 gives {(i, j): [X_i, X_j]} for i < j; step 3 adds (i, (j, k)) =
+        [X_i, [X_j, X_k]]; see
+        :meth:`~subriemann.distributions.symbolic.SymbolicFrame.brackets`.
+        """
+        return self._require_symbolic().brackets(step)
 
-        Implements the flag Δ^{k+1} = Δ^k + [Δ, Δ^k] in exact arithmetic; the
-        arguments are those of
-        :meth:`~subriemann.distributions.symbolic.SymbolicFrame.growth_vector`
-        (``max_step`` default dim; ``point`` a substitution dict or values in
-        coordinate order).
+    def symbolic_growth_vector(self, max_step=None, point=None):
+        """Exact growth vector (a :class:`~subriemann.distributions.growth.GrowthVector`).
+
+        Implements the Lie flag Δ^k = Δ^{k−1} + [Δ, Δ^{k−1}] in exact arithmetic,
+        generic (over rational functions in coordinates and parameters) or at
+        ``point`` (a substitution dict, or values in coordinate order), with the
+        numeric convention (no trailing repeats); see
+        :meth:`~subriemann.distributions.symbolic.SymbolicFrame.growth_vector`.
         """
         return self._require_symbolic().growth_vector(max_step, point)
+
+    def symbolic_singular_set(self, max_step=None) -> tuple:
+        """Where each step of the Lie flag drops below its generic rank (equations, solutions);
+        see :meth:`~subriemann.distributions.symbolic.SymbolicFrame.singular_set`."""
+        return self._require_symbolic().singular_set(max_step)

@@ -49,7 +49,7 @@ import numpy as np
 
 from subriemann import scratch
 from subriemann.distributions.metric import FrameSpan, from_metric_rows, to_metric_rows
-from subriemann.errors import NumericalError, ShapeError, check_real
+from subriemann.errors import InputError, NumericalError, ShapeError, check_real
 from subriemann.linalg import RankReport
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "CurvatureData",
     "curvature_from_brackets",
     "curvature_from_terms",
+    "CANCELLATION_THRESHOLD",
     "roundoff_tolerance",
     "frobenius_tolerance",
     "frobenius_report",
@@ -72,10 +73,14 @@ _ROUNDOFF_SAFETY = 100.0
 _FD_SAFETY = 10.0
 # A verdict whose tolerance exceeds this is reported as inconclusive.
 _CONCLUSIVE_TOLERANCE = 1e-2
-# |Ω|² = |d|² − |Eᵀd|² is trusted when it keeps at least this fraction of |d|²:
-# its relative error is then ≤ (relative error of the two sums, ~1e-13)/1e-4,
-# far below any tolerance of the test; below it Ω is formed explicitly.
-_CANCELLATION = 1e-4
+#: The cancellation rule of :func:`curvature_from_terms`: |Ω|² = |d|² − |Eᵀd|² is used when
+#: it keeps at least this fraction of |d|², else Ω = d − E(Eᵀd) is formed explicitly.
+#: Error model: the two sums carry a relative error δ ≲ n·eps (~1e-13 for the sizes met),
+#: so the difference is known to δ·|d|²/(|d|² − |Eᵀd|²) ≤ δ/CANCELLATION_THRESHOLD
+#: relative, ≤ ~1e-9 at 1e-4 (far below any tolerance of the test); below the threshold
+#: the explicit Ω has the absolute error ~eps·|d| of its subtraction, whatever |Ω|.
+#: 0 always downdates, 1 always forms Ω (both valid; the default is the cheap safe one).
+CANCELLATION_THRESHOLD = 1e-4
 
 
 def _congruence(C, B):
@@ -274,7 +279,7 @@ def curvature_from_brackets(p, svd, C, L, brackets) -> CurvatureData:
     )
 
 
-def curvature_from_terms(p, curvature_terms) -> CurvatureData:
+def curvature_from_terms(p, curvature_terms, *, cancellation=None) -> CurvatureData:
     """Curvature from bracket terms given directly in an orthonormal basis (``curvature_terms``).
 
     With terms t_ab ≡ ∇_{e_a}e_b (mod Δ_p), Ω_ab = Π^⊥(t_ab − t_ba) and the
@@ -295,7 +300,17 @@ def curvature_from_terms(p, curvature_terms) -> CurvatureData:
     curvature_terms : callable
         The ``curvature_terms`` argument of a distribution: p ↦ (E, report, t, r),
         see :class:`~subriemann.distributions.frame.Distribution`.
+    cancellation : float in [0, 1], optional
+        The cancellation rule's threshold; default :data:`CANCELLATION_THRESHOLD`
+        (read at the call; its error model is stated there).
     """
+    if cancellation is None:
+        cancellation = CANCELLATION_THRESHOLD
+    cancellation = check_real(
+        cancellation, "cancellation", "a fraction in [0, 1]", nonnegative=True
+    )
+    if cancellation > 1:
+        raise InputError(f"cancellation must be a fraction in [0, 1], got {cancellation}")
     dim = p.shape[0]
     basis, report, terms, n_fields = curvature_terms(p)
     basis = np.asarray(basis, dtype=np.float64)
@@ -350,7 +365,7 @@ def curvature_from_terms(p, curvature_terms) -> CurvatureData:
             pairs[:, start:stop] = d - z @ basis[start:stop].T
         return pairs
 
-    if d2 - z2 >= _CANCELLATION * d2:
+    if d2 - z2 >= cancellation * d2:
         norm, omega = float(np.sqrt(d2 - z2)), lambda: _antisymmetric(omega_pairs(), k)
     else:
         pairs = omega_pairs()

@@ -15,6 +15,12 @@
 A flow is a callable ``flow(theta) -> dθ/ds`` with ``output_velocity(theta)``
 and ``evaluate(theta)``; the latter returns a :class:`FlowPoint` holding
 everything an integrator or a report needs at one point, from a single Jacobian.
+
+Why one module of ~620 lines: its one concept is the vector fields of (1.9)/(2.4) as
+evaluated at a point.  The three flows share :class:`ParameterFlow` and
+:class:`FlowPoint`, and :class:`AdaptedFlow` (~300 lines) is one field whose regime
+(2.4)/(5.2)/(6.2)/(4.5) and route (dense SVD, kernel, matrix-free) only change how
+−D⁺∇ₓC is applied.
 """
 
 from __future__ import annotations
@@ -309,7 +315,7 @@ class AdaptedFlow(ParameterFlow):
         allocates a QN×K array; "matrix-free" uses Krylov solves with jvp/vjp.  The
         last two implement the over-parametrized / borderline (and rank-loss) flows
         with the Euclidean output metric.  "auto" picks by the memory/flop model of
-        :func:`~subriemann.geometry.kernel.choose_route` (``route_choice`` says why).
+        :func:`~subriemann.geometry.routes.choose_route` (``route_choice`` says why).
     memory_budget : int, optional
         Bytes the route may use (default 2 GiB); also sets the NTK's block size.
 
@@ -455,12 +461,18 @@ class AdaptedFlow(ParameterFlow):
             )
         self.regime = regime
         self.last_regime: str | None = None
-        # the route to D⁺ (issue 14): geometry.kernel.choose_route states the model
-        from subriemann.geometry.kernel import choose_route
+        # the route to D⁺ (issue 14): geometry.routes.choose_route states the model
+        from subriemann.geometry.routes import choose_route
 
         self.memory_budget = memory_budget
+        # metric_aware: factorization() passes G on, so the kernel route solves with
+        # Θ_G = LᵀΘL (KernelFactorization) and never applies the Euclidean Θ⁺ to a G-problem
         self.route_choice = choose_route(
-            f, route, memory_budget=memory_budget, euclidean=self.output_metric is None
+            f,
+            route,
+            memory_budget=memory_budget,
+            euclidean=self.output_metric is None,
+            metric_aware=True,
         )
         self.route = self.route_choice.route
         if self.route != "dense" and (regime == "under" or K < QN):
@@ -478,7 +490,7 @@ class AdaptedFlow(ParameterFlow):
         :class:`~subriemann.geometry.matrix_free.KrylovFactorization`.  The integrators
         (output-exact's corrector) obtain their factorizations here.
         """
-        from subriemann.geometry.kernel import factorize
+        from subriemann.geometry.routes import factorize
 
         theta = self._theta(theta)
         policy = self.rank_policy if rank_policy is None else resolve_policy(rank_policy)
@@ -486,7 +498,12 @@ class AdaptedFlow(ParameterFlow):
             x = np.asarray(self.f(theta), dtype=np.float64)
             return JacobianSVD(self.output_metric.whiten(self.f.jacobian(theta), x), policy)
         return factorize(
-            self.f, theta, self.route, rank_policy=policy, memory_budget=self.memory_budget
+            self.f,
+            theta,
+            self.route,
+            rank_policy=policy,
+            memory_budget=self.memory_budget,
+            output_metric=self.output_metric,
         )
 
     def _check_rank(self, report: RankReport) -> str:
@@ -525,9 +542,15 @@ class AdaptedFlow(ParameterFlow):
             x = np.asarray(self.f(theta), dtype=np.float64)
             svd = self.factorization(theta)
             gx = self.cost.grad(x)
-            v = -svd.solve(gx)
+            if self.output_metric is None:
+                v = -svd.solve(gx)
+                xdot = -svd.project_range(gx)
+            else:
+                # kernel route with G = LLᵀ: −D̃⁺L⁻¹∇ₓC = −grad_h C (2.30) and −𝒫_G G⁻¹∇ₓC,
+                # from Θ_G = LᵀΘL (KernelFactorization.metric_gradient / _output_velocity)
+                v = -svd.metric_gradient(gx)
+                xdot = -svd.metric_output_velocity(gx)
             _finite(v, "adapted-flow velocity -D^+ grad_x C")
-            xdot = -svd.project_range(gx)
             regime = self._check_rank(svd.report)
             # the matrix-free route knows only the extreme σ's: its report is the evidence
             sv = svd.singular_values if self.route == "kernel" else None

@@ -258,6 +258,12 @@ def _output_metric_modes(x0, target, G, N):
     return lam, Q, Q.T @ (np.asarray(x0) - np.asarray(target)), N
 
 
+def _output_metric_evolution(s, x0, target, G, N):
+    """(c(s), Q, N): the residual's coordinates c_i(s) = e^{−s/(Nλ_i)}c_i(0) in G's eigenbasis."""
+    lam, Q, c, N = _output_metric_modes(x0, target, G, N)
+    return np.exp(-np.multiply.outer(_times(s), 1.0 / lam) / N) * c, Q, N
+
+
 def output_metric_residual_law(s, x0, target, G, N):
     """The output residual along x′ = −G⁻¹∇ₓC: x(s) − y_ω = exp(−sG⁻¹/N)(x(0) − y_ω).
 
@@ -270,21 +276,15 @@ def output_metric_residual_law(s, x0, target, G, N):
 
     Parameters
     ----------
-    s : float or array-like, shape=[n]
-        Flow times.
-    x0 : array-like, shape=[QN]
-        Initial output x(0) = x[θ(0)].
-    target : array-like, shape=[QN]
-        y_ω.
+    s, x0, target, N
+        As ``s, x0, y, N`` of :func:`residual_law` (``target`` is y_ω).
     G : array-like, shape=[QN, QN], or ConstantOutputMetric
         Symmetric positive definite (None: the Euclidean G = 1).
-    N : int
-        Number of training inputs.
 
     Returns
     -------
     ndarray, shape=[QN] or [n, QN]
-        The residual x(s) − y_ω (one row per time when ``s`` is an array).
+        As :func:`residual_law`.
 
     Raises
     ------
@@ -293,9 +293,8 @@ def output_metric_residual_law(s, x0, target, G, N):
     ShapeError
         x0, target or G of the wrong shape.
     """
-    lam, Q, c, N = _output_metric_modes(x0, target, G, N)
-    decay = np.exp(-np.multiply.outer(_times(s), 1.0 / lam) / N)
-    return (decay * c) @ Q.T
+    modes, Q, N = _output_metric_evolution(s, x0, target, G, N)
+    return modes @ Q.T
 
 
 def output_metric_cost_law(s, x0, target, G, N):
@@ -308,30 +307,15 @@ def output_metric_cost_law(s, x0, target, G, N):
     C(0)e^{−2s/(Nλ_max)}.  G = 1 gives (2.6), C(s) = e^{−2s/N}C(0), which then
     depends on x(0) only through C(0).
 
-    Parameters
-    ----------
-    s : float or array-like, shape=[n]
-        Flow times.
-    x0, target : array-like, shape=[QN]
-        x(0) and y_ω.
-    G : array-like, shape=[QN, QN], or ConstantOutputMetric
-        Symmetric positive definite (None: the Euclidean G = 1).
-    N : int
-        Number of training inputs.
+    Parameters and errors are those of :func:`output_metric_residual_law`.
 
     Returns
     -------
     float or ndarray, shape=[n]
         C(s), with the shape of ``s``.
-
-    Raises
-    ------
-    InputError, ShapeError
-        As :func:`output_metric_residual_law`.
     """
-    lam, _, c, N = _output_metric_modes(x0, target, G, N)
-    decay = np.exp(-np.multiply.outer(_times(s), 1.0 / lam) / N)
-    out = np.sum((decay * c) ** 2, axis=-1) / (2.0 * N)
+    modes, _, N = _output_metric_evolution(s, x0, target, G, N)
+    out = np.sum(modes**2, axis=-1) / (2.0 * N)
     return float(out) if out.ndim == 0 else out
 
 

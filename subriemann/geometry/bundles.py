@@ -20,6 +20,12 @@ used is in ``at(θ).report`` / :meth:`PullbackBundle.rank_report`.
 fibers f⁻¹(x), (2.32)), horizontal = V.  It implements the O'Neill integrability
 tensor that geomstats leaves abstract, from the Lie brackets of the frame.
 
+Why one module of ~680 lines: its one concept is the bundle V with metric h.
+:class:`BundleFiber` is V_θ at one point (frame, projector, grad_h from one SVD of D̃)
+and :class:`PullbackBundle` is the same object over all θ (the geomstats FiberBundle,
+whose every method delegates to the fiber at θ); apart they would be a class and
+its only caller.
+
 Example (overparametrized, K = 17 > QN = 3):
 
 >>> import numpy as np, subriemann as sr
@@ -39,7 +45,6 @@ from autograd.tracer import isbox
 from geomstats.geometry.fiber_bundle import FiberBundle
 
 from subriemann.errors import InputError, ShapeError, check_array, check_vector
-from subriemann.geometry.kernel import choose_route, factorize
 from subriemann.geometry.metrics import (
     EuclideanMetric,
     batch_pair,
@@ -47,6 +52,7 @@ from subriemann.geometry.metrics import (
     over_batch,
     resolve_output_metric,
 )
+from subriemann.geometry.routes import choose_route, factorize
 from subriemann.geometry.spaces import euclidean
 from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
 
@@ -312,7 +318,7 @@ class PullbackBundle(FiberBundle):
         self.f = check_map(f)
         self.output_metric = resolve_output_metric(output_metric, f.dim_out)
         self.rank_policy = resolve_policy(rank_policy)
-        # the route to D⁺ (issue 14): "auto" is decided by geometry.kernel.choose_route's
+        # the route to D⁺ (issue 14): "auto" is decided by geometry.routes.choose_route's
         # memory/flop model; route_choice.reason says why
         self.memory_budget = memory_budget
         self.route_choice = choose_route(
@@ -320,6 +326,8 @@ class PullbackBundle(FiberBundle):
             route,
             memory_budget=memory_budget,
             euclidean=isinstance(self.output_metric, EuclideanMetric),
+            # factorization() passes G on: the kernel route factors Θ_G = LᵀΘL
+            metric_aware=True,
         )
         self.route = self.route_choice.route
         super().__init__(total_space=euclidean(f.dim_in), aligner=None)
@@ -372,6 +380,7 @@ class PullbackBundle(FiberBundle):
             self.route,
             rank_policy=self.rank_policy,
             memory_budget=self.memory_budget,
+            output_metric=self.output_metric,
         )
 
     # -- frame ----------------------------------------------------------------

@@ -15,10 +15,9 @@ f⁻¹(x(0)), (2.32)) and, for the square loop of side ε along e_a, e_b, equals
 vanishes iff V is integrable near θ0 (2.31).
 
 Output-exact lifts.  The output along a lift is *known*, x(t).  Each step of the
-ODE core (Dormand–Prince 5(4) on θ′ = Pen[D]x′ with the PI controller) is
-therefore followed, when |f(θ) − x(t)| exceeds the closure tolerance, by
-minimum-norm Gauss–Newton corrections θ ← θ + D⁺(x(t) − f(θ)) onto the fibre
-f⁻¹(x(t)) (:func:`correct_onto_fibre`), so
+ODE core is therefore followed by minimum-norm corrections θ ← θ + D⁺(x(t) − f(θ))
+onto the fibre f⁻¹(x(t)) (:func:`~subriemann.geometry.fibre_correction.correct_onto_fibre`),
+so
 
     |f(θ(t_k)) − x(t_k)| ≤ closure_rtol · max(|x(t_k)|, |x(0)|)
 
@@ -28,6 +27,18 @@ the output without moving θ along the fibre, so the vertical part — the holon
 keeps the ODE's accuracy.  The same device keeps the output fixed along a
 *vertical curve* θ′ = (1 − P)w(θ) (2.32), which moves inside one fibre.
 
+Two schemes (``scheme=``, :data:`~subriemann.geometry.bundle_curves.LIFT_SCHEMES`;
+the steppers are in :mod:`subriemann.geometry.lift_steppers`), both Dormand–Prince
+5(4) with the same steps and accuracy: "jacobian-reuse" (default) — the stages solve
+D(θ_s)u = x′ by conjugate gradients preconditioned with the SVD of the step's start
+and the chord correction reuses it, one Jacobian per accepted step; "runge-kutta" —
+a Jacobian and an SVD per stage, six per step.
+
+This module holds the three curves a user asks for — :func:`horizontal_lift`,
+:func:`holonomy` of a closed loop, :func:`vertical_curve` — and how x′ is obtained;
+the runner and the result are in :mod:`subriemann.geometry.bundle_curves`, the
+loop and holonomy records in :mod:`subriemann.geometry.loops`.
+
 Rank loss of D along a curve is a terminal event of the core (σ_min(D) crossing
 the bundle's rank tolerance), located on the steps and reported with where it
 happened; the lift stops there.
@@ -36,7 +47,6 @@ happened; the lift stops there.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import autograd
 import numpy as np
@@ -50,432 +60,18 @@ from subriemann.errors import (
     check_real,
     check_vector,
 )
-from subriemann.integrate import (
-    DormandPrince54,
-    Event,
-    PIController,
-    Proposal,
-    Solution,
-    Status,
-    Stepper,
-    solve,
+from subriemann.geometry.bundle_curves import (
+    BundleCurve,
+    check_scheme,
+    run_bundle_curve,
 )
+from subriemann.geometry.lift_steppers import FibreCache
+from subriemann.geometry.loops import BundleHolonomy
+from subriemann.integrate import Status
 
-__all__ = [
-    "BundleCurve",
-    "concatenate",
-    "BundleHolonomy",
-    "FibreCorrection",
-    "SquareLoop",
-    "correct_onto_fibre",
-    "horizontal_lift",
-    "holonomy",
-    "vertical_curve",
-    "square_loop",
-]
+__all__ = ["horizontal_lift", "holonomy", "vertical_curve"]
 
 _EPS = float(np.finfo(np.float64).eps)
-
-
-def concatenate(solutions) -> Solution:
-    """Join core runs that continue one another (each starts where the previous one ended).
-
-    The shared endpoints are kept once; dense evaluation uses each run's own
-    interpolants.  The status and message are the last run's (or the first
-    failing one's); stats are summed.
-    """
-    solutions = list(solutions)
-    if not solutions:
-        raise InputError("concatenate needs at least one solution")
-    ts, ys, segments, events, stats = [], [], [], [], {}
-    status, message = solutions[-1].status, solutions[-1].message
-    for k, sol in enumerate(solutions):
-        start = 0 if k == 0 else 1
-        ts.append(sol.t[start:])
-        ys.append(sol.y[start:])
-        segments.extend(sol.segments)
-        events.extend(sol.events)
-        for key, value in sol.stats.items():
-            stats[key] = stats.get(key, 0) + value
-        if sol.status not in (Status.COMPLETED,) and k < len(solutions) - 1:
-            status, message = sol.status, sol.message
-            break
-    return Solution(
-        t=np.concatenate(ts),
-        y=np.concatenate(ys),
-        status=status,
-        message=message,
-        stats=stats,
-        events=events,
-        segments=segments,
-    )
-
-
-# -- the corrector -------------------------------------------------------------------------
-
-
-@dataclass(kw_only=True)
-class FibreCorrection:
-    """Outcome of :func:`correct_onto_fibre`.
-
-    Attributes
-    ----------
-    theta : ndarray, shape=[K]
-    x : ndarray, shape=[QN]
-        f(θ).
-    residual : float
-        |x_target − f(θ)|.
-    iterations : int
-        Evaluations of f.
-    jacobians : int
-        Fresh Jacobians taken (chord steps reuse the one given).
-    converged : bool
-    reason : str
-    """
-
-    theta: np.ndarray
-    x: np.ndarray
-    residual: float
-    iterations: int
-    jacobians: int
-    converged: bool
-    reason: str = ""
-
-
-def correct_onto_fibre(
-    bundle, theta, x_target, tol, *, fiber=None, x=None, max_iterations: int = 20
-) -> FibreCorrection:
-    """Minimum-norm Gauss–Newton onto the fibre f⁻¹(x_target): θ ← θ + D⁺(x_target − f(θ)).
-
-    Implements the projection onto a fibre of (2.32) along V = range Dᵀ: every
-    correction D⁺r is the minimum-norm solution of D δ = r (1.23), hence
-    horizontal.  The corrections start as chord steps with the Jacobian of
-    ``fiber`` (one evaluation of f each, no Jacobian); when one contracts the
-    residual by less than 4× the Jacobian is refreshed at the iterate (full
-    Gauss–Newton, quadratic near the fibre).  A residual that grows after the
-    first iterate means the iteration left the basin: it stops, not converged.
-
-    Parameters
-    ----------
-    bundle : PullbackBundle
-    theta : array-like, shape=[K]
-    x_target : array-like, shape=[QN]
-    tol : float
-        Stop when |x_target − f(θ)| ≤ tol.
-    fiber : BundleFiber, optional
-        ``bundle.at(theta)`` if already computed (else it is).
-    x : array-like, shape=[QN], optional
-        f(θ) if already known.
-    max_iterations : int
-
-    Returns
-    -------
-    FibreCorrection
-    """
-    f = bundle.f
-    theta = np.array(theta, dtype=np.float64)
-    x_target = np.asarray(x_target, dtype=np.float64)
-    jacobians = 0
-    if fiber is None:
-        fiber, jacobians = bundle.at(theta), 1
-    xc = np.asarray(f(theta) if x is None else x, dtype=np.float64)
-    residual = x_target - xc
-    norm = float(np.linalg.norm(residual))
-    previous, chord = norm, True
-    for k in range(1, max_iterations + 1):
-        if norm <= tol:
-            return FibreCorrection(
-                theta=theta,
-                x=xc,
-                residual=norm,
-                iterations=k - 1,
-                jacobians=jacobians,
-                converged=True,
-            )
-        theta = theta + fiber.horizontal_lift(residual)
-        xc = np.asarray(f(theta), dtype=np.float64)
-        if not np.all(np.isfinite(xc)):
-            raise NumericalError("f(theta) is not finite during the fibre correction")
-        residual = x_target - xc
-        norm = float(np.linalg.norm(residual))
-        ratio = norm / previous if previous > 0 else 0.0
-        if ratio >= (4.0 if k == 1 else 1.0):
-            return FibreCorrection(
-                theta=theta,
-                x=xc,
-                residual=norm,
-                iterations=k,
-                jacobians=jacobians,
-                converged=False,
-                reason=f"the corrector stalled (|f - x| = {norm:.3g})",
-            )
-        if chord and ratio > 0.25:
-            chord = False
-        if not chord and norm > tol:
-            fiber, jacobians = bundle.at(theta), jacobians + 1
-        previous = norm
-    converged = norm <= tol
-    return FibreCorrection(
-        theta=theta,
-        x=xc,
-        residual=norm,
-        iterations=max_iterations,
-        jacobians=jacobians,
-        converged=converged,
-        reason="" if converged else f"no convergence in {max_iterations} iterations",
-    )
-
-
-# -- fields with a fibre cache -------------------------------------------------------------
-
-
-class _Fibres:
-    """The last few fibres V_θ (D and its SVD), keyed by θ: a step's last stage is the next point."""
-
-    def __init__(self, bundle, size: int = 4):
-        self.bundle, self.size, self.store = bundle, size, {}
-
-    def at(self, theta):
-        key = np.asarray(theta, dtype=np.float64).tobytes()
-        fib = self.store.get(key)
-        if fib is None:
-            fib = self.bundle.at(theta)
-            if len(self.store) >= self.size:
-                self.store.pop(next(iter(self.store)))
-            self.store[key] = fib
-        return fib
-
-
-class _ProjectedStepper(Stepper):
-    """A core stepper followed by a correction onto the fibre over the known output target(t).
-
-    The inner proposal is kept when it already satisfies the closure tolerance;
-    otherwise it is corrected (:func:`correct_onto_fibre`, chord steps with the
-    Jacobian of the step's last stage), the slope recomputed at the corrected
-    point, and the dense output moved by the correction linearly in the step
-    (continuous, and the correction is within the local error).
-    """
-
-    def __init__(self, inner, bundle, fibres, target, tol_of):
-        self.inner, self.bundle, self.fibres = inner, bundle, fibres
-        self.target, self.tol_of = target, tol_of
-        self.order, self.adaptive = inner.order, inner.adaptive
-        self.rtol, self.atol = inner.rtol, inner.atol
-        self.last = None  # (t, θ, relative closure) of the last proposal
-        self.corrections = 0
-
-    def step(self, field, t, y, f, h) -> Proposal:
-        prop = self.inner.step(field, t, y, f, h)
-        if prop.error is None or not math.isfinite(prop.error) or prop.error > 1.0:
-            return prop  # rejected anyway: do not spend a correction on it
-        t1 = prop.t
-        x_t = self.target(t1)
-        tol, scale = self.tol_of(x_t)
-        x1 = np.asarray(self.bundle.f(prop.y), dtype=np.float64)
-        norm = float(np.linalg.norm(x_t - x1))
-        if norm <= tol:
-            self.last = (t1, prop.y, norm / scale)
-            return prop
-        fix = correct_onto_fibre(self.bundle, prop.y, x_t, tol, fiber=self.fibres.at(prop.y), x=x1)
-        if not fix.converged:
-            self.last = None
-            return Proposal(
-                t=t1,
-                y=y,
-                f=f,
-                error=math.inf,
-                dense=lambda _t: y,
-                evaluations=prop.evaluations,
-                info={"failure": fix.reason},
-            )
-        self.corrections += 1
-        delta = fix.theta - prop.y
-        f1 = field(t1, fix.theta)
-        inner_dense = prop.dense
-
-        def dense(s, t0=t, hh=t1 - t):
-            return inner_dense(s) + ((s - t0) / hh) * delta
-
-        self.last = (t1, fix.theta, fix.residual / scale)
-        return Proposal(
-            t=t1,
-            y=fix.theta,
-            f=f1,
-            error=prop.error,
-            dense=dense,
-            evaluations=prop.evaluations + 1,
-            info={"correction": float(np.linalg.norm(delta))},
-        )
-
-
-# -- results -------------------------------------------------------------------------------
-
-
-@dataclass(kw_only=True)
-class BundleCurve:
-    """A curve in parameter space with a known output: a horizontal lift or a vertical curve.
-
-    Attributes
-    ----------
-    kind : str
-        "horizontal lift" or "vertical curve".
-    solution : Solution
-        The core's run; ``t``, ``points`` (n, K), ``end``, ``curve(t)`` are its.
-    closure : ndarray, shape=[n]
-        |f(θ(t_k)) − x(t_k)| / max(|x(t_k)|, |x(0)|) at every accepted point.
-    closure_rtol : float
-        The promised bound on ``closure``.
-    corrections : int
-        Steps that needed a fibre correction.
-    counts : dict
-        Evaluations of the map during the run (``f.counts`` differences).
-    velocity_route : str
-        How x′ was obtained ("given", "autograd", "central differences"; "—" for vertical curves).
-    rank_report : RankReport
-        Rank decision on D at the last point.
-    """
-
-    kind: str
-    solution: Solution
-    closure: np.ndarray
-    closure_rtol: float
-    corrections: int
-    counts: dict
-    velocity_route: str
-    rank_report: object
-
-    @property
-    def t(self) -> np.ndarray:
-        return self.solution.t
-
-    @property
-    def points(self) -> np.ndarray:
-        """θ at the accepted times, shape=[n, K]."""
-        return self.solution.y
-
-    @property
-    def end(self) -> np.ndarray:
-        return self.solution.end
-
-    @property
-    def status(self) -> Status:
-        return self.solution.status
-
-    @property
-    def message(self) -> str:
-        return self.solution.message
-
-    @property
-    def max_closure(self) -> float:
-        """max_k of :attr:`closure`: the output error of the whole curve."""
-        return float(np.max(self.closure))
-
-    @property
-    def n_jacobian(self) -> int:
-        return int(self.counts.get("jacobian", 0))
-
-    def __len__(self) -> int:
-        return len(self.solution)
-
-    def __call__(self, t):
-        """Dense θ(t) (the stepper's interpolants, moved by the corrections)."""
-        return self.solution(t)
-
-    def __repr__(self) -> str:
-        return (
-            f"BundleCurve({self.kind}, T={self.t[-1]:.6g}, points={len(self)}, "
-            f"status={str(self.status)!r}, max closure {self.max_closure:.2e}, "
-            f"jacobians={self.n_jacobian})"
-        )
-
-
-def _run(
-    bundle, theta0, field_fn, target, t_spans, closure_rtol, rtol, atol, max_steps, kind, route
-):
-    """Integrate θ′ = field_fn(t, θ) on the core piece by piece, projected onto f⁻¹(target(t))."""
-    f = bundle.f
-    counts0 = dict(f.counts)
-    fibres = field_fn.fibres
-    x0 = np.asarray(target(t_spans[0][0]), dtype=np.float64)
-    size0 = float(np.linalg.norm(x0))
-
-    def tol_of(x_t):
-        scale = max(float(np.linalg.norm(x_t)), size0) or 1.0
-        return closure_rtol * scale, scale
-
-    QN = f.dim_out
-
-    def rank_margin(_t, theta):
-        rep = fibres.at(theta).report
-        return rep.sigma_min - rep.tolerance if rep.shape[0] == QN else -1.0
-
-    event = Event(
-        name="rank_loss", fn=rank_margin, direction=-1, status=Status.RANK_CONDITION_FAILED
-    )
-    start_report = fibres.at(theta0).report
-    if start_report.rank < QN:
-        raise InputError(
-            f"theta0: rank D = {start_report.rank} < QN = {QN} (sigma_min = "
-            f"{start_report.sigma_min:.3g}); a {kind} needs the rank condition (2.1) at the start"
-        )
-    closure = [float(np.linalg.norm(np.asarray(f(theta0)) - x0)) / tol_of(x0)[1]]
-    runs, corrections, y = [], 0, np.array(theta0, dtype=np.float64)
-    for a, b in t_spans:
-        field_fn.span = (a, b)
-        inner, controller = (
-            DormandPrince54(rtol=rtol, atol=atol),
-            PIController(DormandPrince54.order),
-        )
-        stepper = _ProjectedStepper(inner, bundle, fibres, target, tol_of)
-
-        def on_accept(t, theta, _f, stepper=stepper):
-            last = stepper.last
-            if last is not None and last[0] == t and np.array_equal(last[1], theta):
-                closure.append(last[2])
-            else:
-                x_t = target(t)
-                closure.append(float(np.linalg.norm(np.asarray(f(theta)) - x_t)) / tol_of(x_t)[1])
-            return None
-
-        sol = solve(
-            field_fn,
-            a,
-            y,
-            b,
-            stepper=stepper,
-            controller=controller,
-            events=(event,),
-            max_steps=max_steps,
-            on_accept=on_accept,
-        )
-        corrections += stepper.corrections
-        runs.append(sol)
-        if sol.status != Status.COMPLETED:
-            break
-        y = sol.y[-1]
-    sol = concatenate(runs)
-    report = fibres.at(sol.end).report
-    if sol.status == Status.RANK_CONDITION_FAILED:
-        sol.message = (
-            f"{kind} stopped: D lost rank at t = {sol.t[-1]:.9g} (rank {report.rank} < QN = {QN}, "
-            f"sigma_min = {report.sigma_min:.3g} <= tolerance {report.tolerance:.3g})"
-        )
-    elif sol.status == Status.STEP_SIZE_COLLAPSED:
-        sol.message += (
-            f"; at the last point rank D = {report.rank}, sigma_min = {report.sigma_min:.3g}, "
-            f"cond = {report.condition_number:.3g}: D is close to losing rank there"
-        )
-    counts = {k: v - counts0.get(k, 0) for k, v in f.counts.items()}
-    return BundleCurve(
-        kind=kind,
-        solution=sol,
-        closure=np.array(closure[: len(sol.t)]),
-        closure_rtol=closure_rtol,
-        corrections=corrections,
-        counts=counts,
-        velocity_route=route,
-        rank_report=report,
-    )
 
 
 def _velocity(x_curve, velocity, QN, t_end):
@@ -529,7 +125,8 @@ def _spans(t_end, breakpoints):
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
-def _common_checks(bundle, theta0, t_end, closure_rtol, rtol, atol, max_steps):
+def _common_checks(bundle, theta0, t_end, closure_rtol, rtol, atol, max_steps, scheme):
+    check_scheme(scheme)
     theta0 = np.array(check_vector(theta0, bundle.dim, "theta0"), dtype=np.float64)
     t_end = check_real(t_end, "t_end", "the end time T of the curve", positive=True)
     closure_rtol = check_real(closure_rtol, "closure_rtol", positive=True)
@@ -551,6 +148,7 @@ def horizontal_lift(
     atol: float = 1e-12,
     closure_rtol: float = 1e-10,
     max_steps: int = 100_000,
+    scheme: str = "jacobian-reuse",
 ) -> BundleCurve:
     """The horizontal lift θ(t) of an output curve x(t): θ′ = Pen[D[θ]]x′(t), θ(0) = θ0.
 
@@ -577,6 +175,10 @@ def horizontal_lift(
     closure_rtol : float
         |f(θ(t_k)) − x(t_k)| ≤ closure_rtol·max(|x(t_k)|, |x(0)|) at every accepted step.
     max_steps : int
+    scheme : {"jacobian-reuse", "runge-kutta"}
+        How the stages of the output-exact Dormand–Prince 5(4) steps solve with D
+        (module docstring): one Jacobian per step and preconditioned CG at the
+        stages, or a Jacobian and an SVD per stage (six per step).
 
     Returns
     -------
@@ -589,7 +191,7 @@ def horizontal_lift(
         D < QN at θ0.
     """
     theta0, t_end, closure_rtol, rtol, atol, max_steps = _common_checks(
-        bundle, theta0, t_end, closure_rtol, rtol, atol, max_steps
+        bundle, theta0, t_end, closure_rtol, rtol, atol, max_steps, scheme
     )
     if not callable(x_curve):
         raise InputError(f"x_curve must be a callable t -> x(t) of shape ({bundle.fiber_dim},)")
@@ -604,124 +206,36 @@ def horizontal_lift(
             "(closure_rtol times max(|x(0)|, 1)); a lift starts in the fibre over x(0)"
         )
     vel, route = _velocity(x_curve, velocity, QN, t_end)
-    fibres = _Fibres(bundle)
+    fibres = FibreCache(
+        bundle, reuse=scheme == "jacobian-reuse", stage_rtol=max(1e-3 * rtol, 1e-15)
+    )
 
     def field_fn(t, theta):
         # x′ may jump at a breakpoint: at the ends of a piece it is taken one ulp inside
         # (the piece's own one-sided value), which changes a smooth x′ by O(ulp)
         a, b = field_fn.span
         inside = math.nextafter(b, a) if t >= b else math.nextafter(a, b) if t <= a else t
-        return fibres.at(theta).horizontal_lift(vel(inside))
+        return fibres.min_norm_solve(theta, vel(inside))
 
     field_fn.fibres, field_fn.span = fibres, (0.0, t_end)
 
     def target(t):
         return _output_value(x_curve, t, QN, "x_curve")
 
-    return _run(
+    return run_bundle_curve(
         bundle,
         theta0,
         field_fn,
         target,
         _spans(t_end, breakpoints),
-        closure_rtol,
-        rtol,
-        atol,
-        max_steps,
-        "horizontal lift",
-        route,
+        closure_rtol=closure_rtol,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        kind="horizontal lift",
+        route=route,
+        scheme=scheme,
     )
-
-
-@dataclass(kw_only=True)
-class SquareLoop:
-    """The square output loop x0 → x0 + εe_a → + εe_b → − εe_a → − εe_b, at unit speed.
-
-    Callable (t ↦ x(t), shape=[QN]); ``derivative(t)`` the velocity; ``t_end`` = 4ε;
-    ``breakpoints`` its corners.  Its lift is the commutator loop of u_a, u_b = Pen[D]e_a, e_b.
-    """
-
-    x0: np.ndarray
-    a: int
-    b: int
-    eps: float
-
-    @property
-    def t_end(self) -> float:
-        return 4 * self.eps
-
-    @property
-    def breakpoints(self) -> tuple:
-        return (self.eps, 2 * self.eps, 3 * self.eps)
-
-    def _legs(self):
-        e_a = np.zeros_like(self.x0)
-        e_b = np.zeros_like(self.x0)
-        e_a[self.a], e_b[self.b] = 1.0, 1.0
-        return (e_a, e_b, -e_a, -e_b)
-
-    def __call__(self, t):
-        t = float(t)
-        x, left = np.array(self.x0), t
-        for leg in self._legs():
-            step = min(max(left, 0.0), self.eps)
-            x = x + step * leg
-            left -= self.eps
-        return x
-
-    def derivative(self, t):
-        k = min(int(float(t) // self.eps), 3) if t < self.t_end else 3
-        return self._legs()[k]
-
-
-def square_loop(x0, a, b, eps) -> SquareLoop:
-    """The square loop of side ε in the output directions e_a, e_b, starting at x0."""
-    x0 = np.array(check_array(x0, "x0", ndim=1), dtype=np.float64)
-    a = check_int(a, "a", "an output direction", minimum=0)
-    b = check_int(b, "b", "an output direction", minimum=0)
-    if a >= x0.shape[0] or b >= x0.shape[0] or a == b:
-        raise InputError(
-            f"a, b must be two different output indices < QN = {x0.shape[0]}, got {a}, {b}"
-        )
-    eps = check_real(eps, "eps", "the side ε of the loop", positive=True)
-    return SquareLoop(x0=x0, a=a, b=b, eps=eps)
-
-
-@dataclass(kw_only=True)
-class BundleHolonomy:
-    """θ(T) − θ(0) along the lift of a closed output loop, split along V and ker D at θ0.
-
-    Attributes
-    ----------
-    displacement : ndarray, shape=[K]
-    vertical : ndarray, shape=[K]
-        (1 − P(θ0)) displacement, in ker D (along the fibre (2.32)).
-    horizontal : ndarray, shape=[K]
-        P(θ0) displacement (second order smaller for small loops).
-    closure_error : float
-        |f(θ(T)) − x(0)| / max(|x(0)|, 1): the output closes.
-    loop_gap : float
-        |x(T) − x(0)| of the given loop (≤ the closure tolerance).
-    lift : BundleCurve
-    """
-
-    displacement: np.ndarray
-    vertical: np.ndarray
-    horizontal: np.ndarray
-    closure_error: float
-    loop_gap: float
-    lift: BundleCurve
-
-    def as_dict(self) -> dict:
-        return {
-            "displacement": self.displacement.tolist(),
-            "vertical_norm": float(np.linalg.norm(self.vertical)),
-            "horizontal_norm": float(np.linalg.norm(self.horizontal)),
-            "closure_error": self.closure_error,
-            "loop_gap": self.loop_gap,
-            "max_closure": self.lift.max_closure,
-            "status": str(self.lift.status),
-        }
 
 
 def holonomy(bundle, theta0, loop, t_end=None, *, velocity=None, breakpoints=None, **options):
@@ -809,6 +323,7 @@ def vertical_curve(
     atol: float = 1e-12,
     closure_rtol: float = 1e-10,
     max_steps: int = 100_000,
+    scheme: str = "jacobian-reuse",
 ) -> BundleCurve:
     """θ′ = (1 − P[θ])w(θ): a curve inside the fibre f⁻¹(f(θ0)). Implements (2.32).
 
@@ -825,7 +340,7 @@ def vertical_curve(
     w : callable or array-like
         θ ↦ w(θ), shape=[K], or a constant vector of shape [K].
     t_end : float
-    rtol, atol, closure_rtol, max_steps
+    rtol, atol, closure_rtol, max_steps, scheme
         As for :func:`horizontal_lift`.
 
     Returns
@@ -833,7 +348,7 @@ def vertical_curve(
     BundleCurve
     """
     theta0, t_end, closure_rtol, rtol, atol, max_steps = _common_checks(
-        bundle, theta0, t_end, closure_rtol, rtol, atol, max_steps
+        bundle, theta0, t_end, closure_rtol, rtol, atol, max_steps, scheme
     )
     K = bundle.dim
     if callable(w):
@@ -845,25 +360,28 @@ def vertical_curve(
             return w_const
 
     x0 = np.asarray(bundle.f(theta0), dtype=np.float64)
-    fibres = _Fibres(bundle)
+    fibres = FibreCache(
+        bundle, reuse=scheme == "jacobian-reuse", stage_rtol=max(1e-3 * rtol, 1e-15)
+    )
 
     def field_fn(t, theta):
         wv = check_array(w_of(theta), f"w(theta) at t = {t:.6g}")
         if wv.shape != (K,):
             raise ShapeError(f"w(theta) has shape {wv.shape}; expected ({K},), a vector of R^{K}")
-        return fibres.at(theta).vertical_projection(wv)
+        return fibres.vertical_projection(theta, wv)
 
     field_fn.fibres, field_fn.span = fibres, (0.0, t_end)
-    return _run(
+    return run_bundle_curve(
         bundle,
         theta0,
         field_fn,
         lambda _t: x0,
         [(0.0, t_end)],
-        closure_rtol,
-        rtol,
-        atol,
-        max_steps,
-        "vertical curve",
-        "—",
+        closure_rtol=closure_rtol,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        kind="vertical curve",
+        route="—",
+        scheme=scheme,
     )

@@ -17,6 +17,12 @@ of DᵀGD or DDᵀ, which square the condition number) gives every solve.
   output-layer side of the *standard* flow (1.22)/(3.1): the Euclidean metric
   of R^K pushed forward is (DDᵀ)⁻¹, and x' = −DDᵀ∇ₓC is its gradient.
 
+Why one module of ~700 lines: its one concept is a metric G on the output layer and
+what it induces, g = D̃ᵀD̃ on R^K and (DDᵀ)⁻¹ on R^{QN}.  The pullback needs nothing of
+G but its Cholesky factor, which the output-metric classes exist to provide.  (The
+output metrics, ~260 lines, could move to their own module; that needs
+``geometry/__init__.py`` to register it, which this change does not own.)
+
 Example (underparametrized, K = 7 < QN = 10):
 
 >>> import numpy as np, subriemann as sr
@@ -460,7 +466,7 @@ class PullbackMetric(RiemannianMetric):
         Decides rank D̃ = K (see :class:`~subriemann.linalg.RankPolicy`).
     space : geomstats Euclidean, optional
         An existing ``Euclidean(K)`` to equip with this metric; by default a new
-        one is created.  Either way ``metric._space.metric is metric``.
+        one is created.  Either way ``metric.space.metric is metric``.
 
     Notes
     -----
@@ -487,6 +493,15 @@ class PullbackMetric(RiemannianMetric):
         # setting it (AttributeError on an unequipped space): assign directly.
         space.metric = self
         self._instantiate_solvers()
+
+    @property
+    def space(self):
+        """The geomstats ``Euclidean(K)`` this metric is equipped on (``space.metric is self``).
+
+        geomstats 2.8 keeps it as the metric's private ``_space`` and has no public
+        accessor; this is the package's.
+        """
+        return self._space
 
     def _instantiate_solvers(self):
         # as geomstats.geometry.pullback_metric.PullbackMetric: geodesics by
@@ -618,15 +633,9 @@ class PullbackMetric(RiemannianMetric):
         solve against g.  With ∇ = Dᵀ∇ₓC (1.18) this is the right-hand side of
         (5.2) up to sign, and D·grad_g C = 𝒫∇ₓC (5.3)–(5.4) (Euclidean G).
 
-        Parameters
-        ----------
-        theta : array-like, shape=[K] or [..., K]
-        covector : array-like, shape=[K] or [..., K]
-            ∇_θF, e.g. ``f.vjp(theta, cost.grad(f(theta)))``.
-
-        Returns
-        -------
-        grad : ndarray, shape=[..., K]
+        Parameters and result are those of
+        :meth:`subriemann.geometry.bundles.PullbackBundle.grad` (θ and ∇_θF, shape
+        [K] or [..., K]; the gradient has the shape of ``covector``).
 
         Raises
         ------

@@ -26,14 +26,20 @@ __all__ = [
 ]
 
 # Deprecated aliases: before the core existed, ``subriemann.integrate`` was the module of
-# the flows' integrator.  Those names now live one layer up, in :mod:`subriemann.flows.orbits`
+# the flows' integrator.  Those names now live one layer up, in :mod:`subriemann.flows`
 # (the core must not import the flows), and are resolved here lazily on first access.
-_MOVED = ("integrate", "Trajectory", "METHODS", "STATUSES", "OrbitPoint")
+_MOVED = {
+    "integrate": "subriemann.flows.orbits",
+    "METHODS": "subriemann.flows.orbits",
+    "Trajectory": "subriemann.flows.trajectory",
+    "STATUSES": "subriemann.flows.trajectory",
+    "OrbitPoint": "subriemann.flows.trajectory",
+}
 
 
 def __getattr__(name):
     if name in _MOVED:
         import importlib
 
-        return getattr(importlib.import_module("subriemann.flows.orbits"), name)
+        return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

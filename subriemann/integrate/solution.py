@@ -15,7 +15,7 @@ import numpy as np
 
 from subriemann.errors import InputError
 
-__all__ = ["Status", "Solution"]
+__all__ = ["Status", "Solution", "SolutionCurve"]
 
 
 class Status(enum.StrEnum):
@@ -97,6 +97,64 @@ class Solution:
         for k, (i, tk) in enumerate(zip(idx, flat, strict=True)):
             out[k] = self.segments[i](tk) if self.segments else self.y[0]
         return out[0] if ts.ndim == 0 else out.reshape((*ts.shape, self.y.shape[1]))
+
+
+@dataclass(kw_only=True)
+class SolutionCurve:
+    """Base of the curves that are one run of the core: t ↦ the point part of ``solution.y``.
+
+    A horizontal curve (state (q, ℓ)), a normal geodesic (state (q, p)) and a
+    bundle curve (state θ) each wrap a :class:`Solution`; this base gives them
+    the same view of it.  The first :attr:`point_dim` components of the state
+    are the curve's point (all of them when it is ``None``, the default);
+    subclasses that carry more in the state override :attr:`point_dim`.
+
+    Attributes
+    ----------
+    solution : Solution
+        The core's run; ``t``, ``status``, ``message``, ``stats`` and ``len`` are its.
+    """
+
+    solution: Solution
+
+    @property
+    def point_dim(self) -> int | None:
+        """How many leading state components are the curve's point (``None``: the whole state)."""
+        return None
+
+    @property
+    def t(self) -> np.ndarray:
+        """Accepted times, shape=[n]."""
+        return self.solution.t
+
+    @property
+    def points(self) -> np.ndarray:
+        """The curve's point at the accepted times, shape=[n, point_dim]."""
+        return self.solution.y[:, : self.point_dim]
+
+    @property
+    def end(self) -> np.ndarray:
+        """The point at the last accepted time, shape=[point_dim]."""
+        return self.points[-1]
+
+    @property
+    def status(self) -> Status:
+        return self.solution.status
+
+    @property
+    def message(self) -> str:
+        return self.solution.message
+
+    @property
+    def stats(self) -> dict:
+        return self.solution.stats
+
+    def __len__(self) -> int:
+        return len(self.solution)
+
+    def __call__(self, t):
+        """Dense point at t, shape=[point_dim] or [len(t), point_dim] (the steppers' interpolants)."""
+        return self.solution(t)[..., : self.point_dim]
 
 
 Interpolant = Callable[[float], np.ndarray]

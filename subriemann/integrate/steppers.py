@@ -69,6 +69,24 @@ class Proposal:
     failure: str | None = None
     info: dict = field(default_factory=dict)
 
+    @classmethod
+    def rejected(cls, t, y, f, *, evaluations: int = 0, reason: str) -> Proposal:
+        """A step that must be retried smaller: the state stays y, error ∞, ``info["failure"]``.
+
+        For steppers whose own sub-problem failed (a corrector that did not converge):
+        the controller rejects an infinite error and shrinks h, as for a too-large
+        error estimate; ``failure`` (which ends the run) stays unset.
+        """
+        return cls(
+            t=t,
+            y=y,
+            f=f,
+            error=math.inf,
+            dense=lambda _t: y,
+            evaluations=evaluations,
+            info={"failure": reason},
+        )
+
 
 def error_norm(err, y0, y1, rtol: float, atol: float) -> float:
     """RMS of err / (atol + rtol·max(|y0|, |y1|)) (Hairer–Nørsett–Wanner II.4)."""

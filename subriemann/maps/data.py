@@ -8,11 +8,34 @@ a vector in R^Q.
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
+import math
+import os
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from subriemann.errors import InputError, ShapeError, check_array, check_int, check_real
+from subriemann.errors import (
+    InputError,
+    ShapeError,
+    check_array,
+    check_int,
+    check_real,
+    with_context,
+)
+from subriemann.extras import import_optional
+from subriemann.files import read_text
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["TrainingData"]
+
+logger = logging.getLogger(__name__)
 
 
 class TrainingData:
@@ -34,9 +57,17 @@ class TrainingData:
         y_ω = (y_ω(1)ᵀ, ..., y_ω(N)ᵀ)ᵀ stacked sample-major. Implements (1.2).
     class_counts : ndarray, shape=[n_classes]
         N_i, the number of inputs in class i (§1.1).
+    classes : tuple
+        The class of each ω value, in order: ``classes[ℓ]`` is class ℓ (its
+        name for :meth:`classification`, :meth:`from_csv`, :meth:`from_sklearn`;
+        0..n_classes−1 otherwise).
+    feature_mean, feature_scale : ndarray or None
+        The standardisation x ↦ (x − mean)/scale applied to the inputs, if any.
+    feature_names : tuple of str
+        The input columns' names, when read from a file (else empty).
     """
 
-    def __init__(self, inputs, labels, class_outputs):
+    def __init__(self, inputs: ArrayLike, labels: ArrayLike, class_outputs: ArrayLike):
         inputs = check_array(inputs, "inputs", ndim=2)
         if inputs.shape[0] == 0 or inputs.shape[1] == 0:
             raise ShapeError(
@@ -65,9 +96,13 @@ class TrainingData:
         self.labels = labels_arr.astype(np.int64)
         self.class_outputs = np.array(class_outputs, dtype=np.float64)
         self._targets = self.class_outputs[self.labels]
+        self.classes: tuple = tuple(range(n_classes))
+        self.feature_mean: np.ndarray | None = None
+        self.feature_scale: np.ndarray | None = None
+        self.feature_names: tuple = ()
 
     @classmethod
-    def regression(cls, inputs, targets) -> TrainingData:
+    def regression(cls, inputs: ArrayLike, targets: ArrayLike) -> TrainingData:
         """Data with an arbitrary target y_j ∈ R^Q per sample (each sample its own class).
 
         Parameters
@@ -85,7 +120,7 @@ class TrainingData:
         return cls(inputs, np.arange(inputs.shape[0]), targets)
 
     @classmethod
-    def one_hot(cls, inputs, labels, Q: int | None = None) -> TrainingData:
+    def one_hot(cls, inputs: ArrayLike, labels: ArrayLike, Q: int | None = None) -> TrainingData:
         """Classification data whose class outputs are the unit vectors y_ℓ = e_ℓ ∈ R^Q."""
         labels = _as_labels(labels)
         if Q is None:
@@ -110,7 +145,239 @@ class TrainingData:
         return cls(inputs, labels, np.eye(Q))
 
     @classmethod
-    def blobs(cls, n_samples=6, n_classes=3, input_dim=2, spread=0.3, seed=0) -> TrainingData:
+    def classification(
+        cls,
+        inputs: ArrayLike,
+        labels: Sequence[Hashable],
+        classes: Sequence[Hashable] | None = None,
+        *,
+        standardize: bool = False,
+    ) -> TrainingData:
+        """Classification data from labels of any hashable type: ω in the class order, y_ℓ = e_ℓ.
+
+        Parameters
+        ----------
+        inputs : array-like, shape=[N, M]
+        labels : sequence of hashable, length N
+            Strings, integers, tuples... sample j belongs to class ``labels[j]``.
+        classes : sequence of hashable, optional
+            The class order: ℓ-th class ↦ ω = ℓ and y_ℓ = e_ℓ ∈ R^Q, Q = len(classes).
+            Default: the distinct labels sorted (numerically for numbers, else
+            by their text), so the order does not depend on the row order.
+        standardize : bool
+            Centre each input coordinate and divide by its standard deviation
+            (a constant coordinate is only centred); ``feature_mean`` and
+            ``feature_scale`` record the transformation for new inputs.
+
+        Returns
+        -------
+        TrainingData
+            With ``classes`` the class order (a tuple).
+        """
+        labels = list(labels)
+        try:
+            distinct = set(labels)
+        except TypeError as exc:
+            raise InputError(f"labels must be hashable (class names), got {exc}") from exc
+        if classes is None:
+            classes = _sorted_classes(distinct)
+        classes = tuple(classes)
+        index = {c: i for i, c in enumerate(classes)}
+        if len(index) != len(classes):
+            raise InputError(f"classes must be distinct, got {list(classes)}")
+        unknown = [j for j, label in enumerate(labels) if label not in index]
+        if unknown:
+            j = unknown[0]
+            raise InputError(
+                f"label {labels[j]!r} of sample {j} is not one of the classes {list(classes)}"
+            )
+        inputs = check_array(inputs, "inputs", ndim=2)
+        mean = scale = None
+        if standardize:
+            inputs, mean, scale = _standardized(inputs)
+        data = cls(inputs, [index[label] for label in labels], np.eye(len(classes)))
+        data.classes = classes
+        data.feature_mean, data.feature_scale = mean, scale
+        return data
+
+    @classmethod
+    def from_csv(
+        cls,
+        path: str | os.PathLike,
+        label_column: str | int,
+        feature_columns: Sequence[str | int] | None = None,
+        *,
+        classes: Sequence[Hashable] | None = None,
+        standardize: bool = True,
+        delimiter: str = ",",
+    ) -> TrainingData:
+        """Classification data from a CSV file with a header line: features and a label column.
+
+        Read with the ``csv`` module (pandas is not needed).  Labels are the
+        label column's text, or integers when every label is one (so ``10`` sorts
+        after ``9``); the class order is ``classes`` or the sorted distinct labels
+        (:meth:`classification`), recorded in ``data.classes``; class outputs are
+        one-hot in that order.  Blank lines are skipped.
+
+        Parameters
+        ----------
+        path : path-like
+            A UTF-8 CSV file whose first line names the columns.
+        label_column : str or int
+            The label column, by header name or 0-based index.
+        feature_columns : sequence of str or int, optional
+            The input columns x_j, in this order; default every other column.
+        classes : sequence, optional
+            The class order (labels as read: text, or integers).
+        standardize : bool
+            Z-score each feature (default True): tanh networks saturate on raw
+            features of large scale (e.g. pixel values 0..16), which makes D
+            ill-conditioned.  ``feature_mean``/``feature_scale`` are recorded.
+        delimiter : str
+            Column separator.
+
+        Raises
+        ------
+        InputError
+            The file is missing, not UTF-8, empty or header-only; a column is
+            missing; a row has the wrong number of cells; a feature is not a
+            number or is NaN/inf.  The message names the file, the line and the
+            column.
+        """
+        path = Path(path)
+        where = f"CSV file {str(path)!r}"
+        text = read_text(path, "CSV file", "a CSV file with a header line")
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        try:
+            lines = [(reader.line_num, row) for row in reader if row]
+        except csv.Error as exc:
+            raise InputError(f"{where}: line {reader.line_num}: {exc}") from exc
+        if not lines:
+            raise InputError(f"{where} is empty; expected a header line and one row per sample")
+        header = [h.strip() for h in lines[0][1]]
+        rows = lines[1:]
+        if not rows:
+            raise InputError(f"{where} has a header but no rows; expected one row per sample")
+
+        def column(key, what):
+            if isinstance(key, int) and not isinstance(key, bool):
+                if 0 <= key < len(header):
+                    return key
+                raise InputError(
+                    f"{where}: {what} index {key} is out of range; the file has "
+                    f"{len(header)} columns {header}"
+                )
+            if key in header:
+                return header.index(key)
+            raise InputError(f"{where}: no column {key!r} ({what}); the header is {header}")
+
+        label_at = column(label_column, "label_column")
+        if feature_columns is None:
+            feature_at = [i for i in range(len(header)) if i != label_at]
+        else:
+            feature_at = [column(key, "feature column") for key in feature_columns]
+        if not feature_at:
+            raise InputError(f"{where}: no feature columns besides the label column")
+        if label_at in feature_at:
+            raise InputError(f"{where}: column {header[label_at]!r} is both label and feature")
+        inputs = np.empty((len(rows), len(feature_at)))
+        labels = []
+        for j, (line, row) in enumerate(rows):
+            if len(row) != len(header):
+                raise InputError(
+                    f"{where}: line {line} has {len(row)} cells; expected {len(header)}, one "
+                    f"per header column"
+                )
+            for k, i in enumerate(feature_at):
+                cell = row[i].strip()
+                try:
+                    value = float(cell)
+                except ValueError:
+                    value = None
+                if value is None or not math.isfinite(value):
+                    problem = "is not a number" if value is None else "is not finite"
+                    raise InputError(
+                        f"{where}: line {line}, column {header[i]!r}: {cell!r} {problem}; "
+                        "expected a finite real feature value"
+                    )
+                inputs[j, k] = value
+            labels.append(row[label_at].strip())
+        if all(_is_int_text(label) for label in labels):
+            labels = [int(label) for label in labels]
+        try:
+            data = cls.classification(inputs, labels, classes, standardize=standardize)
+        except InputError as exc:  # sample j is on line rows[j][0]: name the file
+            raise with_context(exc, where) from exc
+        data.feature_names = tuple(header[i] for i in feature_at)
+        logger.info(
+            "%s: N = %d samples, M = %d features, %d classes %s%s",
+            where,
+            data.N,
+            data.M,
+            data.n_classes,
+            list(data.classes),
+            ", standardized" if standardize else "",
+        )
+        return data
+
+    @classmethod
+    def from_sklearn(
+        cls,
+        name: str,
+        *,
+        standardize: bool = True,
+        n_samples: int | None = None,
+        seed: int = 0,
+    ) -> TrainingData:
+        """One of scikit-learn's bundled classification sets: ``"iris"``, ``"digits"``, ``"wine"``.
+
+        Classes are the data set's ``target_names`` in its own order (iris:
+        setosa, versicolor, virginica), class outputs one-hot.  scikit-learn is
+        an optional import (geomstats installs it).
+
+        Parameters
+        ----------
+        name : {"iris", "digits", "wine"}
+        standardize : bool
+            Z-score each feature (default True; see :meth:`from_csv`).
+        n_samples : int, optional
+            Keep a random subset of this many samples (digits has 1797 and
+            QN = 10·N grows fast), drawn with ``numpy.random.default_rng(seed)``
+            and kept in file order.
+        seed : int
+            Seed of the subset.
+        """
+        loaders = {"iris": "load_iris", "digits": "load_digits", "wine": "load_wine"}
+        if name not in loaders:
+            raise InputError(
+                f"unknown scikit-learn data set {name!r}; expected one of {sorted(loaders)}"
+            )
+        datasets = import_optional(
+            "sklearn.datasets", extra="sklearn", purpose=f"TrainingData.from_sklearn({name!r})"
+        )
+        bunch = getattr(datasets, loaders[name])()
+        inputs, target = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
+        if n_samples is not None:
+            n_samples = check_int(n_samples, "n_samples", "the number of samples kept")
+            if n_samples < len(target):
+                keep = np.sort(np.random.default_rng(seed).permutation(len(target))[:n_samples])
+                inputs, target = inputs[keep], target[keep]
+        classes = tuple(str(c) for c in bunch.target_names)
+        data = cls.classification(
+            inputs, [classes[t] for t in target], classes, standardize=standardize
+        )
+        data.feature_names = tuple(str(c) for c in getattr(bunch, "feature_names", ()))
+        return data
+
+    @classmethod
+    def blobs(
+        cls,
+        n_samples: int = 6,
+        n_classes: int = 3,
+        input_dim: int = 2,
+        spread: float = 0.3,
+        seed: int | None = 0,
+    ) -> TrainingData:
         """A small classification set as in §1.1: clusters, labels ω, one-hot class outputs y_ℓ.
 
         Class ℓ is centred at the ℓ-th of ``n_classes`` points evenly spaced on
@@ -185,6 +452,26 @@ class TrainingData:
 # one_hot builds the Q×Q identity as class outputs: beyond this Q (2 GiB of
 # float64) the labels are almost surely not numbered 0..n_classes-1.
 _MAX_ONE_HOT_Q = 1 << 14
+
+
+def _sorted_classes(distinct: set) -> tuple:
+    """Distinct labels in a reproducible order: numbers numerically, anything else by its text."""
+    if all(isinstance(c, int | float | np.integer | np.floating) for c in distinct):
+        return tuple(sorted(distinct))
+    return tuple(sorted(distinct, key=lambda c: (type(c).__name__, str(c))))
+
+
+def _is_int_text(text: str) -> bool:
+    """Whether a CSV cell is an integer written in decimal (``"3"``, ``"-1"``, not ``"3.0"``)."""
+    return text.lstrip("+-").isdigit()
+
+
+def _standardized(inputs: np.ndarray):
+    """(inputs − mean)/scale per column, with the mean and the scale (1 for constant columns)."""
+    mean = inputs.mean(axis=0)
+    scale = inputs.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    return (inputs - mean) / scale, mean, scale
 
 
 def _as_labels(labels) -> np.ndarray:

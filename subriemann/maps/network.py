@@ -1,10 +1,14 @@
 """The network of §1.1 as a smooth map θ ↦ x[θ] ∈ R^{QN}, with closed-form derivatives.
 
-``MLP`` holds the architecture (1.3)–(1.5) and the parameter layout;
-``NetworkMap`` evaluates it on N training inputs and is a
-:class:`~subriemann.maps.smooth.SmoothMap` whose Jacobian (1.17), Jacobian-vector and
-vector-Jacobian products and the directional derivative of the Jacobian are
-vectorised forward/backward propagation (no loop over outputs).
+One concept: :class:`NetworkMap` evaluates an :class:`~subriemann.maps.architecture.MLP`
+on N training inputs (1.6)–(1.8) and is a :class:`~subriemann.maps.smooth.SmoothMap`
+whose Jacobian (1.17), Jacobian-vector and vector-Jacobian products, the directional
+derivative of the Jacobian and the Hessian-vector blocks are vectorised
+forward/backward propagation (no loop over outputs); how the Jacobian's blocks are
+written (numpy or the compiled kernel) and its testing hooks (:data:`ASSEMBLY`,
+:func:`assembly`, :func:`assemble`, :func:`write_outer`) belong to that evaluation
+and live here.  The activations are :mod:`.activations`, the architecture
+:mod:`.architecture`, the structured NTK Θ = DDᵀ :mod:`.ntk`.
 
 Everything is written with ``autograd.numpy`` so it stays differentiable: the
 Lie-bracket machinery and geomstats' sub-Riemannian geodesics differentiate
@@ -15,9 +19,7 @@ copy), which keeps it within a small factor of the cost of writing QN×K floats.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import autograd.numpy as anp
 import numpy as np
@@ -25,340 +27,21 @@ from autograd.tracer import getval, isbox
 
 from subriemann import scratch
 from subriemann.errors import (
-    ActivationError,
     InputError,
     ShapeError,
     check_array,
     check_int,
-    check_real,
     check_result,
-    check_vector,
 )
+from subriemann.maps.architecture import MLP
 from subriemann.maps.data import TrainingData
+from subriemann.maps.ntk import StructuredNTK
 from subriemann.maps.smooth import SmoothMap
 
-__all__ = [
-    "parse_architecture",
-    "Activation",
-    "ACTIVATIONS",
-    "NONSMOOTH_ACTIVATIONS",
-    "get_activation",
-    "MLP",
-    "NetworkMap",
-]
+__all__ = ["NetworkMap"]
 
 
-@dataclass(frozen=True)
-class Activation:
-    """An activation σ with its first and second derivatives.
-
-    ``smooth`` says whether σ′ is Lipschitz (the paper's standing assumption,
-    §1.1); the second derivative of a non-smooth activation is its a.e. value.
-    """
-
-    name: str
-    fn: object
-    d1: object
-    d2: object
-    smooth: bool = True
-
-    def __call__(self, z):
-        return self.fn(z)
-
-
-def _sigmoid(z):
-    # tanh form: no overflow for large |z| and autograd-traceable
-    return 0.5 * (anp.tanh(0.5 * z) + 1.0)
-
-
-def _tanh_d1(z):
-    t = anp.tanh(z)
-    return 1.0 - t * t
-
-
-def _tanh_d2(z):
-    t = anp.tanh(z)
-    return -2.0 * t * (1.0 - t * t)
-
-
-def _sigmoid_d1(z):
-    s = _sigmoid(z)
-    return s * (1.0 - s)
-
-
-def _sigmoid_d2(z):
-    s = _sigmoid(z)
-    return s * (1.0 - s) * (1.0 - 2.0 * s)
-
-
-def _silu_d1(z):
-    s = _sigmoid(z)
-    return s + z * s * (1.0 - s)
-
-
-def _silu_d2(z):
-    s = _sigmoid(z)
-    return s * (1.0 - s) * (2.0 + z * (1.0 - 2.0 * s))
-
-
-ACTIVATIONS = {
-    "tanh": Activation("tanh", anp.tanh, _tanh_d1, _tanh_d2),
-    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_d1, _sigmoid_d2),
-    "softplus": Activation("softplus", lambda z: anp.logaddexp(0.0, z), _sigmoid, _sigmoid_d1),
-    "sin": Activation("sin", anp.sin, anp.cos, lambda z: -anp.sin(z)),
-    "silu": Activation("silu", lambda z: z * _sigmoid(z), _silu_d1, _silu_d2),
-    "identity": Activation(
-        "identity", lambda z: z, lambda z: anp.ones_like(z), lambda z: anp.zeros_like(z)
-    ),
-}
-ACTIVATIONS["swish"] = ACTIVATIONS["silu"]
-
-# σ′ is not Lipschitz (not even continuous): the paper's existence/uniqueness
-# argument for (1.9) and every second-derivative construction fail for these.
-NONSMOOTH_ACTIVATIONS = {
-    "relu": Activation(
-        "relu",
-        lambda z: anp.maximum(z, 0.0),
-        lambda z: anp.where(z > 0, 1.0, 0.0),
-        lambda z: anp.zeros_like(z),
-        smooth=False,
-    ),
-    "leaky_relu": Activation(
-        "leaky_relu",
-        lambda z: anp.where(z > 0, z, 0.01 * z),
-        lambda z: anp.where(z > 0, 1.0, 0.01),
-        lambda z: anp.zeros_like(z),
-        smooth=False,
-    ),
-    "abs": Activation(
-        "abs", anp.abs, lambda z: anp.sign(z), lambda z: anp.zeros_like(z), smooth=False
-    ),
-    "hardtanh": Activation(
-        "hardtanh",
-        lambda z: anp.clip(z, -1.0, 1.0),
-        lambda z: anp.where(anp.abs(z) < 1.0, 1.0, 0.0),
-        lambda z: anp.zeros_like(z),
-        smooth=False,
-    ),
-}
-
-
-def get_activation(activation, allow_nonsmooth: bool = False) -> Activation:
-    """Resolve an activation name (or :class:`Activation`) and enforce smoothness.
-
-    Raises
-    ------
-    ActivationError
-        Unknown name, or a non-smooth activation without ``allow_nonsmooth=True``.
-    """
-    if isinstance(activation, Activation):
-        act = activation
-    elif isinstance(activation, str):
-        key = activation.lower()
-        if key in ACTIVATIONS:
-            act = ACTIVATIONS[key]
-        elif key in NONSMOOTH_ACTIVATIONS:
-            act = NONSMOOTH_ACTIVATIONS[key]
-        else:
-            raise ActivationError(
-                f"unknown activation {activation!r}; expected one of "
-                f"{sorted(ACTIVATIONS)} (smooth) or {sorted(NONSMOOTH_ACTIVATIONS)} "
-                "(non-smooth, needs allow_nonsmooth=True), or an Activation object"
-            )
-    else:
-        raise ActivationError(
-            f"activation must be a name or an Activation, got {type(activation).__name__}"
-        )
-    if not act.smooth and not allow_nonsmooth:
-        raise ActivationError(
-            f"activation {act.name!r} has a derivative that is not Lipschitz, which violates the "
-            "paper's assumption (§1.1: σ′ Lipschitz, needed for (1.9) to be well posed and for "
-            "second derivatives); use a smooth activation such as 'tanh', 'softplus' or 'silu', "
-            "or pass allow_nonsmooth=True to accept it explicitly"
-        )
-    return act
-
-
-class MLP:
-    """Architecture with L hidden layers (1.3) and an affine output layer (1.4).
-
-    Parameters
-    ----------
-    layer_sizes : sequence of int
-        ``[M, M_1, ..., M_L, Q]``: input dimension, hidden widths, output dimension.
-    activation : str or Activation
-        σ of the hidden layers. Smooth names: tanh, sigmoid, softplus, sin, silu
-        (swish), identity.
-    allow_nonsmooth : bool
-        Opt in to ReLU-type activations, which the paper's theory does not cover.
-
-    Notes
-    -----
-    The parameter vector θ ∈ R^K lists W_1 (row-major), b_1, W_2, b_2, ...,
-    W_{L+1}, b_{L+1}; W_ℓ ∈ R^{M_ℓ × M_{ℓ-1}}.
-    """
-
-    def __init__(self, layer_sizes, activation="tanh", allow_nonsmooth: bool = False):
-        try:
-            sizes = list(layer_sizes) if not isinstance(layer_sizes, str | bytes) else None
-        except TypeError:  # not a sequence at all (a number, None)
-            sizes = None
-        if sizes is None or len(sizes) < 2:
-            raise InputError(
-                f"layer_sizes must list at least [M, Q] (input and output dimensions), got {layer_sizes!r}"
-            )
-        self.layer_sizes = [check_int(m, f"layer_sizes[{i}]") for i, m in enumerate(sizes)]
-        self.activation = get_activation(activation, allow_nonsmooth)
-        self._shapes = [
-            (self.layer_sizes[i + 1], self.layer_sizes[i]) for i in range(len(self.layer_sizes) - 1)
-        ]
-        offsets, k = [], 0
-        for m_out, m_in in self._shapes:
-            offsets.append((k, k + m_out * m_in, k + m_out * m_in + m_out))
-            k += m_out * m_in + m_out
-        self._offsets = offsets
-        self.K = k
-
-    @property
-    def L(self) -> int:
-        """Number of hidden layers."""
-        return len(self.layer_sizes) - 2
-
-    @property
-    def M(self) -> int:
-        return self.layer_sizes[0]
-
-    @property
-    def Q(self) -> int:
-        return self.layer_sizes[-1]
-
-    @staticmethod
-    def count_parameters(layer_sizes) -> int:
-        """K = Σ_ℓ (M_ℓ M_{ℓ-1} + M_ℓ). Implements (1.5)."""
-        return sum(b * a + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=False))
-
-    def init(self, seed=0, weight_scale: float = 1.0, bias_scale: float = 0.1):
-        """Random θ: W_ℓ ~ N(0, weight_scale²/M_{ℓ-1}), b_ℓ ~ N(0, bias_scale²). Shape ``(K,)``.
-
-        Parameters
-        ----------
-        seed : int, sequence of int, SeedSequence or Generator
-            Seed of ``numpy.random.default_rng``.
-        weight_scale, bias_scale : float
-            Non-negative scales; θ must stay finite (no overflow to inf).
-
-        Raises
-        ------
-        InputError
-            A seed numpy cannot use, a negative or non-finite scale, or scales so
-            large that θ overflows.
-        """
-        weight_scale = check_real(weight_scale, "weight_scale", nonnegative=True)
-        bias_scale = check_real(bias_scale, "bias_scale", nonnegative=True)
-        try:
-            rng = np.random.default_rng(seed)
-        except (TypeError, ValueError) as exc:
-            raise InputError(
-                f"seed must be a non-negative integer, a sequence of them, a SeedSequence or a "
-                f"Generator, got {seed!r} ({exc})"
-            ) from exc
-        params = [
-            (
-                rng.normal(0.0, weight_scale / np.sqrt(m_in), size=(m_out, m_in)),
-                rng.normal(0.0, bias_scale, size=m_out),
-            )
-            for m_out, m_in in self._shapes
-        ]
-        theta = self._pack(params)
-        if not np.all(np.isfinite(theta)):
-            raise InputError(
-                f"weight_scale = {weight_scale:g} and bias_scale = {bias_scale:g} are so large "
-                "that theta overflows float64; expected scales of order 1"
-            )
-        return theta
-
-    def unpack(self, theta):
-        """θ ↦ [(W_1, b_1), ..., (W_{L+1}, b_{L+1})] (views; autograd-traceable).
-
-        Raises
-        ------
-        ShapeError, InputError
-            θ is not a finite real vector of shape (K,).
-        """
-        if tuple(anp.shape(theta)) != (self.K,):
-            raise ShapeError(
-                f"theta must have shape (K,) = ({self.K},), got {tuple(anp.shape(theta))}"
-            )
-        return self._unpack(check_array(theta, "theta"))
-
-    def _unpack(self, theta):
-        """:meth:`unpack` without the checks, for θ the caller has validated (the hot path)."""
-        return [
-            (anp.reshape(theta[s:m], shape), theta[m:e])
-            for (s, m, e), shape in zip(self._offsets, self._shapes, strict=True)
-        ]
-
-    def pack(self, params):
-        """[(W_1, b_1), ...] ↦ θ, shape ``(K,)``; inverse of :meth:`unpack`.
-
-        Raises
-        ------
-        ShapeError, InputError
-            Wrong number of layers, wrong shapes, or entries that are not finite reals.
-        """
-        try:
-            params = list(params)
-        except TypeError as exc:
-            raise InputError(
-                f"params must be a sequence of (W, b) pairs, got {type(params).__name__}"
-            ) from exc
-        if len(params) != len(self._shapes):
-            raise ShapeError(f"expected {len(self._shapes)} (W, b) pairs, got {len(params)}")
-        checked = []
-        for i, (pair, shape) in enumerate(zip(params, self._shapes, strict=True)):
-            try:
-                W, b = pair
-            except (TypeError, ValueError) as exc:
-                raise InputError(
-                    f"layer {i + 1}: expected a pair (W, b), got {type(pair).__name__}"
-                ) from exc
-            W, b = check_array(W, f"W_{i + 1}"), check_array(b, f"b_{i + 1}")
-            if tuple(anp.shape(W)) != shape or tuple(anp.shape(b)) != (shape[0],):
-                raise ShapeError(
-                    f"layer {i + 1}: expected W of shape {shape} and b of shape ({shape[0]},), "
-                    f"got {tuple(anp.shape(W))} and {tuple(anp.shape(b))}"
-                )
-            checked.append((W, b))
-        return self._pack(checked)
-
-    def _pack(self, params):
-        """:meth:`pack` without the checks, for parameters the package computed."""
-        theta = anp.concatenate([x for W, b in params for x in (anp.reshape(W, (-1,)), b)])
-        return theta if isbox(theta) else np.asarray(theta, dtype=np.float64)
-
-    def forward(self, theta, inputs):
-        """Outputs x_j^{(L+1)} for inputs of shape ``(N, M)``; returns ``(N, Q)``."""
-        inputs = check_array(inputs, "inputs", shape=(None, self.M))
-        out = self._forward(self.unpack(theta), inputs)[0]
-        return check_result(out, "the network output", "check the scale of theta and of inputs")
-
-    # -- propagation shared by the map and its derivatives ---------------------
-    def _forward(self, params, inputs):
-        """Return (output (N,Q), pre-activations z_ℓ, activations a_{ℓ-1} incl. inputs)."""
-        a, pre, acts = inputs, [], [inputs]
-        for W, b in params[:-1]:
-            z = anp.dot(a, W.T) + b
-            a = self.activation.fn(z)
-            pre.append(z)
-            acts.append(a)
-        W, b = params[-1]
-        return anp.dot(a, W.T) + b, pre, acts
-
-    def __repr__(self) -> str:
-        return f"MLP({self.layer_sizes}, activation={self.activation.name!r}, K={self.K})"
-
-
-class NetworkMap(SmoothMap):
+class NetworkMap(StructuredNTK, SmoothMap):
     """The network evaluated on N inputs: f : R^K → R^{QN}, θ ↦ x[θ] (1.6)–(1.8).
 
     Parameters
@@ -400,10 +83,15 @@ class NetworkMap(SmoothMap):
         return out
 
     def _value(self, theta):
-        return anp.reshape(self.mlp._forward(self.mlp._unpack(theta), self.inputs)[0], (-1,))
+        return anp.reshape(
+            self.mlp.propagate(self.mlp.unpack_unchecked(theta), self.inputs)[0], (-1,)
+        )
 
-    def _backward_factors(self, params, pre, dparams=None, dpre=None):
+    def backward_factors(self, params, pre, dparams=None, dpre=None):
         """Backward factors B_ℓ = ∂x/∂z_ℓ and, along a tangent dθ, their derivatives dB_ℓ.
+
+        ``params`` are ``mlp.unpack_unchecked(θ)``, ``pre`` the pre-activations of
+        ``mlp.propagate``; shared by the Jacobian (1.17), its derivative and the NTK.
 
         Returns two lists over ℓ = 1..L+1 of arrays (N, Q, M_ℓ): [B_ℓ] and
         [dB_ℓ] (all ``None`` without a tangent; dB_{L+1} = 0 is ``None``).
@@ -461,7 +149,7 @@ class NetworkMap(SmoothMap):
         )
         if traced:
             pieces = []
-            for (terms, bias), (n_out, n_in) in zip(layers, self.mlp._shapes, strict=True):
+            for (terms, bias), (n_out, n_in) in zip(layers, self.mlp.shapes, strict=True):
                 outer = [
                     anp.reshape(B[:, :, :, None] * a[:, None, None, :], (N, Q, -1))
                     for B, a in terms
@@ -474,9 +162,9 @@ class NetworkMap(SmoothMap):
         # Not traced: write every block in place, once; with the compiled
         # kernel when it is built (ASSEMBLY == "c"), else with numpy.
         if ASSEMBLY == "c":
-            return _assemble_compiled(layers, self.mlp._offsets, N * Q, K)
+            return _assemble_compiled(layers, self.mlp.offsets, N * Q, K)
         D = np.empty((N, Q, K))
-        for (terms, bias), (s, m, e) in zip(layers, self.mlp._offsets, strict=True):
+        for (terms, bias), (s, m, e) in zip(layers, self.mlp.offsets, strict=True):
             if not terms:
                 D[:, :, s:m] = 0.0
             for k, (B, a) in enumerate(terms):
@@ -485,9 +173,9 @@ class NetworkMap(SmoothMap):
         return D.reshape(N * Q, K)
 
     def _value_and_jacobian(self, theta):
-        params = self.mlp._unpack(theta)
-        out, pre, acts = self.mlp._forward(params, self.inputs)
-        Bs, _ = self._backward_factors(params, pre)
+        params = self.mlp.unpack_unchecked(theta)
+        out, pre, acts = self.mlp.propagate(params, self.inputs)
+        Bs, _ = self.backward_factors(params, pre)
         layers = [([(B, a)], B) for B, a in zip(Bs, acts, strict=True)]
         return anp.reshape(out, (-1,)), self._assemble(layers, "the Jacobian D[theta]")
 
@@ -513,13 +201,13 @@ class NetworkMap(SmoothMap):
         return dpre, dacts, dx
 
     def _jvp(self, theta, v):
-        params, dparams = self.mlp._unpack(theta), self.mlp._unpack(v)
-        _, pre, acts = self.mlp._forward(params, self.inputs)
+        params, dparams = self.mlp.unpack_unchecked(theta), self.mlp.unpack_unchecked(v)
+        _, pre, acts = self.mlp.propagate(params, self.inputs)
         return anp.reshape(self._tangents(params, dparams, pre, acts)[2], (-1,))
 
     def _vjp(self, theta, w):
-        params = self.mlp._unpack(theta)
-        _, pre, acts = self.mlp._forward(params, self.inputs)
+        params = self.mlp.unpack_unchecked(theta)
+        _, pre, acts = self.mlp.propagate(params, self.inputs)
         delta = anp.reshape(w, (self.N, self.Q))
         grads = []
         for layer in range(len(params) - 1, -1, -1):
@@ -527,14 +215,14 @@ class NetworkMap(SmoothMap):
             grads.append((anp.dot(delta.T, acts[layer]), anp.sum(delta, axis=0)))
             if layer > 0:
                 delta = anp.dot(delta, W) * self.mlp.activation.d1(pre[layer - 1])
-        return self.mlp._pack(grads[::-1])
+        return self.mlp.pack_unchecked(grads[::-1])
 
     def _jacobian_derivative(self, theta, v):
         # d/dt of D's blocks B_ℓ ⊗ a_{ℓ-1} and B_ℓ: dB_ℓ ⊗ a_{ℓ-1} + B_ℓ ⊗ da_{ℓ-1} and dB_ℓ
-        params, dparams = self.mlp._unpack(theta), self.mlp._unpack(v)
-        _, pre, acts = self.mlp._forward(params, self.inputs)
+        params, dparams = self.mlp.unpack_unchecked(theta), self.mlp.unpack_unchecked(v)
+        _, pre, acts = self.mlp.propagate(params, self.inputs)
         dpre, dacts, _ = self._tangents(params, dparams, pre, acts)
-        Bs, dBs = self._backward_factors(params, pre, dparams, dpre)
+        Bs, dBs = self.backward_factors(params, pre, dparams, dpre)
         layers = [
             ([(B, da)] if dB is None else [(dB, a), (B, da)], dB)
             for B, dB, a, da in zip(Bs, dBs, acts, dacts, strict=True)
@@ -565,23 +253,23 @@ class NetworkMap(SmoothMap):
         if n_v == 0 or n_w == 0:
             yield 0, self.dim_in, np.zeros((n_v, n_w, self.dim_in))
             return
-        params = mlp._unpack(np.asarray(theta, dtype=np.float64))
-        _, pre, acts = mlp._forward(params, self.inputs)
-        Bs, _ = self._backward_factors(params, pre)
+        params = mlp.unpack_unchecked(np.asarray(theta, dtype=np.float64))
+        _, pre, acts = mlp.propagate(params, self.inputs)
+        Bs, _ = self.backward_factors(params, pre)
         Vt = np.ascontiguousarray(V.T)
         # Tangent arrays keep the sample axis j first and the direction axis a next
         # to the unit axis, so each step is one matrix product over all samples and
         # directions instead of n_v·N small ones.
         dWs = [
             Vt[:, s:m].reshape(n_v, *shape)
-            for (s, m, _), shape in zip(mlp._offsets, mlp._shapes, strict=True)
+            for (s, m, _), shape in zip(mlp.offsets, mlp.shapes, strict=True)
         ]
-        dbs = [Vt[:, m:e] for _, m, e in mlp._offsets]
+        dbs = [Vt[:, m:e] for _, m, e in mlp.offsets]
         # forward tangents along every v_a: dz_ℓ, da_ℓ of shape (N, n_v, M_ℓ)
         dpre, dacts, da = [], [None], None
         for layer in range(L):
             (W_l, _), z, a = params[layer], pre[layer], acts[layer]
-            n_out, n_in = mlp._shapes[layer]
+            n_out, n_in = mlp.shapes[layer]
             dz = a @ dWs[layer].transpose(2, 0, 1).reshape(n_in, n_v * n_out)
             dz = dz.reshape(N, n_v, n_out) + dbs[layer]
             if da is not None:
@@ -593,7 +281,7 @@ class NetworkMap(SmoothMap):
         dBs = [None] * (L + 1)
         C, dC = params[-1][0][None], dWs[-1].transpose(1, 0, 2)[None]  # B_{L+1}W_{L+1} = W_{L+1}
         for layer in range(L, 0, -1):
-            z, n = pre[layer - 1], mlp._shapes[layer - 1][0]
+            z, n = pre[layer - 1], mlp.shapes[layer - 1][0]
             curv = act.d2(z)[:, None, :] * dpre[layer - 1]  # σ″(z_ℓ) dz_ℓ, (N, n_v, M_ℓ)
             dB = dC * act.d1(z)[:, None, None, :] + C[:, :, None, :] * curv[:, None]
             dBs[layer - 1] = dB
@@ -610,11 +298,11 @@ class NetworkMap(SmoothMap):
         # block of rows is computed from its own slice of dB, so the working set is
         # O(block_bytes) whatever K and n_v·n_w, and stays in cache.
         rows_of = [
-            max(1, min(n_out, block_bytes // (8 * n_v * n_w * n_in))) for n_out, n_in in mlp._shapes
+            max(1, min(n_out, block_bytes // (8 * n_v * n_w * n_in))) for n_out, n_in in mlp.shapes
         ]
         with scratch.borrow() as work:
-            for layer, (s, m, e) in enumerate(mlp._offsets):
-                n_out, n_in = mlp._shapes[layer]
+            for layer, (s, m, e) in enumerate(mlp.offsets):
+                n_out, n_in = mlp.shapes[layer]
                 dB, a, da = dBs[layer], acts[layer], dacts[layer]
                 if dB is None and da is None:  # a single affine layer: f is linear in θ
                     yield s, e, np.zeros((n_v, n_w, e - s))
@@ -656,195 +344,6 @@ class NetworkMap(SmoothMap):
                         e,
                         np.ascontiguousarray(bias.reshape(n_w, n_v, n_out).transpose(1, 0, 2)),
                     )
-
-    # -- the empirical neural tangent kernel Θ = D Dᵀ, structured (issue 14) -------------
-    #: Θ = DDᵀ has a closed form that never touches K (:meth:`ntk`); the kernel route
-    #: (:mod:`subriemann.geometry.kernel`) asks for it.
-    has_structured_ntk = True
-
-    def ntk_block_bytes(self, block_samples: int) -> int:
-        """Memory model of one Θ block of ``block_samples`` samples against another, in bytes.
-
-        Two blocks' forward/backward factors (activations a_ℓ and pre-activations,
-        b·ΣM_ℓ each, and backward factors B_ℓ, b·Q·ΣM_ℓ) and two (bQ)×(bQ) arrays
-        (the block and the product of one layer):
-        8·[2b·(Q·Σ_{ℓ≥1}M_ℓ + 2·Σ_{ℓ≥0}M_ℓ) + 2·(bQ)²].
-        """
-        b, Q = int(block_samples), self.Q
-        sizes = self.mlp.layer_sizes
-        return 8 * (2 * b * (Q * sum(sizes[1:]) + 2 * sum(sizes[:-1])) + 2 * (b * Q) ** 2)
-
-    def ntk_bytes(self, block_samples: int) -> int:
-        """Memory model of :meth:`ntk` in bytes: Θ (QN)², all blocks' factors, one block's work.
-
-        8·[(QN)² + N·(Q·Σ_{ℓ≥1}M_ℓ + 2·Σ_{ℓ≥0}M_ℓ) + 2·(bQ)²]: O(QN² + QN·Σ M_ℓ),
-        independent of K.
-        """
-        b, Q, N = int(block_samples), self.Q, self.N
-        sizes = self.mlp.layer_sizes
-        factors = N * (Q * sum(sizes[1:]) + 2 * sum(sizes[:-1]))
-        return 8 * ((Q * N) ** 2 + factors + 2 * (b * Q) ** 2)
-
-    def ntk_partition(self, *, block_samples=None, memory_budget=None) -> list[tuple[int, int]]:
-        """The sample blocks ``[(start, stop), ...]`` in which :meth:`ntk` computes Θ.
-
-        ``block_samples`` fixes the block size; otherwise ``memory_budget`` (bytes)
-        gives the largest b whose :meth:`ntk_bytes` fits; with neither, b = N
-        unless one block's (bQ)² work arrays would exceed 256 MiB.
-
-        Raises
-        ------
-        InputError
-            A budget that cannot hold Θ and one block of one sample, or a bad size.
-        """
-        N = self.N
-        if block_samples is not None:
-            b = check_int(block_samples, "block_samples")
-            if memory_budget is not None and self.ntk_bytes(b) > memory_budget:
-                raise InputError(
-                    f"block_samples = {b} needs ~{self.ntk_bytes(b)} bytes for the NTK "
-                    f"(model NetworkMap.ntk_bytes), above memory_budget = {memory_budget}"
-                )
-        elif memory_budget is not None:
-            budget = check_int(memory_budget, "memory_budget")
-            if self.ntk_bytes(1) > budget:
-                raise InputError(
-                    f"memory_budget = {budget} bytes cannot hold one block of the NTK: Θ "
-                    f"({self.dim_out}×{self.dim_out}) and the factors need "
-                    f"{self.ntk_bytes(1)} bytes with one sample per block "
-                    "(model NetworkMap.ntk_bytes); raise the budget or use the distributed "
-                    "kernel (subriemann.geometry.kernel.distributed_ntk), whose workers hold "
-                    "one block each"
-                )
-            b = 1
-            while b < N and self.ntk_bytes(min(N, 2 * b)) <= budget:
-                b = min(N, 2 * b)
-        else:
-            b = N
-            while b > 1 and 16 * (b * self.Q) ** 2 > 1 << 28:
-                b = (b + 1) // 2
-        b = min(b, N)
-        return [(s, min(s + b, N)) for s in range(0, N, b)]
-
-    def _ntk_factors(self, params, inputs):
-        """(activations a_0..a_L, backward factors B_1..B_{L+1}) of the samples ``inputs``.
-
-        The same forward/backward propagation as :meth:`jacobian`, on a block of
-        samples (a NetworkMap over those inputs), so that any process computing a
-        block from the same inputs gets the same bits.
-        """
-        sub = NetworkMap(self.mlp, inputs)
-        _, pre, acts = self.mlp._forward(params, sub.inputs)
-        Bs, _ = sub._backward_factors(params, pre)
-        return acts, Bs
-
-    def _ntk_block_from(self, fac_rows, fac_cols, symmetric: bool):
-        """Θ[(j,q),(k,r)] for the samples of two factor sets; see :meth:`ntk` for the formula."""
-        (acts_r, Bs_r), (acts_c, Bs_c) = fac_rows, fac_cols
-        Q, L = self.Q, self.mlp.L
-        n_r, n_c = acts_r[0].shape[0], acts_c[0].shape[0]
-        # output layer ℓ = L+1: B_{L+1} = 1, so its term is δ_qr (⟨a_L,j, a_L,k⟩ + 1)
-        out = np.zeros((n_r, Q, n_c, Q))
-        gram = acts_r[L] @ acts_c[L].T + 1.0
-        idx = np.arange(Q)
-        out[:, idx, :, idx] = gram
-        for layer in range(L - 1, -1, -1):  # hidden layers ℓ = layer + 1
-            B_r = np.ascontiguousarray(Bs_r[layer]).reshape(n_r * Q, -1)
-            B_c = np.ascontiguousarray(Bs_c[layer]).reshape(n_c * Q, -1)
-            term = (B_r @ B_c.T).reshape(n_r, Q, n_c, Q)
-            term *= (acts_r[layer] @ acts_c[layer].T + 1.0)[:, None, :, None]
-            out += term
-        out = out.reshape(n_r * Q, n_c * Q)
-        if symmetric:  # a diagonal block: make it exactly symmetric, as Θ is
-            out = 0.5 * (out + out.T)
-        return out
-
-    def ntk(self, theta, *, block_samples=None, memory_budget=None):
-        r"""The empirical neural tangent kernel Θ = D Dᵀ (QN×QN), never forming D.
-
-        Structured route (the "structured derivatives" of Novak et al., *Fast Finite
-        Width NTK*, ICML 2022), derived from (1.3)–(1.17).
-
-        **Derivation.**  Write z_{ℓ,j} = W_ℓ a_{ℓ−1,j} + b_ℓ with a_{0,j} = x_j^{(0)},
-        a_{ℓ,j} = σ(z_{ℓ,j}) (1.3) and x_j = z_{L+1,j} (1.4).  θ enters z_{ℓ,j}
-        only through W_ℓ and b_ℓ, so by the chain rule the row (j, q) of D (1.17) is,
-        with the back-propagated sensitivities δ_{ℓ,jq} = ∂x_{jq}/∂z_{ℓ,j} ∈ R^{M_ℓ}
-        (δ_{L+1,jq} = e_q, δ_{ℓ,jq} = σ′(z_{ℓ,j}) ⊙ W_{ℓ+1}ᵀ δ_{ℓ+1,jq}: the factors
-        B_ℓ[j, q] of :meth:`jacobian`),
-
-            ∂x_{jq}/∂W_ℓ[o, i] = δ_{ℓ,jq}[o] a_{ℓ−1,j}[i],   ∂x_{jq}/∂b_ℓ[o] = δ_{ℓ,jq}[o].
-
-        Θ[(j,q),(k,r)] = Σ_θ-coordinates D[(j,q), ·] D[(k,r), ·] splits over the
-        parameter blocks; the W_ℓ-block sums Σ_{o,i} δ_{ℓ,jq}[o] a_{ℓ−1,j}[i]
-        δ_{ℓ,kr}[o] a_{ℓ−1,k}[i] = ⟨δ_{ℓ,jq}, δ_{ℓ,kr}⟩⟨a_{ℓ−1,j}, a_{ℓ−1,k}⟩ (the sum
-        over (o, i) factors), and the b_ℓ-block adds ⟨δ_{ℓ,jq}, δ_{ℓ,kr}⟩.  Hence
-
-            Θ = Σ_{ℓ=1}^{L+1} Θ_ℓ,  Θ_ℓ[(j,q),(k,r)] = ⟨δ_{ℓ,jq}, δ_{ℓ,kr}⟩ · (⟨a_{ℓ−1,j}, a_{ℓ−1,k}⟩ + 1),
-
-        and for the output layer ⟨δ_{L+1,jq}, δ_{L+1,kr}⟩ = δ_qr.  Each Θ_ℓ is a
-        (QN×M_ℓ)(M_ℓ×QN) product times an N×N Gram matrix of activations: the cost
-        is ~2(QN)²·Σ M_ℓ + 2N²·Σ M_{ℓ−1} instead of 2(QN)²·K for D Dᵀ, a factor of
-        the layer width fewer operations, and no QN×K array exists.
-
-        Parameters
-        ----------
-        theta : array-like, shape=[K]
-        block_samples : int, optional
-            Samples per block (Θ is computed block by block; see :meth:`ntk_partition`).
-        memory_budget : int, optional
-            Bytes the computation may use (model :meth:`ntk_bytes`); sets the block size.
-
-        Returns
-        -------
-        Theta : ndarray, shape=[QN, QN]
-            Symmetric positive semi-definite, sample-major like D's rows.
-
-        Notes
-        -----
-        Every block (I, J) is computed by the same code from the inputs of I and J
-        alone (:meth:`ntk_block`), so a distributed computation
-        (:func:`subriemann.geometry.kernel.distributed_ntk`) gives the same bits.
-        Forming Θ squares the condition number of D: solve with it only with the
-        refinement of :class:`subriemann.geometry.kernel.KernelFactorization`.
-        """
-        theta = check_vector(theta, self.dim_in, "theta")
-        blocks = self.ntk_partition(block_samples=block_samples, memory_budget=memory_budget)
-        self.counts["ntk"] += 1
-        params = self.mlp._unpack(np.asarray(theta, dtype=np.float64))
-        factors = [self._ntk_factors(params, self.inputs[s:e]) for s, e in blocks]
-        Q = self.Q
-        out = np.empty((self.dim_out, self.dim_out))
-        for i, (s_i, e_i) in enumerate(blocks):
-            for j in range(i, len(blocks)):
-                s_j, e_j = blocks[j]
-                block = self._ntk_block_from(factors[i], factors[j], symmetric=i == j)
-                out[s_i * Q : e_i * Q, s_j * Q : e_j * Q] = block
-                if i != j:
-                    out[s_j * Q : e_j * Q, s_i * Q : e_i * Q] = block.T
-        return check_result(out, "the NTK Theta = D D^T", "check the scale of theta and inputs")
-
-    def ntk_block(self, theta, rows, cols):
-        """One block Θ[rows, cols] of :meth:`ntk` for two sample ranges, shape (|rows|Q, |cols|Q).
-
-        Parameters
-        ----------
-        theta : array-like, shape=[K]
-        rows, cols : tuple (start, stop)
-            Sample ranges (not output indices); equal ranges give a symmetric block.
-        """
-        theta = check_vector(theta, self.dim_in, "theta")
-        (s_r, e_r), (s_c, e_c) = (tuple(int(v) for v in r) for r in (rows, cols))
-        if not (0 <= s_r < e_r <= self.N and 0 <= s_c < e_c <= self.N):
-            raise InputError(
-                f"rows and cols must be sample ranges (start, stop) within 0..N = {self.N}, "
-                f"got {rows!r} and {cols!r}"
-            )
-        params = self.mlp._unpack(np.asarray(theta, dtype=np.float64))
-        fac_r = self._ntk_factors(params, self.inputs[s_r:e_r])
-        same = (s_r, e_r) == (s_c, e_c)
-        fac_c = fac_r if same else self._ntk_factors(params, self.inputs[s_c:e_c])
-        block = self._ntk_block_from(fac_r, fac_c, symmetric=same)
-        return check_result(block, "a block of the NTK", "check the scale of theta and inputs")
 
     def __repr__(self) -> str:
         return f"NetworkMap({self.mlp!r}, N={self.N}, QN={self.dim_out})"
@@ -1017,38 +516,3 @@ def _assemble_compiled(layers, offsets, R, K):
         else:
             D.reshape(bias.shape[0], -1, K)[:, :, m:e] = bias
     return D
-
-
-def parse_architecture(spec) -> list[int]:
-    """Layer sizes from ``"2,8,3"``, ``"2-8-3"`` or a sequence of ints: the package's one parser.
-
-    A string lists positive integers separated by commas or by hyphens, one
-    separator throughout (``"2,8-3"`` is refused, as are empty parts, signs,
-    decimals and letters: a typo must not silently become another network).
-    Spaces around the numbers are ignored.
-
-    Returns
-    -------
-    list of int
-        ``[M, M_1, ..., M_L, Q]`` (at least two positive integers).
-
-    Raises
-    ------
-    InputError
-        The spec is not of this form; the message shows it and what is expected.
-    """
-    expected = (
-        "expected at least two positive integers separated by ',' or by '-' (one separator "
-        "throughout), e.g. '2,8,3' or '2-8-3' (input dimension, hidden widths, output dimension)"
-    )
-    if isinstance(spec, str):
-        # one separator per string: with commas, a '-' can only be a sign or a typo
-        parts = [p.strip() for p in spec.split("," if "," in spec else "-")]
-        bad = [p for p in parts if not (p.isascii() and p.isdigit() and int(p) >= 1)]
-        if bad or len(parts) < 2:
-            what = f"{bad[0]!r} is not a positive integer" if bad else "it has fewer than two sizes"
-            raise InputError(f"cannot read architecture {spec!r}: {what}; {expected}")
-        return [int(p) for p in parts]
-    if not isinstance(spec, Sequence) or len(spec) < 2:
-        raise InputError(f"cannot read architecture {spec!r}; {expected}, or a list of them")
-    return [check_int(m, f"architecture {list(spec)!r}: size {i}") for i, m in enumerate(spec)]

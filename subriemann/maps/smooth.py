@@ -1,7 +1,9 @@
 """Smooth maps f : R^K -> R^n, the only thing the geometry ever talks to.
 
 A :class:`SmoothMap` needs two things from a subclass: its value ``_value`` and
-its Jacobian ``_jacobian``.  Everything else (``jvp``, ``vjp``,
+its Jacobian ``_jacobian``; :meth:`SmoothMap.from_callables` (a
+:class:`~subriemann.maps.callables.CallableMap`) builds one from plain functions
+of any library.  Everything else (``jvp``, ``vjp``,
 ``jacobian_derivative``) has a default derived from those two, which a subclass
 overrides when it knows a cheaper closed form (the network does).  This is the
 pymanopt pattern: few required methods, the rest derived.
@@ -13,7 +15,10 @@ cost without wrapping the map.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import autograd
 import autograd.numpy as anp
@@ -29,7 +34,14 @@ from subriemann.errors import (
     check_vector,
 )
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from subriemann.maps.callables import CallableMap
+
 __all__ = ["SmoothMap", "AutodiffMap", "LinearMap", "check_map"]
+
+logger = logging.getLogger(__name__)
 
 _OVERFLOW_HINT = "check the scale of theta, of the direction and of the map's inputs"
 
@@ -97,33 +109,33 @@ class SmoothMap:
         return check_result(out, what, _OVERFLOW_HINT)
 
     # -- public surface -------------------------------------------------------
-    def __call__(self, theta):
+    def __call__(self, theta: ArrayLike) -> np.ndarray:
         """Value f(θ), shape ``(dim_out,)``."""
         theta = check_vector(theta, self.dim_in, "theta")
         self.counts["value"] += 1
         return self._result(self._value(theta), "f(theta)")
 
-    def jacobian(self, theta):
+    def jacobian(self, theta: ArrayLike) -> np.ndarray:
         """Jacobian D[θ] = ∂f/∂θ, shape ``(dim_out, dim_in)``. Implements (1.17)."""
         theta = check_vector(theta, self.dim_in, "theta")
         self.counts["jacobian"] += 1
         return self._matrix_result(self._jacobian(theta), "the Jacobian D[theta]")
 
-    def jvp(self, theta, v):
+    def jvp(self, theta: ArrayLike, v: ArrayLike) -> np.ndarray:
         """Push-forward D[θ] v, shape ``(dim_out,)``."""
         theta = check_vector(theta, self.dim_in, "theta")
         v = check_vector(v, self.dim_in, "tangent vector v")
         self.counts["jvp"] += 1
         return self._result(self._jvp(theta, v), "the push-forward D[theta] v")
 
-    def vjp(self, theta, w):
+    def vjp(self, theta: ArrayLike, w: ArrayLike) -> np.ndarray:
         """Pull-back Dᵀ[θ] w, shape ``(dim_in,)``. With w = ∇ₓC this is (1.18)."""
         theta = check_vector(theta, self.dim_in, "theta")
         w = check_vector(w, self.dim_out, "covector w")
         self.counts["vjp"] += 1
         return self._result(self._vjp(theta, w), "the pull-back D[theta]^T w")
 
-    def jacobian_derivative(self, theta, v):
+    def jacobian_derivative(self, theta: ArrayLike, v: ArrayLike) -> np.ndarray:
         """Directional derivative d/dt D[θ + t v] at t = 0, shape ``(dim_out, dim_in)``.
 
         Its entries are Σ_k ∂²f^a/∂θ_b∂θ_k v_k, so ``jacobian_derivative(θ, v) @ w``
@@ -136,7 +148,7 @@ class SmoothMap:
             self._jacobian_derivative(theta, v), "the Jacobian derivative d/dt D[theta + t v]"
         )
 
-    def hessian_vector_products(self, theta, V, W):
+    def hessian_vector_products(self, theta: ArrayLike, V: ArrayLike, W: ArrayLike) -> np.ndarray:
         """All products H_w v of the Hessians H_w = ∇²(w·f) with directions, shape ``(n_v, n_w, dim_in)``.
 
         ``out[a, b] = H_{w_b} v_a = (d/dt D[θ + t v_a])ᵀ w_b = Σ_i (w_b)_i ∇²f^i(θ) v_a``,
@@ -171,7 +183,9 @@ class SmoothMap:
             out[:, :, start:stop] = block
         return out
 
-    def hessian_vector_blocks(self, theta, V, W, block_bytes: int = 1 << 22):
+    def hessian_vector_blocks(
+        self, theta: ArrayLike, V: ArrayLike, W: ArrayLike, block_bytes: int = 1 << 22
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
         """:meth:`hessian_vector_products` in coordinate blocks: yields ``(start, stop, block)``.
 
         ``block`` (n_v, n_w, stop − start) holds coordinates start..stop−1 of
@@ -195,7 +209,7 @@ class SmoothMap:
         self.counts["hessian_vector_products"] += 1
         return self._hessian_vector_blocks(theta, V, W, block_bytes)
 
-    def value_and_jacobian(self, theta):
+    def value_and_jacobian(self, theta: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """(f(θ), D[θ]) in one call; subclasses share work between the two."""
         theta = check_vector(theta, self.dim_in, "theta")
         self.counts["value"] += 1
@@ -222,7 +236,7 @@ class SmoothMap:
         cls = type(self)
         return cls._jvp is not SmoothMap._jvp and cls._vjp is not SmoothMap._vjp
 
-    def ntk(self, theta, *, block=None):
+    def ntk(self, theta: ArrayLike, *, block: int | None = None) -> np.ndarray:
         """Θ = D Dᵀ (dim_out × dim_out), the Gram matrix of D's rows, never holding all of D.
 
         Generic route: for a block I of ``block`` output indices the rows D_I
@@ -269,6 +283,51 @@ class SmoothMap:
         out = 0.5 * (out + out.T)
         return check_result(out, "the Gram matrix D D^T", _OVERFLOW_HINT)
 
+    @classmethod
+    def from_callables(
+        cls,
+        value: Callable,
+        *,
+        dim_in: int,
+        dim_out: int,
+        jacobian: Callable | None = None,
+        jvp: Callable | None = None,
+        vjp: Callable | None = None,
+        jacobian_derivative: Callable | None = None,
+        hessian_vector_blocks: Callable | None = None,
+        jacobian_vjp: Callable | None = None,
+        name: str | None = None,
+    ) -> CallableMap:
+        """A :class:`SmoothMap` from plain functions (numpy, JAX, torch...): see :class:`~subriemann.maps.callables.CallableMap`.
+
+        ``value(theta)`` is required; each derivative is optional and, where
+        possible, derived from the others (costs in :class:`CallableMap`).  An
+        operation that needs a derivative that was neither given nor derivable
+        raises :class:`~subriemann.errors.InputError` naming it.
+
+        Examples
+        --------
+        >>> A = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]])
+        >>> f = SmoothMap.from_callables(lambda t: A @ t, dim_in=3, dim_out=2,
+        ...                              jacobian=lambda t: A)
+        >>> f.vjp(np.zeros(3), np.array([1.0, 0.0]))  # derived: w @ jacobian
+        array([1., 2., 0.])
+        """
+        from subriemann.maps.callables import CallableMap  # the subclass lives in its own module
+
+        return CallableMap(
+            value,
+            dim_in=dim_in,
+            dim_out=dim_out,
+            jacobian=jacobian,
+            jvp=jvp,
+            vjp=vjp,
+            jacobian_derivative=jacobian_derivative,
+            hessian_vector_blocks=hessian_vector_blocks,
+            jacobian_vjp=jacobian_vjp,
+            name=name,
+        )
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim_in={self.dim_in}, dim_out={self.dim_out})"
 
@@ -291,7 +350,7 @@ class AutodiffMap(SmoothMap):
     (2, 3)
     """
 
-    def __init__(self, fn, dim_in: int, dim_out: int):
+    def __init__(self, fn: Callable, dim_in: int, dim_out: int):
         super().__init__(dim_in, dim_out)
         if not callable(fn):
             raise InputError(f"fn must be callable, got {type(fn).__name__}")
@@ -324,7 +383,7 @@ class LinearMap(SmoothMap):
     hence integrable, distribution.
     """
 
-    def __init__(self, A):
+    def __init__(self, A: ArrayLike):
         A = check_array(A, "A", ndim=2)
         super().__init__(A.shape[1], A.shape[0])
         self.A = np.array(A, dtype=np.float64)
@@ -348,7 +407,7 @@ class LinearMap(SmoothMap):
         yield 0, self.dim_in, np.zeros((V.shape[1], W.shape[1], self.dim_in))
 
 
-def check_map(f, name: str = "f"):
+def check_map(f: object, name: str = "f") -> SmoothMap:
     """Return ``f`` if it is a :class:`SmoothMap`, else raise :class:`InputError` (the one check).
 
     Every layer that takes a map (metrics, bundles, flows, diagnostics) calls this, so the

@@ -6,7 +6,8 @@
   fitted slope (2 where the bracket is transverse, 3 on Martinet's surface) and
   the reference line ε²|[X_i, X_j]|.
 
-Both save through :func:`subriemann.report.records.save_figure`.
+Both save through :func:`subriemann.report.canvas.save_figure`; legends sit outside the
+axes (never on the data) and labels are matplotlib mathtext.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from subriemann.errors import InputError
-from subriemann.report.records import new_figure, save_figure
+from subriemann.report.canvas import new_figure, save_figure
 
 __all__ = ["plot_lifted_loop", "plot_gap_law"]
 
@@ -36,12 +37,17 @@ def plot_lifted_loop(points, path, *, title=None, climb=None) -> Path:
     pts = np.asarray(points, dtype=float)
     if pts.ndim != 2 or pts.shape[1] != 3 or len(pts) < 2:
         raise InputError(f"points must have shape (n >= 2, 3), got {pts.shape}")
-    fig = new_figure(6.4, 4.8)
+    fig = new_figure(8.0, 4.8)
     ax = fig.add_subplot(projection="3d")
-    ax.plot(pts[:, 0], pts[:, 1], pts[:, 2], color="C0", label="horizontal lift q(t)")
+    ax.plot(pts[:, 0], pts[:, 1], pts[:, 2], color="C0", label=r"horizontal lift $q(t)$")
     floor = float(np.min(pts[:, 2]))
     ax.plot(
-        pts[:, 0], pts[:, 1], np.full(len(pts), floor), color="0.6", ls="--", label="projection"
+        pts[:, 0],
+        pts[:, 1],
+        np.full(len(pts), floor),
+        color="0.6",
+        ls="--",
+        label=r"projection to $(q_1, q_2)$",
     )
     ax.scatter(*pts[0], color="C2", label="start")
     ax.scatter(*pts[-1], color="C3", label="end")
@@ -49,10 +55,10 @@ def plot_lifted_loop(points, path, *, title=None, climb=None) -> Path:
         ax.scatter(
             pts[0, 0], pts[0, 1], pts[0, 2] + climb, marker="x", color="k", label="predicted end"
         )
-    ax.set_xlabel("q1")
-    ax.set_ylabel("q2")
-    ax.set_zlabel("q3")
-    ax.legend(loc="upper left", fontsize="small")
+    ax.set_xlabel(r"$q_1$")
+    ax.set_ylabel(r"$q_2$")
+    ax.set_zlabel(r"$q_3$")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize="small")
     ax.set_title(title or "lifted loop")
     return save_figure(fig, path)
 
@@ -77,18 +83,25 @@ def plot_gap_law(eps, gaps, path, *, labels=None, orders=None, brackets=None, ti
     g = np.atleast_2d(np.asarray(gaps, dtype=float))
     if g.shape[1] != e.shape[0]:
         raise InputError(f"gaps must have shape (n_pairs, {e.shape[0]}), got {g.shape}")
-    fig = new_figure(6.4, 4.8)
+    fig = new_figure(8.6, 4.8)
     ax = fig.add_subplot()
     for p, row in enumerate(g):
-        label = labels[p] if labels is not None else f"pair {p}"
+        pair = labels[p] if labels is not None else f"pair {p}"
+        label = pair
         if orders is not None and np.isfinite(orders[p]):
             label += f" (slope {orders[p]:.2f})"
         positive = np.where(row > 0, row, np.nan)
         ax.loglog(e, positive, "o-", color=f"C{p % 10}", label=label)
         if brackets is not None and brackets[p] > 0:
-            ax.loglog(e, brackets[p] * e**2, ":", color=f"C{p % 10}")
-    ax.set_xlabel("ε (time on each leg)")
-    ax.set_ylabel("|gap| = |q(4ε) − q0|")
-    ax.set_title(title or "commutator-loop gaps (dotted: ε²|[X_i, X_j]|)")
-    ax.legend(fontsize="small")
+            ax.loglog(
+                e,
+                brackets[p] * e**2,
+                ":",
+                color=f"C{p % 10}",
+                label=r"$\varepsilon^2|[X_i, X_j](q_0)|$" + f" for {pair}",
+            )
+    ax.set_xlabel(r"$\varepsilon$ (time on each leg)")
+    ax.set_ylabel(r"$|\mathrm{gap}| = |q(4\varepsilon) - q_0|$")
+    ax.set_title(title or r"commutator-loop gaps (dotted: $\varepsilon^2|[X_i, X_j]|$)")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return save_figure(fig, path)

@@ -8,16 +8,29 @@ the one ODE core, :mod:`subriemann.integrate`.
 """
 
 # Each module lists its public names once, in its __all__; the folder re-exports them.
-from subriemann.subriemannian import abnormal, curves, geodesics, jacobi, metric, spheres
+from subriemann.subriemannian import (
+    abnormal,
+    curves,
+    endpoint,
+    geodesics,
+    holonomy,
+    jacobi,
+    metric,
+    spheres,
+)
 from subriemann.subriemannian.abnormal import *  # noqa: F403
 from subriemann.subriemannian.curves import *  # noqa: F403
+from subriemann.subriemannian.endpoint import *  # noqa: F403
 from subriemann.subriemannian.geodesics import *  # noqa: F403
+from subriemann.subriemannian.holonomy import *  # noqa: F403
 from subriemann.subriemannian.jacobi import *  # noqa: F403
 from subriemann.subriemannian.metric import *  # noqa: F403
 from subriemann.subriemannian.spheres import *  # noqa: F403
 
 __all__ = [
     *curves.__all__,
+    *endpoint.__all__,
+    *holonomy.__all__,
     *abnormal.__all__,
     *geodesics.__all__,
     *jacobi.__all__,

@@ -48,7 +48,7 @@ from subriemann.integrate import (
     GaussLegendre4,
     PIController,
     ScipyStepper,
-    Solution,
+    SolutionCurve,
     SolverControlled,
     Status,
     solve,
@@ -185,7 +185,7 @@ def check_start(dist, q0, p0, name_point: str = "q0", name_covector: str = "p0")
 
 
 @dataclass(kw_only=True)
-class NormalGeodesic:
+class NormalGeodesic(SolutionCurve):
     """A normal geodesic t ↦ (q(t), p(t)) on [0, t_end], wrapping the core's :class:`Solution`.
 
     Attributes
@@ -199,42 +199,19 @@ class NormalGeodesic:
         ``hamiltonian_drift`` = max |H − H(0)| is a reported accuracy figure.
     """
 
-    solution: Solution
     dim: int
     method: str
     hamiltonian: np.ndarray
 
     @property
-    def t(self) -> np.ndarray:
-        """Accepted times, shape=[n]."""
-        return self.solution.t
-
-    @property
-    def points(self) -> np.ndarray:
-        """q at the accepted times, shape=[n, dim]."""
-        return self.solution.y[:, : self.dim]
+    def point_dim(self) -> int:
+        """q is the first ``dim`` components of the state (q, p)."""
+        return self.dim
 
     @property
     def covectors(self) -> np.ndarray:
         """p at the accepted times, shape=[n, dim]."""
         return self.solution.y[:, self.dim :]
-
-    @property
-    def end(self) -> np.ndarray:
-        """q(t_end), shape=[dim]."""
-        return self.points[-1]
-
-    @property
-    def status(self) -> Status:
-        return self.solution.status
-
-    @property
-    def message(self) -> str:
-        return self.solution.message
-
-    @property
-    def stats(self) -> dict:
-        return self.solution.stats
 
     @property
     def hamiltonian_drift(self) -> float:
@@ -249,10 +226,6 @@ class NormalGeodesic:
         """Dense (q(t), p(t)), each shape=[..., dim] for t of shape [...]."""
         y = self.solution(t)
         return y[..., : self.dim], y[..., self.dim :]
-
-    def __call__(self, t) -> np.ndarray:
-        """Dense q(t), shape=[dim] or [len(t), dim] (the stepper's interpolant)."""
-        return self.solution(t)[..., : self.dim]
 
 
 def normal_geodesic(

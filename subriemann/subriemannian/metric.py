@@ -23,6 +23,11 @@ It adds the inverse problem:
   minimisers.  :func:`distance` returns the full report: each solution's
   length and whether the geodesic has a conjugate time inside (0, 1) (then it
   is not even locally minimising, ABB Thm 8.72, and is discarded).
+
+Why one module of ~620 lines: its one concept is the sub-Riemannian metric's
+exponential and its inverse.  ``log`` and ``distance`` are the shooting inverse of
+``exp``, and :class:`SubRiemannianMetric` is geomstats' face of the same three
+functions (most of its lines adapt geomstats' batch and signature conventions).
 """
 
 from __future__ import annotations
@@ -218,7 +223,8 @@ def _shoot_one(dist, base_point, point, p, *, tol, rtol, max_iterations, method)
     )
 
 
-def _shoot(dist, point, base_point, *, starts, n_starts, seed, tol, rtol, max_iterations, method):
+def _shoot(dist, point, base_point, starts, n_starts, seed, tol, rtol, max_iterations, method):
+    """Shooting from every start: (base_point, point, all results, converged ones by length)."""
     base_point = np.array(check_array(base_point, "base_point", shape=(dist.dim,)))
     point = np.array(check_array(point, "point", shape=(dist.dim,)))
     tol = check_real(tol, "tol", "the shooting tolerance", positive=True)
@@ -248,7 +254,8 @@ def _shoot(dist, point, base_point, *, starts, n_starts, seed, tol, rtol, max_it
             )
         except NumericalError:
             continue  # a start whose geodesic blows up is no solution; the others decide
-    return base_point, point, results
+    good = sorted((r for r in results if r.converged), key=lambda r: r.length)
+    return base_point, point, results, good
 
 
 def _no_solution(results, base_point, point):
@@ -302,22 +309,12 @@ def log(
     NumericalError
         No start converged; the message gives the best residual.
     """
-    base_point, point, results = _shoot(
-        dist,
-        point,
-        base_point,
-        starts=starts,
-        n_starts=n_starts,
-        seed=seed,
-        tol=tol,
-        rtol=rtol,
-        max_iterations=max_iterations,
-        method=method,
+    base_point, point, results, good = _shoot(
+        dist, point, base_point, starts, n_starts, seed, tol, rtol, max_iterations, method
     )
-    good = [r for r in results if r.converged]
     if not good:
         raise _no_solution(results, base_point, point)
-    return min(good, key=lambda r: r.length).covector
+    return good[0].covector  # the shortest (sorted is stable: the first of equals)
 
 
 @dataclass(kw_only=True)
@@ -379,23 +376,13 @@ def distance(
     NumericalError
         No start converged (the best residual is in the message).
     """
-    base_point, point, results = _shoot(
-        dist,
-        point_b,
-        point_a,
-        starts=starts,
-        n_starts=n_starts,
-        seed=seed,
-        tol=tol,
-        rtol=rtol,
-        max_iterations=max_iterations,
-        method=method,
+    base_point, point, results, good = _shoot(
+        dist, point_b, point_a, starts, n_starts, seed, tol, rtol, max_iterations, method
     )
     if np.array_equal(base_point, point):
         return DistanceResult(
             value=0.0, covector=np.zeros(dist.dim), certified=True, note="the points coincide"
         )
-    good = sorted((r for r in results if r.converged), key=lambda r: r.length)
     if not good:
         raise _no_solution(results, base_point, point)
     kept, local = good[0], True
