@@ -56,6 +56,7 @@ LAYERS = [
 CONCEPT_PAGES = [
     "index.md",
     "getting-started.md",
+    "your-model.md",
     "smooth-map.md",
     "pullback-bundle.md",
     "pullback-metric.md",
