@@ -4,7 +4,9 @@
 
 Writes docs/figures/heisenberg-sphere.png (geodesic fan and the unit sphere's
 section, Heisenberg, cut time 2π/|p_z|) and docs/figures/heisenberg-conjugate.png
-(the conjugacy determinant along one geodesic, with its zeros).  Figures are drawn on the
+(the conjugacy determinant along one geodesic, with its zeros) and
+docs/figures/growth-vectors.png (the Lie flags of catalog distributions at regular and
+singular points, computed by ``Distribution.growth_vector``).  Figures are drawn on the
 package's canvas (:func:`subriemann.report.canvas.new_figure`, no pyplot state) and saved
 atomically.
 """
@@ -57,12 +59,49 @@ def conjugate_figure(dist):
     return fig
 
 
+def growth_figure():
+    """(n_1, n_2, ...) of the Lie flag at regular and singular points, by dist.growth_vector."""
+    cases = [
+        ("Heisenberg", sr.catalog.heisenberg(), (0.3, -0.2, 0.1)),
+        ("Martinet, regular", sr.catalog.martinet(), (0.7, 1.0, 2.0)),
+        ("Martinet, x = 0", sr.catalog.martinet(), (0.0, 1.0, 2.0)),
+        ("Grushin, x = 0", sr.catalog.grushin(), (0.0, 0.1)),
+        ("Engel", sr.catalog.engel(), (0.1, 0.2, 0.3, 0.4)),
+        ("Cartan (2, 3, 5)", sr.catalog.cartan_235(), (0.1, -0.2, 0.3, 0.1, 0.2)),
+    ]
+    fig = new_figure(7.0, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.12
+    for i, (label, dist, point) in enumerate(cases):
+        growth = dist.growth_vector(point)
+        Q = dist.hausdorff_dimension(point)
+        k = np.arange(1, len(growth) + 1) + (i - (len(cases) - 1) / 2) * width
+        # discrete data: markers at the integer steps (offset per case), a thin guide between
+        ax.plot(
+            k,
+            growth,
+            "o",
+            ls=":",
+            lw=0.8,
+            color=f"C{i}",
+            label=f"{label}: {tuple(growth)}, Q = {Q}",
+        )
+    ax.set_xticks([1, 2, 3, 4])
+    ax.set_yticks(range(1, 6))
+    ax.set_xlabel(r"step $k$ of the Lie flag $\Delta^k = \Delta^{k-1} + [\Delta, \Delta^{k-1}]$")
+    ax.set_ylabel(r"$n_k = \dim \Delta^k_p$")
+    ax.set_title("Growth vectors at a point (Q: Hausdorff dimension, Mitchell)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    return fig
+
+
 def main():
     heis = sr.catalog.heisenberg()
     save_figure(
         plot_sphere(heis, radius=1.0, stop=heisenberg_cut_time), OUT / "heisenberg-sphere.png"
     )
     save_figure(conjugate_figure(heis), OUT / "heisenberg-conjugate.png")
+    save_figure(growth_figure(), OUT / "growth-vectors.png")
 
 
 if __name__ == "__main__":
