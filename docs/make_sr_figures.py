@@ -35,20 +35,23 @@ def conjugate_figure(dist):
     t_max = 1.6 * 2 * np.pi / 3
     fields = jacobi_fields(dist, np.zeros(3), p0, t_max, method="dop853", locate_conjugate=True)
     ts = np.linspace(1e-3, t_max, 400)
-    ratio = []
+    determinant = []
     for t in ts:
         q, p, dq, _ = fields(t)
         F = np.asarray(dist.frame(q))
-        M = np.column_stack([dq, F @ (F.T @ p)])
-        ratio.append(np.linalg.det(M) / np.prod(np.linalg.norm(M, axis=0)))
+        # the determinant itself, not normalised by its columns' lengths: at 2π/|p_z| the
+        # columns ∂q/∂p0·B vanish and a normalised determinant jumps there, while the
+        # determinant is smooth and touches 0 (p0 has unit horizontal part: |q'| = 1)
+        determinant.append(np.linalg.det(np.column_stack([dq, F @ (F.T @ p)])))
     fig = new_figure(6.0, 3.2)
     ax = fig.add_subplot()
-    ax.plot(ts, ratio, color="C0")
+    ax.plot(ts, determinant, color="C0")
+    ax.set_xlim(0.0, t_max)
     ax.axhline(0.0, color="0.5", lw=0.8)
     for t in conjugate_times(dist, np.zeros(3), p0, t_max):
         ax.axvline(t, color="C3", ls="--", lw=1)
     ax.set_xlabel("t")
-    ax.set_ylabel(r"$\det[\partial q/\partial p_0 \cdot B,\ q']$ / Π|cols|")
+    ax.set_ylabel(r"$\det[\partial q/\partial p_0 \cdot B,\ q']$")
     # |p_z| = 3: the conjugate times are 2π/|p_z| and 2τ₁/|p_z|, τ₁ ≈ 4.4934 the first
     # positive root of tan τ = τ (the zeros of the conjugacy determinant below)
     ax.set_title(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 _BACKEND = "autograd"
 
@@ -60,6 +61,33 @@ from subriemann.maps.architecture import MLP  # noqa: E402
 from subriemann.maps.data import TrainingData  # noqa: E402
 from subriemann.maps.network import NetworkMap  # noqa: E402
 from subriemann.maps.smooth import AutodiffMap, LinearMap, SmoothMap  # noqa: E402
+
+if TYPE_CHECKING:  # the lazy names' types, for type checkers (never run: the layers load on use)
+    from subriemann.distributions.brackets import lie_bracket as lie_bracket
+    from subriemann.distributions.brackets import lie_bracket_fd as lie_bracket_fd
+    from subriemann.distributions.frame import Distribution as Distribution
+    from subriemann.distributions.frobenius import FrobeniusReport as FrobeniusReport
+    from subriemann.distributions.frobenius import FrobeniusVerdict as FrobeniusVerdict
+    from subriemann.flows.fields import AdaptedFlow as AdaptedFlow
+    from subriemann.flows.fields import OutputFlow as OutputFlow
+    from subriemann.flows.fields import StandardFlow as StandardFlow
+    from subriemann.flows.theory import compare_with_law as compare_with_law
+    from subriemann.flows.theory import cost_law as cost_law
+    from subriemann.flows.theory import output_metric_cost_law as output_metric_cost_law
+    from subriemann.flows.theory import output_metric_residual_law as output_metric_residual_law
+    from subriemann.flows.theory import output_metric_stopping_time as output_metric_stopping_time
+    from subriemann.flows.theory import residual_law as residual_law
+    from subriemann.flows.theory import stopping_time as stopping_time
+    from subriemann.flows.theory import trapping_time_bound as trapping_time_bound
+    from subriemann.geometry.bundles import BundleFiber as BundleFiber
+    from subriemann.geometry.bundles import PullbackBundle as PullbackBundle
+    from subriemann.geometry.metrics import ConstantOutputMetric as ConstantOutputMetric
+    from subriemann.geometry.metrics import EuclideanMetric as EuclideanMetric
+    from subriemann.geometry.metrics import OutputMetric as OutputMetric
+    from subriemann.geometry.metrics import OutputMetricField as OutputMetricField
+    from subriemann.geometry.metrics import PullbackMetric as PullbackMetric
+    from subriemann.geometry.metrics import induced_output_metric as induced_output_metric
+    from subriemann.geometry.metrics import standard_output_velocity as standard_output_velocity
 
 __version__ = "0.1.0"
 
@@ -121,7 +149,7 @@ _SUBMODULES = {
 }
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:  # a lazy name or submodule: its type is per name
     import importlib
 
     if name in _LAZY:
@@ -133,7 +161,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'subriemann' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 

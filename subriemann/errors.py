@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Literal, TypeVar, cast, overload
 
 import numpy as np
+import numpy.typing as npt
 from autograd.tracer import getval, isbox
 
 __all__ = [
@@ -70,7 +72,11 @@ class ConditioningWarning(UserWarning):
     """A computation went on, but near the limit of what float64 resolves (e.g. σ_min(D) → 0)."""
 
 
-def _count_nonfinite(raw) -> int:
+# what check_finite/check_result hand back: the very object they were given
+_Checked = TypeVar("_Checked")
+
+
+def _count_nonfinite(raw: np.ndarray) -> int:
     """Number of NaN/inf entries of a real array, 0 in one allocation-free pass when all are finite.
 
     A sum is finite only if every term is (NaN and ±inf propagate; inf − inf is
@@ -86,7 +92,7 @@ def _count_nonfinite(raw) -> int:
     return int(raw.size - np.count_nonzero(np.isfinite(raw)))
 
 
-def check_finite(array, name: str):
+def check_finite(array: _Checked, name: str) -> _Checked:
     """Raise :class:`NonFiniteError` if ``array`` has NaN/inf; return it unchanged."""
     bad = _count_nonfinite(np.asarray(getval(array)))
     if bad:
@@ -96,7 +102,7 @@ def check_finite(array, name: str):
     return array
 
 
-def check_result(array, what: str, hint: str = ""):
+def check_result(array: _Checked, what: str, hint: str = "") -> _Checked:
     """Raise :class:`NumericalError` if a computed ``array`` has NaN/inf; return it unchanged.
 
     For results computed from inputs already checked to be finite: non-finite
@@ -130,8 +136,13 @@ _REAL_KINDS = "iuf"
 
 
 def check_array(
-    array, name: str, ndim: int | None = None, shape: tuple | None = None, *, finite: bool = True
-):
+    array: npt.ArrayLike,
+    name: str,
+    ndim: int | None = None,
+    shape: tuple[int | None, ...] | None = None,
+    *,
+    finite: bool = True,
+) -> np.ndarray:
     """Return ``array`` as float64 (traced values pass through) after dtype/shape/finite checks.
 
     Real integer and float arrays (and nested sequences of them) are accepted;
@@ -139,48 +150,57 @@ def check_array(
     plain arrays, lists and autograd boxes alike.  ``shape`` may contain
     ``None`` for a free axis.  ``finite=False`` skips the NaN/inf check, for
     values whose non-finiteness is numerical trouble (checked by the caller
-    with :func:`check_result`) rather than a bad argument.
+    with :func:`check_result`) rather than a bad argument.  The return type says
+    ``np.ndarray``: an autograd box (untyped, so ``Any`` to a type checker)
+    comes back as itself and stands in for one.
     """
     given = type(array).__name__
     an_array = isbox(array) or isinstance(array, np.ndarray | np.generic)
+    values: np.ndarray
     if isbox(array):
-        # the traced value is checked; the box itself must pass through untouched
+        # the traced value is checked; the box itself must pass through untouched (it is
+        # duck-typed as an array: shape, arithmetic, indexing)
         dtype = np.asarray(getval(array)).dtype
+        values = cast(np.ndarray, array)
     else:
-        if not isinstance(array, np.ndarray):
+        if isinstance(array, np.ndarray):
+            values = array
+        else:
             try:
-                array = np.asarray(array)
+                values = np.asarray(array)
             except (TypeError, ValueError) as exc:  # ragged nesting, unconvertible objects
                 raise InputError(
                     f"{name} must be a numeric array, got a {given} that numpy cannot read as "
                     f"one ({exc})"
                 ) from exc
-        dtype = array.dtype
+        dtype = values.dtype
     if dtype.kind not in _REAL_KINDS:
         if an_array:
             raise InputError(f"{name} must hold real numbers, got dtype {dtype}")
         raise InputError(
             f"{name} must be a numeric array of real numbers, got a {given} of dtype {dtype}"
         )
-    if not isbox(array):
-        array = array.astype(np.float64, copy=False)
-    if ndim is not None and len(array.shape) != ndim:
-        raise ShapeError(f"{name} must be {ndim}-D, got shape {tuple(array.shape)}")
+    if not isbox(values):
+        values = values.astype(np.float64, copy=False)
+    if ndim is not None and len(values.shape) != ndim:
+        raise ShapeError(f"{name} must be {ndim}-D, got shape {tuple(values.shape)}")
     if shape is not None:
-        if len(array.shape) != len(shape) or any(
-            s is not None and a != s for a, s in zip(array.shape, shape, strict=True)
+        if len(values.shape) != len(shape) or any(
+            s is not None and a != s for a, s in zip(values.shape, shape, strict=True)
         ):
             want = tuple("any" if s is None else s for s in shape)
-            raise ShapeError(f"{name} must have shape {want}, got {tuple(array.shape)}")
-    return check_finite(array, name) if finite else array
+            raise ShapeError(f"{name} must have shape {want}, got {tuple(values.shape)}")
+    return check_finite(values, name) if finite else values
 
 
-def check_vector(vector, dim: int, name: str):
+def check_vector(vector: npt.ArrayLike, dim: int, name: str) -> np.ndarray:
     """Check a single point or tangent vector of length ``dim`` (shape ``(dim,)``)."""
     return check_array(vector, name, shape=(dim,))
 
 
-def _scalar_error(value, name, expected, what, allow_none) -> InputError:
+def _scalar_error(
+    value: object, name: str, expected: str, what: str | None, allow_none: bool
+) -> InputError:
     """The message of :func:`check_int`/:func:`check_real`: what was expected, what came."""
     if isinstance(value, np.generic):  # show np.float64(0.5) as 0.5
         value = value.item()
@@ -189,8 +209,21 @@ def _scalar_error(value, name, expected, what, allow_none) -> InputError:
     return InputError(f"{name} must be {expected}{none}{about}, got {value!r}")
 
 
+@overload
 def check_int(
-    value, name: str, what: str | None = None, *, minimum: int = 1, allow_none: bool = False
+    value: object,
+    name: str,
+    what: str | None = None,
+    *,
+    minimum: int = 1,
+    allow_none: Literal[False] = False,
+) -> int: ...
+@overload
+def check_int(
+    value: object, name: str, what: str | None = None, *, minimum: int = 1, allow_none: bool
+) -> int | None: ...
+def check_int(
+    value: object, name: str, what: str | None = None, *, minimum: int = 1, allow_none: bool = False
 ) -> int | None:
     """Return ``value`` as an ``int`` after checking that it is an integer ≥ ``minimum``.
 
@@ -222,14 +255,42 @@ def check_int(
     """
     if value is None and allow_none:
         return None
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum:
+    if (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and int(value) >= minimum
+    ):
         return int(value)
     expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
     raise _scalar_error(value, name, expected, what, allow_none)
 
 
+@overload
 def check_real(
-    value,
+    value: object,
+    name: str,
+    what: str | None = None,
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    below: float | None = None,
+    allow_inf: bool = False,
+    allow_none: Literal[False] = False,
+) -> float: ...
+@overload
+def check_real(
+    value: object,
+    name: str,
+    what: str | None = None,
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    below: float | None = None,
+    allow_inf: bool = False,
+    allow_none: bool,
+) -> float | None: ...
+def check_real(
+    value: object,
     name: str,
     what: str | None = None,
     *,
@@ -278,7 +339,7 @@ def check_real(
     )
     if real:
         try:
-            v = float(value)
+            v = float(cast(numbers.Real | np.ndarray, value))  # checked to be real just above
         except OverflowError:  # an int beyond float64
             v = math.nan
         if (
@@ -314,7 +375,14 @@ class UndeterminedGrowth(SubriemannError, ValueError):
     ambient dimension.
     """
 
-    def __init__(self, message, *, step=None, ranks=None, dim=None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: int | None = None,
+        ranks: tuple[int, ...] | None = None,
+        dim: int | None = None,
+    ):
         super().__init__(message)
         self.step, self.ranks, self.dim = step, ranks, dim
 

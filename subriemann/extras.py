@@ -10,6 +10,7 @@ what it was needed for and the exact ``pip install`` line.
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 from subriemann.errors import InputError
 
@@ -25,7 +26,7 @@ class MissingExtraError(InputError, ImportError):
     """
 
 
-def import_optional(module: str, *, extra: str, purpose: str):
+def import_optional(module: str, *, extra: str, purpose: str) -> ModuleType:
     """The module ``module`` (dotted name), or :class:`MissingExtraError` naming the extra.
 
     Parameters

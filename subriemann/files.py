@@ -26,7 +26,9 @@ from subriemann.errors import InputError
 __all__ = ["write_atomic", "read_text"]
 
 
-def write_atomic(path: str | os.PathLike, data: str | bytes | Callable[[BinaryIO], object]) -> Path:
+def write_atomic(
+    path: str | os.PathLike[str], data: str | bytes | Callable[[BinaryIO], object]
+) -> Path:
     """Write a whole file atomically: the previous file stays intact unless the write succeeds.
 
     The data go to a temporary file in the same folder (so that the final
@@ -69,7 +71,7 @@ def write_atomic(path: str | os.PathLike, data: str | bytes | Callable[[BinaryIO
 
 
 def read_text(
-    path: str | os.PathLike, what: str, expected: str, error: type[InputError] = InputError
+    path: str | os.PathLike[str], what: str, expected: str, error: type[InputError] = InputError
 ) -> str:
     """The text of a UTF-8 file a user named (newlines normalised as by ``open``).
 

@@ -25,7 +25,7 @@ guarantee of a direct SVD, at about the cost of one ``numpy.linalg.lstsq``.
 A rank decision always goes through :class:`RankPolicy`, is reported in a
 :class:`RankReport` and can be overridden by the caller.
 
-Why one module of ~690 lines: its one concept is *the factorization of D and what is
+Why one module of ~700 lines: its one concept is *the factorization of D and what is
 decided from it*.  The rank policy/report (~130 lines) exist only to decide on the
 singular values of that SVD, and :class:`JacobianSVD` (~390 lines) is the one object
 every solve, projector and pseudo-inverse of the package is applied through; the
@@ -36,11 +36,14 @@ them would separate a decision from the only numbers it is made on.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
+import numpy.typing as npt
 from autograd.extend import defjvp, defvjp, primitive
 from autograd.tracer import getval, isbox
 from scipy.linalg import lapack
@@ -87,14 +90,14 @@ class RankPolicy:
     rtol: float | None = None
     atol: float | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("rtol", "atol"):
             check_real(getattr(self, name), f"RankPolicy.{name}", nonnegative=True, allow_none=True)
 
-    def tolerance(self, singular_values, shape) -> float:
+    def tolerance(self, singular_values: npt.ArrayLike, shape: Sequence[int]) -> float:
         """The threshold below which a singular value is treated as zero."""
         s_max = float(np.max(singular_values)) if np.size(singular_values) else 0.0
-        rtol = self.rtol if self.rtol is not None else max(shape) * np.finfo(np.float64).eps
+        rtol = self.rtol if self.rtol is not None else max(shape) * float(np.finfo(np.float64).eps)
         return max(self.atol or 0.0, rtol * s_max)
 
     def describe(self) -> str:
@@ -106,7 +109,7 @@ class RankPolicy:
 DEFAULT_RANK_POLICY = RankPolicy()
 
 
-def resolve_policy(policy) -> RankPolicy:
+def resolve_policy(policy: RankPolicy | float | None) -> RankPolicy:
     """``None`` → default policy; a float → relative tolerance; a RankPolicy as is."""
     if policy is None:
         return DEFAULT_RANK_POLICY
@@ -126,7 +129,7 @@ class RankReport:
     """
 
     rank: int
-    shape: tuple
+    shape: tuple[int, ...]
     sigma_min: float
     sigma_max: float
     sigma_min_kept: float
@@ -148,7 +151,7 @@ class RankReport:
         """σ_max / σ_min_kept on the retained part (inf if rank 0)."""
         return self.sigma_max / self.sigma_min_kept if self.rank else float("inf")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "rank": self.rank,
             "shape": list(self.shape),
@@ -160,7 +163,9 @@ class RankReport:
         }
 
 
-def numerical_rank(singular_values, shape, policy=None) -> RankReport:
+def numerical_rank(
+    singular_values: npt.ArrayLike, shape: Sequence[int], policy: RankPolicy | float | None = None
+) -> RankReport:
     """Decide the rank of an m×n matrix from its singular values under ``policy``."""
     policy = resolve_policy(policy)
     s = np.asarray(singular_values, dtype=np.float64)
@@ -232,7 +237,7 @@ class JacobianSVD:
         The rank decision.
     """
 
-    def __init__(self, D, rank_policy=None):
+    def __init__(self, D: npt.ArrayLike, rank_policy: RankPolicy | float | None = None):
         D = check_array(D, "D", finite=False)
         # D is usually computed (a Jacobian at a finite point): NaN/inf there is
         # overflow of the map, numerical trouble rather than a bad argument
@@ -243,7 +248,7 @@ class JacobianSVD:
         )
         if D.ndim != 2 or 0 in D.shape:
             raise ShapeError(f"D must be a non-empty 2-D matrix, got shape {D.shape}")
-        self.D = D
+        self.D: np.ndarray = D
         m, n = D.shape
         # _U / _Vt: explicit factors (None while implicit); _side names the implicit
         # one, _Z its small factor: implicit factor = Q @ _Z with Q = reflectors
@@ -264,10 +269,10 @@ class JacobianSVD:
             U, s, V_Rt = np.linalg.svd(D, full_matrices=False)
             if m == U.shape[1]:
                 self._U_square = U
-        self.singular_values = s
+        self.singular_values: np.ndarray = s
         self.report = numerical_rank(s, D.shape, rank_policy)
         r = self.report.rank
-        self.s = s[:r]
+        self.s: np.ndarray = s[:r]
         if self._side == "V":
             self._U, self._Z = V_Rt[:r].T, U_R[:, :r]
         elif self._side == "U":
@@ -280,14 +285,14 @@ class JacobianSVD:
         return self.report.rank
 
     @property
-    def U(self):
+    def U(self) -> np.ndarray:
         """Left singular vectors on the numerical rank, shape (m, rank)."""
         if self._U is None:
             self._U = self._q_apply(self._Z)
         return self._U
 
     @property
-    def Vt(self):
+    def Vt(self) -> np.ndarray:
         """Right singular vectors on the numerical rank, shape (rank, n)."""
         if self._Vt is None:
             self._Vt = self._q_apply(self._Z).T
@@ -416,7 +421,7 @@ class JacobianSVD:
             ) from None
 
     # -- solves ---------------------------------------------------------------
-    def solve(self, rhs):
+    def solve(self, rhs: npt.ArrayLike) -> np.ndarray:
         """Minimum-norm least-squares solution u of D u = rhs: u = D⁺ rhs = V Σ⁻¹ Uᵀ rhs.
 
         With rank D = m this is Pen[D] rhs (1.23); with rank loss it is the
@@ -425,7 +430,7 @@ class JacobianSVD:
         rhs = self._rhs(rhs, 0)
         return self._checked(self._apply_V(self._apply_Ut(rhs) / _col(self.s, rhs)), rhs, "D⁺ rhs")
 
-    def solve_transpose(self, rhs):
+    def solve_transpose(self, rhs: npt.ArrayLike) -> np.ndarray:
         """Minimum-norm least-squares u of Dᵀ u = rhs: u = (Dᵀ)⁺ rhs = U Σ⁻¹ Vᵀ rhs.
 
         With rank D = m this is Pen[D]ᵀ rhs, the step (2.29).
@@ -434,24 +439,26 @@ class JacobianSVD:
         out = self._apply_U(self._apply_Vt(rhs) / _col(self.s, rhs))
         return self._checked(out, rhs, "(Dᵀ)⁺ rhs")
 
-    def gram_solve(self, rhs):
+    def gram_solve(self, rhs: npt.ArrayLike) -> np.ndarray:
         """(DDᵀ)⁺ rhs = U Σ⁻² Uᵀ rhs, the Ψ of (4.10) (up to sign), without forming DDᵀ."""
         rhs = self._rhs(rhs, 0)
         out = self._apply_U(self._apply_Ut(rhs) / _col(self.s**2, rhs))
         return self._checked(out, rhs, "(DDᵀ)⁺ rhs")
 
-    def normal_solve(self, rhs):
+    def normal_solve(self, rhs: npt.ArrayLike) -> np.ndarray:
         """(DᵀD)⁺ rhs = V Σ⁻² Vᵀ rhs: grad_g (5.17) when rank D = n, grad_h (2.30) in general."""
         rhs = self._rhs(rhs, 1)
         out = self._apply_V(self._apply_Vt(rhs) / _col(self.s**2, rhs))
         return self._checked(out, rhs, "(DᵀD)⁺ rhs")
 
     # -- Pen[D] and projectors -----------------------------------------------
-    def pseudo_inverse(self):
+    def pseudo_inverse(self) -> np.ndarray:
         """D⁺ = V Σ⁻¹ Uᵀ, shape (n, m): Pen[D] of (1.23)/(2.2) when rank D = m."""
         return (self.Vt.T / self.s) @ self.U.T
 
-    def pseudo_inverse_derivative(self, dD, out=None):
+    def pseudo_inverse_derivative(
+        self, dD: npt.ArrayLike, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """d/dt (D + t dD)⁺ at t = 0, at constant rank: the Golub–Pereyra formula on the factors.
 
         Same value as :func:`pseudo_inverse_derivative` (which see), evaluated
@@ -514,38 +521,38 @@ class JacobianSVD:
         np.matmul(W, dD, out=out_t)
         out_t += bracket @ Vt
 
-    def row_projector(self):
+    def row_projector(self) -> np.ndarray:
         """P = D⁺D = V Vᵀ (n×n), orthoprojector onto range Dᵀ. Implements (1.25)."""
         return self.Vt.T @ self.Vt
 
-    def kernel_projector(self):
+    def kernel_projector(self) -> np.ndarray:
         """1 − P (n×n), orthoprojector onto ker D (the vertical space)."""
         return np.eye(self.D.shape[1]) - self.row_projector()
 
-    def range_projector(self):
+    def range_projector(self) -> np.ndarray:
         """𝒫 = DD⁺ = U Uᵀ (m×m), orthoprojector onto range D. Implements (4.2)/(5.4)."""
         return self.U @ self.U.T
 
-    def range_complement_projector(self):
+    def range_complement_projector(self) -> np.ndarray:
         """𝒫^⊥ = 1 − 𝒫 (m×m)."""
         return np.eye(self.D.shape[0]) - self.range_projector()
 
-    def project_row(self, v):
+    def project_row(self, v: npt.ArrayLike) -> np.ndarray:
         """P v without forming P."""
         v = self._rhs(v, 1, "v")
         return self._checked(self._apply_V(self._apply_Vt(v)), v, "P v", "v")
 
-    def project_kernel(self, v):
+    def project_kernel(self, v: npt.ArrayLike) -> np.ndarray:
         """(1 − P) v, the vertical part of v."""
         v = self._rhs(v, 1, "v")
         return v - self.project_row(v)
 
-    def project_range(self, w):
+    def project_range(self, w: npt.ArrayLike) -> np.ndarray:
         """𝒫 w without forming 𝒫."""
         w = self._rhs(w, 0, "w")
         return self._checked(self._apply_U(self._apply_Ut(w)), w, "𝒫 w", "w")
 
-    def independent_columns(self):
+    def independent_columns(self) -> np.ndarray:
         """Indices of ``rank`` columns of D that span range D (= range 𝒫), shape (rank,).
 
         Chosen by QR with column pivoting (Businger–Golub): each pivot is the
@@ -561,7 +568,7 @@ class JacobianSVD:
         _, pivots = qr(self.D, mode="r", pivoting=True)
         return np.sort(pivots[: self.rank]).astype(np.intp)
 
-    def spectral_split(self):
+    def spectral_split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """DDᵀ = RᵀΛR (4.1) with R ∈ SO(m), and the generalised inverse Λ⁻¹ of §4.1.
 
         Returns
@@ -591,7 +598,9 @@ def _col(s, rhs):
     return s if np.ndim(rhs) == 1 else s[:, None]
 
 
-def pseudo_inverse_derivative(D, D_pinv, dD):
+def pseudo_inverse_derivative(
+    D: npt.ArrayLike, D_pinv: npt.ArrayLike, dD: npt.ArrayLike
+) -> np.ndarray:
     """Directional derivative of the pseudo-inverse, d/dt (D + t dD)⁺ at t = 0.
 
     Golub–Pereyra (1973), valid where the rank of D is locally constant::
@@ -626,7 +635,7 @@ def pseudo_inverse_derivative(D, D_pinv, dD):
 
 
 @primitive
-def pseudo_inverse(D, rank_policy=None):
+def pseudo_inverse(D: npt.ArrayLike, rank_policy: RankPolicy | float | None = None) -> np.ndarray:
     """D⁺ (n×m) through :class:`JacobianSVD`, differentiable by autograd in both modes.
 
     Pen[D] of (1.23) when rank D = m.  This is the traceable route to the frame
@@ -676,7 +685,7 @@ ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM
 
 
 @contextmanager
-def one_blas_thread_environment():
+def one_blas_thread_environment() -> Iterator[None]:
     """Set :data:`ONE_BLAS_THREAD` while worker processes start (they inherit it), then restore.
 
     Two processes on 2 shared cores, each with a multi-threaded BLAS, fight for the cores;

@@ -16,6 +16,7 @@ call: the pool saves 24–27 % of the Frobenius test at (QN, K) = (32, 4740).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -34,20 +35,20 @@ __all__ = [
 POOL_SIZE = 4
 #: A workspace larger than this (bytes) is not kept: large one-off problems free their memory.
 POOL_MAX_BYTES = 64 << 20
-_pool: list = []
+_pool: list[Workspace] = []
 
 
 class Workspace:
     """Named scratch arrays that grow as needed, handed out as views of the requested shape."""
 
-    def __init__(self):
-        self._flat: dict = {}
+    def __init__(self) -> None:
+        self._flat: dict[str, np.ndarray] = {}
 
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self._flat.values())
 
-    def get(self, name: str, shape) -> np.ndarray:
+    def get(self, name: str, shape: int | tuple[int, ...]) -> np.ndarray:
         """A C-contiguous float64 view of shape ``shape``; its contents are undefined."""
         size = int(np.prod(shape))
         flat = self._flat.get(name)
@@ -57,7 +58,7 @@ class Workspace:
 
 
 @contextmanager
-def borrow():
+def borrow() -> Iterator[Workspace]:
     """Lend a :class:`Workspace` from the pool (or a new one) for the duration of a ``with``."""
     try:
         workspace = _pool.pop()
@@ -73,12 +74,12 @@ def borrow():
 # -- introspection: the public view of the pool, for tests and benchmarks ----------------
 
 
-def pooled() -> tuple:
+def pooled() -> tuple[Workspace, ...]:
     """The workspaces the pool keeps now, in the order :func:`borrow` returned them."""
     return tuple(_pool)
 
 
-def pool_stats() -> dict:
+def pool_stats() -> dict[str, int]:
     """``{"kept", "capacity", "max_bytes", "bytes"}``: workspaces kept, :data:`POOL_SIZE`,
     :data:`POOL_MAX_BYTES`, and the bytes the kept workspaces hold."""
     return {

@@ -8,6 +8,8 @@ Conventions for fenced blocks in docs/ (and README.md):
   must therefore use ``if __name__ == "__main__":`` as a user's script must.  Error line
   numbers are the page's own.  The generated tutorial pages (docs/tutorials/*.md) are
   not run here: their sources docs/tutorials/*.py are, by the tutorial tests.
+* ```` ```python title="PyTorch" ```` — runnable with the optional torch extra; not run here
+  but by tests/test_torch_map.py (``.ci/run`` installs torch for it).
 * ```` ```text ```` — output or plain text, never run.  When the line before it is
   ``<!-- output: NAME -->`` it is written by ``python docs/gen_outputs.py`` and checked
   against a fresh run (up to round-off-level numbers, see gen_outputs.comparable).

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from tolerances import routes_agree_tol
+from tolerances import assert_routes_agree as agree
 
 import subriemann as sr
 from subriemann.errors import InputError
@@ -44,17 +44,6 @@ def pair(layers, n_samples, seed):
     f = sr.NetworkMap(mlp, inputs)
     theta = mlp.init(seed)
     return f, sr.maps.from_jax(jax_mlp(mlp, inputs), example_point=theta), theta
-
-
-def agree(a, b, cond=1.0, k=64.0):
-    """|a − b| ≤ routes_agree_tol(|b|, cond, k), and that tolerance is ≤ 1e-10·|b|."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    scale = float(np.max(np.abs(b)))
-    tol = routes_agree_tol(scale, cond, k)
-    assert tol <= 1e-10 * scale, (
-        f"the error model allows more than 1e-10 relative ({tol / scale:.1e})"
-    )
-    np.testing.assert_allclose(a, b, rtol=0, atol=tol)
 
 
 @pytest.fixture(scope="module")

@@ -101,7 +101,8 @@ def test_structured_ntk_equals_dense_gram(arch, block):
     reference = D @ D.T
     scale = np.abs(reference).max()  # = max diagonal: |Θ_ij| ≤ |D_i||D_j| by Cauchy–Schwarz
     tol = routes_agree_tol(scale, k=16.0 + f.dim_in)
-    for Theta in (f.ntk(theta), f.ntk(theta, block_samples=block)):
+    # block= is SmoothMap.ntk's keyword (rows of D): the network accepts it too
+    for Theta in (f.ntk(theta), f.ntk(theta, block_samples=block), f.ntk(theta, block=block)):
         assert Theta.shape == (f.dim_out, f.dim_out)
         assert np.array_equal(Theta, Theta.T)
         assert np.abs(Theta - reference).max() <= min(tol, 1e-12 * scale)
@@ -120,6 +121,12 @@ def test_generic_ntk_equals_dense_gram(arch):
     assert np.abs(Theta - reference).max() <= min(
         routes_agree_tol(scale, k=16.0 + f.dim_in), 1e-12 * scale
     )
+
+
+def test_structured_ntk_takes_block_or_block_samples_not_both():
+    f, _, theta = network([2, 3, 2], 4, 0, "tanh")
+    with pytest.raises(InputError, match="not both"):
+        f.ntk(theta, block=2, block_samples=1)
 
 
 def test_ntk_blocks_are_the_blocks_of_theta_bitwise():

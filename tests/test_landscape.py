@@ -327,7 +327,7 @@ def test_escape_rejects_bad_arguments():
 
 
 # -- the modules of the landscape analysis -------------------------------------------------
-LANDSCAPE_MODULES = ("checks", "trapping", "equilibria", "critical_manifold", "escape", "cases")
+LANDSCAPE_MODULES = ("trapping", "equilibria", "critical_manifold", "escape", "cases")
 
 
 def test_landscape_names_stay_importable_from_landscape_and_the_folder():

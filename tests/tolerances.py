@@ -250,3 +250,20 @@ def finite_difference_slope_tol(s, values, N: int, value_error: float = 0.0, k: 
         truncation = k * h1 * h2 / 6.0 * third
         out[i] = 0.5 * N * (truncation + weights * value_error) + value_error
     return out
+
+
+def assert_routes_agree(a, b, cond: float = 1.0, k: float = 64.0) -> None:
+    """|a − b|_max ≤ routes_agree_tol(|b|_max, cond, k), and that tolerance is ≤ 1e-10·|b|_max.
+
+    For an adapter (JAX, torch) against the package's autograd network: two programs computing
+    the same exact quantity, differing by round-off only (model of :func:`routes_agree_tol`).
+    The second clause keeps the error model honest: a cond or k so large that 1e-10 relative
+    would pass is itself a failure (the adapters are promised to agree to 1e-10).
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    scale = float(np.max(np.abs(b)))
+    tol = routes_agree_tol(scale, cond, k)
+    assert tol <= 1e-10 * scale, (
+        f"the error model allows more than 1e-10 relative ({tol / scale:.1e})"
+    )
+    np.testing.assert_allclose(a, b, rtol=0, atol=tol)

@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,7 @@ _BYTE_UNITS = {
 }
 
 
-def parse_bytes(value, name: str = "--memory-budget") -> int:
+def parse_bytes(value: int | str, name: str = "--memory-budget") -> int:
     """A memory budget in bytes from an integer or a string '2GB', '1.5 GiB', '512MiB', '4096'.
 
     Decimal units kB, MB, GB, TB are powers of 1000, binary units KiB, MiB, GiB,
@@ -392,7 +393,7 @@ class Config:
         return value
 
 
-def load_config(path) -> Config:
+def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a ``train`` configuration file (TOML, via ``tomllib``).
 
     Raises
@@ -448,7 +449,7 @@ def _memory_problem(N: int, M: int, Q: int, K: int, dense: bool = True) -> str |
     )
 
 
-def check_network_memory(option: str, layers, N: int) -> None:
+def check_network_memory(option: str, layers: Sequence[int], N: int) -> None:
     """Refuse a network on N inputs whose arrays cannot fit (``option`` names the culprit)."""
     problem = _memory_problem(N, layers[0], layers[-1], sr.MLP.count_parameters(layers))
     if problem:
@@ -469,7 +470,7 @@ def check_config_memory(cfg: Config, N: int, M: int, Q: int, dense: bool = True)
         raise cfg.error(table, key, problem)
 
 
-def prepare_out(value, name: str = "--out") -> Path:
+def prepare_out(value: str | os.PathLike[str], name: str = "--out") -> Path:
     """The report folder, created and proved writable before any computation starts.
 
     Writability is tested by creating (and removing) a file in it: permission

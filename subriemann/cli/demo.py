@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
+
 import subriemann as sr
 from subriemann import report
 from subriemann.cli.config import EXIT_FAILED, EXIT_OK, ConfigError, parse_bytes, prepare_out
@@ -20,7 +23,7 @@ from subriemann.cli.train import add_route_options
 __all__: list[str] = []
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     """Adapted vs standard flow on a small over-parametrized tanh network (the main job)."""
     if not args.eps > 0:
         raise ConfigError(f"--eps must be > 0 (the target cost ε), got {args.eps!r}")
@@ -66,7 +69,10 @@ def cmd_demo(args) -> int:
     return EXIT_FAILED if failure else EXIT_OK
 
 
-def add_parser(subparsers, common) -> None:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: Callable[..., argparse.ArgumentParser],
+) -> None:
     """Add the ``demo`` subcommand; ``common(out_default)`` makes the shared options."""
     demo = subparsers.add_parser(
         "demo",

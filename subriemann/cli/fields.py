@@ -26,12 +26,20 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from subriemann.cli.config import ConfigError
 from subriemann.extras import import_optional
 from subriemann.report.files import read_text
+
+if TYPE_CHECKING:
+    import sympy
+
+    from subriemann.distributions.frame import Distribution
 
 __all__ = ["FUNCTIONS", "load_fields", "parse_expression"]
 
@@ -102,7 +110,9 @@ def _check_tree(node, names, where):
     )
 
 
-def parse_expression(text, symbols: dict, where: str):
+def parse_expression(
+    text: str | float, symbols: Mapping[str, sympy.Symbol], where: str
+) -> sympy.Expr:
     """A SymPy expression from ``text`` in the given symbols {name: Symbol}, checked first.
 
     Parameters
@@ -170,7 +180,7 @@ def _number(value, where):
     return float(value)
 
 
-def load_fields(path, *, exact=True):
+def load_fields(path: str | os.PathLike[str], *, exact: bool = True) -> Distribution:
     """The :class:`~subriemann.distributions.frame.Distribution` of a fields file (module docstring).
 
     Built by ``Distribution.from_sympy`` (``exact`` brackets by default), with

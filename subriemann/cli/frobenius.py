@@ -14,7 +14,12 @@ QN ≥ 12), paid only if the flag needs them.
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+import numpy.typing as npt
 
 import subriemann as sr
 from subriemann import report
@@ -30,18 +35,23 @@ from subriemann.cli.text import emit, write_outputs
 from subriemann.distributions.growth import adaptive_max_step
 from subriemann.errors import InputError
 
+if TYPE_CHECKING:
+    from subriemann.distributions.frobenius import FrobeniusReport
+    from subriemann.distributions.growth import GrowthVector
+    from subriemann.maps.smooth import SmoothMap
+
 __all__: list[str] = []
 
 #: What a record keeps of a :class:`~subriemann.distributions.frame.FrobeniusReport`.
 FROBENIUS_FIELDS = ("relative_defect", "curvature_norm", "tolerance", "is_involutive", "conclusive")
 
 
-def frobenius_fields(rep, extra=()) -> dict:
+def frobenius_fields(rep: FrobeniusReport, extra: Sequence[str] = ()) -> dict[str, Any]:
     """The fields :data:`FROBENIUS_FIELDS` (and ``extra``) of a Frobenius report, for a record."""
     return {name: getattr(rep, name) for name in (*FROBENIUS_FIELDS, *extra)}
 
 
-def frobenius_at(f, theta) -> dict:
+def frobenius_at(f: SmoothMap, theta: npt.ArrayLike) -> dict[str, Any]:
     """The Frobenius test (2.31) of V = range Dᵀ at θ (closed-form brackets)."""
     rep = sr.PullbackBundle(f).distribution().frobenius_defect(theta)
     return frobenius_fields(rep, extra=("rank",))
@@ -60,7 +70,7 @@ def _parse_point(text: str, dim: int) -> np.ndarray:
     return point
 
 
-def growth_status(growth, flag: str = "--max-step") -> str:
+def growth_status(growth: GrowthVector, flag: str = "--max-step") -> str:
     """What a :class:`~subriemann.distributions.growth.GrowthVector` says, in words.
 
     "bracket generating (step k)", "not bracket generating (the flag stabilised at
@@ -84,7 +94,7 @@ def _load_fields(path):
     return load_fields(path)
 
 
-def cmd_frobenius(args) -> int:
+def cmd_frobenius(args: argparse.Namespace) -> int:
     """Frobenius test (2.31) and growth vector of a catalog entry, a network's V or a fields file."""
     from subriemann.distributions import catalog
 
@@ -200,7 +210,7 @@ def cmd_frobenius(args) -> int:
     }
     record = report.make_record("frobenius", config, args.seed, results)
     paths = write_outputs(record, outdir, "frobenius", figures=True)
-    verdict = (
+    summary = (
         "involutive at the chosen point"
         if involutive and args.at is not None
         else "involutive at every sampled point (consistent with integrable)"
@@ -209,7 +219,7 @@ def cmd_frobenius(args) -> int:
     )
     lines = [
         f"subriemann frobenius: {name} (rank {results['rank']} in R^{dist.dim}, {len(reports)} points)",
-        f"verdict: {verdict}",
+        f"verdict: {summary}",
         f"max relative defect {results['max_relative_defect']:.3e} (tolerance {results['tolerance']:.2e})",
         f"growth vector at {'the chosen' if args.at is not None else 'the first'} point: "
         f"{tuple(growth)}: {status}",
@@ -224,7 +234,10 @@ def cmd_frobenius(args) -> int:
     return EXIT_FAILED if mismatch else EXIT_OK
 
 
-def add_parser(subparsers, common) -> None:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: Callable[..., argparse.ArgumentParser],
+) -> None:
     """Add the ``frobenius`` subcommand; ``common(out_default)`` makes the shared options."""
     frob = subparsers.add_parser(
         "frobenius",

@@ -15,6 +15,9 @@ numerically, 2 a usage error (``InputError``, one line on stderr).
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
+
 import numpy as np
 
 from subriemann import report
@@ -25,7 +28,10 @@ from subriemann.errors import InputError
 __all__ = ["add_parser", "cmd_holonomy"]
 
 
-def add_parser(subparsers, common):
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: Callable[..., argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Add the ``holonomy`` subcommand; ``common(out_default)`` makes the shared options."""
     p = subparsers.add_parser(
         "holonomy",
@@ -100,7 +106,7 @@ def _distribution(args):
     return dist, config
 
 
-def cmd_holonomy(args) -> int:
+def cmd_holonomy(args: argparse.Namespace) -> int:
     """Run the holonomy test and print/write the table, the record and the figures."""
     from subriemann.report.curve_figures import plot_gap_law, plot_lifted_loop
     from subriemann.subriemannian.curves import horizontal_curve

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 
 from subriemann import report
 from subriemann.cli.config import EXIT_OK, prepare_out
@@ -27,7 +28,10 @@ def cmd_replot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_parser(subparsers, common) -> None:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: Callable[..., argparse.ArgumentParser],
+) -> None:
     """Add the ``replot`` subcommand; ``common(out_default)`` makes the shared options."""
     replot = subparsers.add_parser(
         "replot",

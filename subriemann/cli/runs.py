@@ -9,15 +9,27 @@ summarises the orbits (the arrays a record stores and the figures redraw).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 import subriemann as sr
 from subriemann import report
 from subriemann.cli.config import Config, ConfigError, check_config_memory
 from subriemann.errors import InputError, SubriemannError
-from subriemann.flows.fields import regime_for_rank
+from subriemann.flows.fields import ParameterFlow, regime_for_rank
+
+if TYPE_CHECKING:
+    from subriemann.flows.cost import L2Cost
+    from subriemann.flows.fields import AdaptedFlow
+    from subriemann.geometry.metrics import ConstantOutputMetric
+    from subriemann.geometry.routes import RouteChoice
+    from subriemann.maps.architecture import MLP
+    from subriemann.maps.data import TrainingData
+    from subriemann.maps.smooth import SmoothMap
 
 #: Relative slack on ε for "target reached": Theorem 2.3 is checked to 1 %.
 TARGET_RTOL = 0.01
@@ -143,7 +155,7 @@ class FlowSpec:
     """One flow to integrate: its label, the flow object, the method and the options."""
 
     label: str
-    flow: object
+    flow: ParameterFlow
     method: str
     primary: bool = True
 
@@ -163,7 +175,15 @@ def _resolve_method(cfg: Config, key: str, value: str) -> str:
         ) from None
 
 
-def resolve_route(f, route, memory_budget, output_metric=None, *, key=None, cfg=None):
+def resolve_route(
+    f: SmoothMap,
+    route: str,
+    memory_budget: int | None,
+    output_metric: ConstantOutputMetric | None = None,
+    *,
+    key: str | None = None,
+    cfg: Config | None = None,
+) -> RouteChoice:
     """The adapted flow's route to D⁺ by :func:`subriemann.geometry.routes.choose_route`, as a usage error.
 
     Returns the :class:`~subriemann.geometry.routes.RouteChoice` ("auto" resolved,
@@ -183,12 +203,14 @@ def resolve_route(f, route, memory_budget, output_metric=None, *, key=None, cfg=
         raise ConfigError(f"{key or '--route'}: {message}") from exc
 
 
-def route_fields(choice) -> dict:
+def route_fields(choice: RouteChoice) -> dict[str, Any]:
     """What a record says about the route: which ran, what was asked, why, and the model."""
     return choice.as_dict()
 
 
-def build_run(cfg: Config, *, route=None, memory_budget=None):
+def build_run(
+    cfg: Config, *, route: str | None = None, memory_budget: int | None = None
+) -> dict[str, Any]:
     """Data, network map, cost, θ₀, output metric and the flows of a configuration.
 
     Parameters
@@ -327,17 +349,17 @@ def _orbit_summary(traj, f, cost, eps, quiet: bool, label: str) -> dict:
 
 
 def run_training(
-    f,
-    cost,
-    theta0,
-    flows,
-    eps,
-    s_end="stopping-time",
+    f: SmoothMap,
+    cost: L2Cost,
+    theta0: npt.ArrayLike,
+    flows: Sequence[FlowSpec],
+    eps: float,
+    s_end: float | str = "stopping-time",
     *,
-    options=None,
-    output_metric=None,
-    quiet=True,
-) -> dict:
+    options: Mapping[str, Any] | None = None,
+    output_metric: ConstantOutputMetric | None = None,
+    quiet: bool = True,
+) -> dict[str, Any]:
     """Integrate each flow from the same θ₀ to the predicted stopping time and summarise.
 
     Parameters
@@ -376,7 +398,8 @@ def run_training(
     off_dense = [s.flow for s in flows if getattr(s.flow, "route", "dense") != "dense"]
     if off_dense:
         x0 = np.asarray(f(theta0), dtype=np.float64)
-        rep = off_dense[0].factorization(theta0).report
+        # a flow with a route is an adapted flow: its factorization is the route's
+        rep = cast("AdaptedFlow", off_dense[0]).factorization(theta0).report
     else:
         x0, D0 = f.value_and_jacobian(theta0)
         rep = sr.JacobianSVD(D0).report
@@ -389,7 +412,7 @@ def run_training(
     end = s_eps if s_end == "stopping-time" else float(s_end)
     if not end > 0:
         raise InputError(f"C(0) = {C0:.3g} is already <= eps = {eps:.3g}; nothing to integrate")
-    results = {
+    results: dict[str, Any] = {  # the record's JSON values
         "K": f.dim_in,
         "QN": f.dim_out,
         "N": cost.N,
@@ -438,7 +461,7 @@ def route_line(results: dict) -> str:
     return f"route: {r['route']} ({r['reason']})"
 
 
-def problem_fields(mlp, data) -> dict:
+def problem_fields(mlp: MLP, data: TrainingData) -> dict[str, Any]:
     """The problem a record describes: layer sizes, activation, N, Q, M."""
     return {
         "layers": mlp.layer_sizes,

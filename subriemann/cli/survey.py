@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable
 
 from subriemann.cli.config import (
     EXIT_FAILED,
@@ -99,7 +101,7 @@ def _survey_arguments(args) -> dict:
     return kwargs
 
 
-def cmd_survey(args) -> int:
+def cmd_survey(args: argparse.Namespace) -> int:
     """Rank, orbit or integrability survey over random networks (CSV, JSON, figure)."""
     from subriemann import report
     from subriemann.diagnostics import surveys
@@ -138,7 +140,10 @@ def cmd_survey(args) -> int:
     return EXIT_FAILED if summary["n_errors"] else EXIT_OK
 
 
-def add_parser(subparsers, common) -> None:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: Callable[..., argparse.ArgumentParser],
+) -> None:
     """Add the ``survey`` subcommand; ``common(out_default)`` makes the shared options."""
     survey = subparsers.add_parser(
         "survey",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from subriemann import report
@@ -19,7 +21,13 @@ def _law_residual_cell(fl: dict, r: dict) -> str:
     return f"{fl['law_residual']:.2e}" if math.isfinite(fl["law_residual"]) else "inf"
 
 
-def training_text(title: str, results: dict, frob: dict | None, paths, failure) -> str:
+def training_text(
+    title: str,
+    results: dict,
+    frob: dict | None,
+    paths: Sequence[str | os.PathLike[str]],
+    failure: str | None,
+) -> str:
     """The summary of a ``demo``/``train`` run: the problem, one row per flow, the verdicts."""
     r = results
     K, QN = r["K"], r["QN"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
+
 from subriemann import report
 from subriemann.cli.config import (
     EXIT_FAILED,
@@ -20,7 +23,7 @@ from subriemann.errors import InputError
 __all__ = ["add_route_options"]
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     """Train the network of a TOML configuration with the configured flow(s)."""
     cfg = load_config(args.config)
     if args.out is not None:
@@ -72,7 +75,10 @@ def cmd_train(args) -> int:
     return EXIT_FAILED if failure else EXIT_OK
 
 
-def add_parser(subparsers, common) -> None:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: Callable[..., argparse.ArgumentParser],
+) -> None:
     """Add the ``train`` subcommand; ``common(out_default)`` makes the shared options."""
     train = subparsers.add_parser(
         "train",
@@ -88,7 +94,7 @@ def add_parser(subparsers, common) -> None:
     train.set_defaults(func=cmd_train)
 
 
-def add_route_options(parser, config_key: str | None = None) -> None:
+def add_route_options(parser: argparse.ArgumentParser, config_key: str | None = None) -> None:
     """``--route`` and ``--memory-budget`` (validated by the command, one-line errors)."""
     also = f"; overrides the config key {config_key}" if config_key else ""
     parser.add_argument(

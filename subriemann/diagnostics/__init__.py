@@ -2,7 +2,7 @@
 
 The landscape (:mod:`.landscape` gathers them): :mod:`.trapping`,
 :mod:`.equilibria`, :mod:`.critical_manifold`, :mod:`.escape`, on the
-constructed cases of :mod:`.cases`, with the input check of :mod:`.checks`.
+constructed cases of :mod:`.cases`.
 The surveys (:mod:`.surveys` runs them): :mod:`.survey_tasks`,
 :mod:`.statistics`, :mod:`.orbit_survey`, :mod:`.backends`, :mod:`.survey_store`,
 :mod:`.survey_summaries`;
@@ -13,7 +13,6 @@ their figures are drawn by the report layer (:mod:`subriemann.report.survey_figu
 from subriemann.diagnostics import (
     backends,
     cases,
-    checks,
     critical_manifold,
     equilibria,
     escape,
@@ -28,7 +27,6 @@ from subriemann.diagnostics import (
 )
 from subriemann.diagnostics.backends import *  # noqa: F403
 from subriemann.diagnostics.cases import *  # noqa: F403
-from subriemann.diagnostics.checks import *  # noqa: F403
 from subriemann.diagnostics.critical_manifold import *  # noqa: F403
 from subriemann.diagnostics.equilibria import *  # noqa: F403
 from subriemann.diagnostics.escape import *  # noqa: F403
@@ -44,7 +42,6 @@ from subriemann.diagnostics.trapping import *  # noqa: F403
 __all__ = [
     *backends.__all__,
     *cases.__all__,
-    *checks.__all__,
     *critical_manifold.__all__,
     *equilibria.__all__,
     *escape.__all__,

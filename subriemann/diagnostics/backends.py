@@ -11,13 +11,20 @@ from __future__ import annotations
 import os
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from subriemann.errors import InputError
 from subriemann.extras import import_optional
 from subriemann.linalg import ONE_BLAS_THREAD, one_blas_thread_environment
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+
+    from distributed import Client, LocalCluster
 
 __all__ = [
     "run_serial",
@@ -25,8 +32,12 @@ __all__ = [
     "run_on_dask",
 ]
 
+#: A task of a survey and the row its work returns (the backends never look inside either).
+_TaskT = TypeVar("_TaskT")
+_RowT = TypeVar("_RowT")
 
-def _process_context(preload):
+
+def _process_context(preload: Iterable[str]) -> BaseContext:
     import multiprocessing
 
     # Never fork this process (it may hold BLAS or Dask threads).  A forkserver is a
@@ -39,7 +50,9 @@ def _process_context(preload):
     return multiprocessing.get_context("spawn")
 
 
-def run_serial(work, tasks, emit) -> None:
+def run_serial(
+    work: Callable[[_TaskT], _RowT], tasks: Iterable[_TaskT], emit: Callable[[_RowT], object]
+) -> None:
     """``emit(work(task))`` for each task, in order, in this process."""
     for task in tasks:
         emit(work(task))
@@ -55,7 +68,7 @@ WORKER_ENVIRONMENT = ONE_BLAS_THREAD
 WATCHDOG_INTERVAL = 0.25
 
 
-def _process_identity(pid: int):
+def _process_identity(pid: int) -> tuple[bytes, bytes] | None:
     """(state, start time) of process ``pid`` from ``/proc`` (Linux), or None if unknown."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -67,7 +80,7 @@ def _process_identity(pid: int):
     return fields[0], fields[19]  # field 3 (state) and field 22 (start time)
 
 
-def _survey_process_alive(pid: int, start) -> bool:
+def _survey_process_alive(pid: int, start: bytes | None) -> bool:
     if start is not None:
         # the same process (a pid can be reused), and not a zombie awaiting its parent
         now = _process_identity(pid)
@@ -94,7 +107,7 @@ def _watch_survey_process(pid: int) -> None:
     identity = _process_identity(pid)
     start = None if identity is None else identity[1]
 
-    def watch():
+    def watch() -> None:
         while _survey_process_alive(pid, start):
             time.sleep(WATCHDOG_INTERVAL)
         os._exit(1)
@@ -102,7 +115,13 @@ def _watch_survey_process(pid: int) -> None:
     threading.Thread(target=watch, name="subriemann-survey-watchdog", daemon=True).start()
 
 
-def run_on_processes(work, tasks, emit, n_jobs: int, preload=()) -> None:
+def run_on_processes(
+    work: Callable[[_TaskT], _RowT],
+    tasks: Iterable[_TaskT],
+    emit: Callable[[_RowT], object],
+    n_jobs: int,
+    preload: Iterable[str] = (),
+) -> None:
     """``emit(work(task))`` for each task as it finishes on ``n_jobs`` local worker processes.
 
     The workers are forked from a forkserver (spawned where there is none), never
@@ -114,7 +133,7 @@ def run_on_processes(work, tasks, emit, n_jobs: int, preload=()) -> None:
     ----------
     work : callable
         A top-level function (workers import it by name): task → row.
-    tasks : sequence
+    tasks : iterable
         Picklable tasks.
     emit : callable
         Called in this process with each result, in the order they finish.
@@ -132,7 +151,7 @@ def run_on_processes(work, tasks, emit, n_jobs: int, preload=()) -> None:
             initargs=(os.getpid(),),
         ) as pool,
     ):
-        futures = {pool.submit(work, t) for t in tasks}
+        futures: set[Future[_RowT]] = {pool.submit(work, t) for t in tasks}
         try:
             while futures:
                 done, futures = wait(futures, return_when=FIRST_COMPLETED)
@@ -144,7 +163,7 @@ def run_on_processes(work, tasks, emit, n_jobs: int, preload=()) -> None:
             raise
 
 
-def _dask_client(scheduler):
+def _dask_client(scheduler: str | Client | LocalCluster) -> tuple[Client, bool]:
     Client = import_optional(
         "distributed", extra="distributed", purpose="running a survey on a Dask scheduler"
     ).Client
@@ -160,11 +179,11 @@ def _dask_client(scheduler):
 
 
 _blas_lock = threading.Lock()
-_blas_state: dict = {"users": 0, "controller": None, "original": None}
+_blas_state: dict[str, Any] = {"users": 0, "controller": None, "original": None}
 
 
 @contextmanager
-def _one_blas_thread():
+def _one_blas_thread() -> Iterator[None]:
     """One BLAS thread in this process while the block runs (threadpoolctl, if installed).
 
     Why: a Dask worker may run in a process whose BLAS was loaded with several
@@ -205,13 +224,18 @@ def _one_blas_thread():
                     lib.set_num_threads(n)
 
 
-def _with_one_blas_thread(work, task):
+def _with_one_blas_thread(work: Callable[[_TaskT], _RowT], task: _TaskT) -> _RowT:
     """``work(task)`` with one BLAS thread: what a Dask worker runs."""
     with _one_blas_thread():
         return work(task)
 
 
-def run_on_dask(work, tasks, emit, scheduler) -> None:
+def run_on_dask(
+    work: Callable[[_TaskT], _RowT],
+    tasks: Sequence[_TaskT],
+    emit: Callable[[_RowT], object],
+    scheduler: str | Client | LocalCluster,
+) -> None:
     """``emit(work(task))`` for each task as it finishes on a Dask cluster, one BLAS thread per task.
 
     Needs the optional extra ``distributed``.  An exception (from a task or

@@ -21,6 +21,7 @@ interest).
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError, check_array, check_int
 from subriemann.flows.cost import L2Cost
@@ -57,17 +58,20 @@ class ConstructedCase(NamedTuple):
     theta: Any
 
     @classmethod
-    def on_data(cls, net, inputs, targets, theta) -> "ConstructedCase":
+    def on_data(
+        cls, net: MLP, inputs: npt.ArrayLike, targets: npt.ArrayLike, theta: Any
+    ) -> "ConstructedCase":
         """The case of ``net`` on ``inputs`` (N, M) with ``targets`` (N, Q) or (N,) at ``theta``."""
-        return cls(net, NetworkMap(net, inputs), L2Cost(np.ravel(targets), len(inputs)), theta)
+        f = NetworkMap(net, inputs)
+        return cls(net, f, L2Cost(np.ravel(targets), f.N), theta)
 
 
-def _random_generator(seed):
+def _random_generator(seed: int) -> np.random.Generator:
     """The generator of a case's randomness, from its non-negative integer ``seed``."""
     return np.random.default_rng(check_int(seed, "seed", minimum=0))
 
 
-def trapping_case():
+def trapping_case() -> ConstructedCase:
     """A trapping region of Prop. 3.1: a tanh network with saturated hidden units.
 
     tanh [1, 3, 1] on the N = 3 inputs x ∈ {−1, 0, 1} with targets
@@ -97,7 +101,9 @@ def trapping_case():
     return ConstructedCase.on_data(net, X, Y, theta)
 
 
-def linear_bottleneck_case(seed=0, M=2, Q=2, N=3, teacher=None):
+def linear_bottleneck_case(
+    seed: int = 0, M: int = 2, Q: int = 2, N: int = 3, teacher: npt.ArrayLike | None = None
+) -> ConstructedCase:
     """A linear network [M, 1, Q] and its critical points (Baldi & Hornik 1989).
 
     x = W X + b with W = W₂W₁ of rank 1.  With A the least-squares fit of the
@@ -150,8 +156,8 @@ def linear_bottleneck_case(seed=0, M=2, Q=2, N=3, teacher=None):
         left = np.linalg.qr(rng.normal(size=(Q, Q)))[0]
         right = np.linalg.qr(rng.normal(size=(M, M)))[0][:Q]
         teacher = left @ np.diag(2.0 ** -np.arange(Q, dtype=float) * 2.0) @ right
-    teacher = check_array(teacher, "teacher", shape=(Q, M))
-    Y = X @ teacher.T + 0.3 * rng.normal(size=(N, Q))
+    A_teacher = check_array(teacher, "teacher", shape=(Q, M))
+    Y = X @ A_teacher.T + 0.3 * rng.normal(size=(N, Q))
     net = MLP([M, 1, Q], activation="identity")
     xb, yb = X.mean(0), Y.mean(0)
     A = (Y - yb).T @ np.linalg.pinv((X - xb).T)
@@ -165,7 +171,7 @@ def linear_bottleneck_case(seed=0, M=2, Q=2, N=3, teacher=None):
     return ConstructedCase.on_data(net, X, Y, points)
 
 
-def duplicated_inputs_case(seed=0):
+def duplicated_inputs_case(seed: int = 0) -> ConstructedCase:
     """Rank loss everywhere: two equal inputs with different targets, and an equilibrium.
 
     tanh [2, 5, 1] on N = 4 inputs x_j ~ N(0, I_2) with x_0 = x_1 and targets
@@ -202,7 +208,7 @@ def duplicated_inputs_case(seed=0):
     return case._replace(theta=traj.theta[-1])
 
 
-def zero_network_case(seed=0):
+def zero_network_case(seed: int = 0) -> ConstructedCase:
     """An equilibrium on a lower-rank stratum: every weight zero, output bias = mean target.
 
     tanh [2, 4, 2] on N = 5 random inputs and targets; at θ* the hidden and
@@ -232,7 +238,7 @@ def zero_network_case(seed=0):
     return ConstructedCase.on_data(net, X, Y, theta)
 
 
-def dead_units_case(seed=0):
+def dead_units_case(seed: int = 0) -> ConstructedCase:
     """A fitted small network extended by dead hidden units: rank loss that is not locally constant.
 
     A tanh [1, 2, 1] (K = 7 < QN = 10) is fitted by Levenberg–Marquardt to noisy

@@ -14,14 +14,19 @@ the map (``hessian_vector_products``) give exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from subriemann.diagnostics.checks import check_map_and_cost
 from subriemann.diagnostics.equilibria import EquilibriumReport, classify_point
 from subriemann.errors import InputError, check_int, check_real, check_vector
-from subriemann.linalg import JacobianSVD, RankReport, resolve_policy
+from subriemann.flows.cost import check_map_and_cost
+from subriemann.linalg import JacobianSVD, RankPolicy, RankReport, resolve_policy
 from subriemann.maps.smooth import SmoothMap
+
+if TYPE_CHECKING:
+    from subriemann.flows.cost import L2Cost
 
 __all__ = [
     "hessian_vector_product",
@@ -32,7 +37,9 @@ __all__ = [
 ]
 
 
-def hessian_vector_product(f, cost, theta, v):
+def hessian_vector_product(
+    f: SmoothMap, cost: L2Cost, theta: npt.ArrayLike, v: npt.ArrayLike
+) -> np.ndarray:
     """H v for the Hessian H of C̃(θ) = C(x[θ]): one vector (K,) or the columns of a (K, n) array.
 
     H v = Dᵀ D v / N + (∂_v D)ᵀ ∇ₓC, with (∂_v D)ᵀ∇ₓC = H_{∇ₓC} v from the
@@ -52,11 +59,11 @@ def hessian_vector_product(f, cost, theta, v):
     ndarray, shape=[K] or [K, n]
     """
     check_map_and_cost(f, cost)
-    v = np.asarray(v, dtype=np.float64)
+    vectors = np.asarray(v, dtype=np.float64)
     x, D = f.value_and_jacobian(theta)
-    V = v[:, None] if v.ndim == 1 else v
+    V = vectors[:, None] if vectors.ndim == 1 else vectors
     HV = f.hessian_vector_products(theta, V, cost.grad(x)[:, None])[:, 0].T + D.T @ (D @ V) / cost.N
-    return HV[:, 0] if v.ndim == 1 else HV
+    return HV[:, 0] if vectors.ndim == 1 else HV
 
 
 class CriticalFunctions(SmoothMap):
@@ -85,7 +92,14 @@ class CriticalFunctions(SmoothMap):
     ∂_k V_α = ∂_{j_α}(∂_k x)).
     """
 
-    def __init__(self, f, cost, columns, theta_ref, rank_report):
+    def __init__(
+        self,
+        f: SmoothMap,
+        cost: L2Cost,
+        columns: npt.ArrayLike,
+        theta_ref: npt.ArrayLike,
+        rank_report: RankReport,
+    ):
         check_map_and_cost(f, cost)
         self.f, self.cost = f, cost
         self.columns = np.asarray(columns, dtype=np.intp)
@@ -116,7 +130,12 @@ class CriticalFunctions(SmoothMap):
         return f"CriticalFunctions(K={self.dim_in}, r={self.r}, columns={self.columns.tolist()})"
 
 
-def g_functions(f, cost, theta_ref, rank_policy=None) -> CriticalFunctions:
+def g_functions(
+    f: SmoothMap,
+    cost: L2Cost,
+    theta_ref: npt.ArrayLike,
+    rank_policy: RankPolicy | float | None = None,
+) -> CriticalFunctions:
     """The functions g_α of (4.13) near θ_ref, with V_α = r independent columns of D.
 
     Implements (4.13): g_α[θ] = (V_α[θ], 𝒫∇ₓC) = (V_α[θ], ∇ₓC), α = 1..r,
@@ -137,9 +156,9 @@ def g_functions(f, cost, theta_ref, rank_policy=None) -> CriticalFunctions:
         A SmoothMap R^K → R^r: ``g(θ)`` (r,), ``g.jacobian(θ)`` (r, K).
     """
     check_map_and_cost(f, cost)
-    theta_ref = check_vector(theta_ref, f.dim_in, "theta_ref")
-    svd = JacobianSVD(f.jacobian(theta_ref), rank_policy)
-    return CriticalFunctions(f, cost, svd.independent_columns(), theta_ref, svd.report)
+    theta = check_vector(theta_ref, f.dim_in, "theta_ref")
+    svd = JacobianSVD(f.jacobian(theta), rank_policy)
+    return CriticalFunctions(f, cost, svd.independent_columns(), theta, svd.report)
 
 
 @dataclass(frozen=True)
@@ -187,11 +206,11 @@ class CriticalManifoldReport:
     g_norm: float
     fiber_defect: float
     fiber_tangent: bool
-    nearby_ranks: list = field(default_factory=list)
+    nearby_ranks: list[int] = field(default_factory=list)
     rank_locally_constant: bool = True
     equilibrium: EquilibriumReport | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["jacobian_rank"] = self.jacobian_rank.as_dict()
         out["equilibrium"] = None if self.equilibrium is None else self.equilibrium.as_dict()
@@ -199,14 +218,14 @@ class CriticalManifoldReport:
 
 
 def critical_manifold_dimension(
-    f,
-    cost,
-    theta_star,
-    rank_policy=None,
-    jacobian_rank_policy=None,
+    f: SmoothMap,
+    cost: L2Cost,
+    theta_star: npt.ArrayLike,
+    rank_policy: RankPolicy | float | None = None,
+    jacobian_rank_policy: RankPolicy | float | None = None,
     n_probes: int = 4,
     probe_scale: float = 1e-4,
-    seed=0,
+    seed: int | np.random.SeedSequence = 0,
     tol: float = 1e-8,
 ) -> CriticalManifoldReport:
     """K − rank ∂(g_1..g_r)/∂θ at θ*, against K − r of Thm 4.2. Implements (4.14).
@@ -243,20 +262,20 @@ def critical_manifold_dimension(
     CriticalManifoldReport
     """
     check_map_and_cost(f, cost)
-    theta_star = check_vector(theta_star, f.dim_in, "theta_star")
+    theta = check_vector(theta_star, f.dim_in, "theta_star")
     n_probes = check_int(n_probes, "n_probes", minimum=0)
     probe_scale = check_real(probe_scale, "probe_scale", positive=True, below=1)
-    eq = classify_point(f, cost, theta_star, tol=tol, rank_policy=rank_policy)
-    g = g_functions(f, cost, theta_star, rank_policy)
-    D = f.jacobian(theta_star)
+    eq = classify_point(f, cost, theta, tol=tol, rank_policy=rank_policy)
+    g = g_functions(f, cost, theta, rank_policy)
+    D = f.jacobian(theta)
     svd_D = JacobianSVD(D, rank_policy)
-    Jg = g.jacobian(theta_star)
+    Jg = g.jacobian(theta)
     svd_J = JacobianSVD(Jg, resolve_policy(jacobian_rank_policy))
     K, r = f.dim_in, g.r
-    grad_x = cost.grad(f(theta_star))
+    grad_x = cost.grad(f(theta))
     col_scale = float(np.max(np.linalg.norm(D[:, g.columns], axis=0)))
     denom = float(np.linalg.norm(grad_x)) * col_scale
-    g_norm = float(np.linalg.norm(g(theta_star))) / denom if denom > 0 else 0.0
+    g_norm = float(np.linalg.norm(g(theta))) / denom if denom > 0 else 0.0
     # ker D ⊆ ker Jg: Jg (1 − P) = 0 up to the O(tol) error an approximate equilibrium leaves
     jnorm = svd_J.report.sigma_max
     fiber_defect = (
@@ -264,12 +283,12 @@ def critical_manifold_dimension(
     )
     fiber_tangent = fiber_defect <= max(1e3 * np.finfo(float).eps, 10.0 * tol)
     rng = np.random.default_rng(seed)
-    delta = probe_scale * max(1.0, float(np.linalg.norm(theta_star)))
+    delta = probe_scale * max(1.0, float(np.linalg.norm(theta)))
     nearby = []
     for _ in range(n_probes):
         u = rng.normal(size=K)
         u *= delta / np.linalg.norm(u)
-        nearby.append(JacobianSVD(f.jacobian(theta_star + u), rank_policy).rank)
+        nearby.append(JacobianSVD(f.jacobian(theta + u), rank_policy).rank)
     dim = K - svd_J.rank
     return CriticalManifoldReport(
         K=K,

@@ -10,12 +10,18 @@ constants :data:`GLOBAL_MINIMIZER`, :data:`NON_GLOBAL_EQUILIBRIUM` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from subriemann.diagnostics.checks import check_map_and_cost
 from subriemann.errors import check_real, check_vector
-from subriemann.linalg import JacobianSVD, RankReport
+from subriemann.flows.cost import check_map_and_cost
+from subriemann.linalg import JacobianSVD, RankPolicy, RankReport
+
+if TYPE_CHECKING:
+    from subriemann.flows.cost import L2Cost
+    from subriemann.maps.smooth import SmoothMap
 
 __all__ = [
     "EquilibriumReport",
@@ -78,14 +84,20 @@ class EquilibriumReport:
     def is_equilibrium(self) -> bool:
         return self.kind != NOT_AN_EQUILIBRIUM
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["rank"] = self.rank.as_dict()
         out["is_equilibrium"] = self.is_equilibrium
         return out
 
 
-def classify_point(f, cost, theta, tol=1e-8, rank_policy=None) -> EquilibriumReport:
+def classify_point(
+    f: SmoothMap,
+    cost: L2Cost,
+    theta: npt.ArrayLike,
+    tol: float = 1e-8,
+    rank_policy: RankPolicy | float | None = None,
+) -> EquilibriumReport:
     """Classify θ as global minimizer, non-global equilibrium or neither; check (3.10).
 
     Implements Lemma 3.2 and the first part of Thm 4.2: θ* is an equilibrium of
@@ -119,9 +131,9 @@ def classify_point(f, cost, theta, tol=1e-8, rank_policy=None) -> EquilibriumRep
     EquilibriumReport
     """
     check_map_and_cost(f, cost)
-    theta = check_vector(theta, f.dim_in, "theta")
+    point = check_vector(theta, f.dim_in, "theta")
     tol = check_real(tol, "tol", positive=True, below=1)
-    x, D = f.value_and_jacobian(theta)
+    x, D = f.value_and_jacobian(point)
     svd = JacobianSVD(D, rank_policy)
     grad_x = cost.grad(x)
     gnorm = float(np.linalg.norm(grad_x))

@@ -8,13 +8,19 @@ curvature) and the sign of κ chosen so that C decreases.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from subriemann.diagnostics.checks import check_map_and_cost
 from subriemann.diagnostics.critical_manifold import g_functions, hessian_vector_product
 from subriemann.errors import InputError, NumericalError, check_int, check_real, check_vector
-from subriemann.linalg import JacobianSVD
+from subriemann.flows.cost import check_map_and_cost
+from subriemann.linalg import JacobianSVD, RankPolicy
+
+if TYPE_CHECKING:
+    from subriemann.flows.cost import L2Cost
+    from subriemann.maps.smooth import SmoothMap
 
 __all__ = [
     "EscapeReport",
@@ -64,21 +70,21 @@ class EscapeReport:
     gradient_recipe_decreases: bool
     normal_curvature: float | None
     columns: np.ndarray
-    candidates: list
+    candidates: list[dict[str, Any]]
     message: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 def escape_perturbation(
-    f,
-    cost,
-    theta_star,
-    alpha=None,
-    kappa=None,
+    f: SmoothMap,
+    cost: L2Cost,
+    theta_star: npt.ArrayLike,
+    alpha: int | np.integer | None = None,
+    kappa: float | None = None,
     method: str = "auto",
-    rank_policy=None,
+    rank_policy: RankPolicy | float | None = None,
     max_step: float | None = None,
     n_steps: int = 12,
 ) -> EscapeReport:
@@ -128,19 +134,19 @@ def escape_perturbation(
         C: θ* is then a local minimum across M_crit to second order.
     """
     check_map_and_cost(f, cost)
-    theta_star = check_vector(theta_star, f.dim_in, "theta_star")
+    star = check_vector(theta_star, f.dim_in, "theta_star")
     if method not in ("auto", "gradient", "curvature"):
         raise InputError(f"method must be 'auto', 'gradient' or 'curvature', got {method!r}")
     kappa = check_real(kappa, "kappa", "its sign is chosen", positive=True, allow_none=True)
     n_steps = check_int(n_steps, "n_steps")
-    theta_star = np.array(theta_star, dtype=np.float64)
-    g = g_functions(f, cost, theta_star, rank_policy)
+    star = np.array(star, dtype=np.float64)
+    g = g_functions(f, cost, star, rank_policy)
     if alpha is not None and not (isinstance(alpha, int | np.integer) and 0 <= alpha < g.r):
         raise InputError(f"alpha must be an integer in [0, r) = [0, {g.r}), got {alpha!r}")
-    Jg = g.jacobian(theta_star)
-    C_star = float(cost(f(theta_star)))
+    Jg = g.jacobian(star)
+    C_star = float(cost(f(star)))
     if max_step is None:
-        max_step = 0.1 * max(1.0, float(np.linalg.norm(theta_star)))
+        max_step = 0.1 * max(1.0, float(np.linalg.norm(star)))
     steps = max_step * 0.5 ** np.arange(n_steps)
 
     def cost_at(theta):
@@ -171,7 +177,7 @@ def escape_perturbation(
                         "method": label,
                         "alpha": a,
                         "kappa": k,
-                        "cost": cost_at(theta_star + k * V),
+                        "cost": cost_at(star + k * V),
                         "V": V,
                     }
                 )
@@ -188,7 +194,7 @@ def escape_perturbation(
     normal_curvature = None
     basis = JacobianSVD(Jg).Vt.T  # (K, rank ∂g/∂θ), orthonormal
     if basis.shape[1]:
-        HB = hessian_vector_product(f, cost, theta_star, basis)
+        HB = hessian_vector_product(f, cost, star, basis)
         lam, vecs = np.linalg.eigh(0.5 * (basis.T @ HB + HB.T @ basis))
         normal_curvature = float(lam[0])
         if method == "curvature" or (method == "auto" and not gradient_ok):
@@ -212,8 +218,8 @@ def escape_perturbation(
             f"curvature {curvature}: θ* looks like a local minimum across M_crit"
         )
     return EscapeReport(
-        theta_star=theta_star,
-        theta_prime=theta_star + best["kappa"] * best["V"],
+        theta_star=star,
+        theta_prime=star + best["kappa"] * best["V"],
         direction=best["V"],
         method=best["method"],
         alpha=best["alpha"],

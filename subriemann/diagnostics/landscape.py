@@ -25,7 +25,7 @@ own module (all names are importable from here too):
   :func:`escape_perturbation`.
 
 All four take a map θ ↦ x[θ] and the cost of the same data
-(:func:`~subriemann.diagnostics.checks.check_map_and_cost`).  The constructed
+(:func:`~subriemann.flows.cost.check_map_and_cost`).  The constructed
 cases with known answers on which they are tested and shown are in
 :mod:`.cases`.
 
@@ -44,7 +44,6 @@ from subriemann.diagnostics.cases import (  # noqa: F401
     trapping_case,
     zero_network_case,
 )
-from subriemann.diagnostics.checks import check_map_and_cost  # noqa: F401
 from subriemann.diagnostics.critical_manifold import (  # noqa: F401
     CriticalFunctions,
     CriticalManifoldReport,
@@ -67,5 +66,6 @@ from subriemann.diagnostics.trapping import (  # noqa: F401
     trapping_ratio,
     trapping_windows,
 )
+from subriemann.flows.cost import check_map_and_cost  # noqa: F401
 
 __all__: list[str] = []

@@ -30,11 +30,18 @@ import contextlib
 import math
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import ConditioningWarning, InputError, check_int, check_real
+from subriemann.linalg import RankPolicy
+
+if TYPE_CHECKING:
+    from subriemann.maps.smooth import SmoothMap
 
 __all__ = ["OrbitSettings", "ORBIT_OUTCOMES", "ORBIT_ROUTES", "measure_orbit"]
 
@@ -101,7 +108,7 @@ class OrbitSettings:
         if self.route not in ORBIT_ROUTES:
             raise InputError(f"route must be one of {ORBIT_ROUTES}, got {self.route!r}")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "eps": float(self.eps),
             "sigma_threshold": float(self.sigma_threshold),
@@ -113,7 +120,14 @@ class OrbitSettings:
         }
 
 
-def measure_orbit(f, theta0, target, n_samples, settings: OrbitSettings, rank_policy=None) -> dict:
+def measure_orbit(
+    f: SmoothMap,
+    theta0: npt.ArrayLike,
+    target: npt.ArrayLike,
+    n_samples: int,
+    settings: OrbitSettings,
+    rank_policy: RankPolicy | float | None = None,
+) -> dict[str, Any]:
     """Integrate the adapted flow (2.4) from θ₀ to C ≤ ε and measure the rank condition along it.
 
     Parameters
@@ -147,16 +161,15 @@ def measure_orbit(f, theta0, target, n_samples, settings: OrbitSettings, rank_po
     """
     from subriemann.flows import AdaptedFlow, L2Cost, integrate, stopping_time
 
-    target = np.asarray(target, dtype=np.float64)
-    cost = L2Cost(target, n_samples=n_samples)
+    cost = L2Cost(np.asarray(target, dtype=np.float64), n_samples=n_samples)
     flow = AdaptedFlow(f, cost, regime="auto", route=settings.route, rank_policy=rank_policy)
-    theta0 = np.asarray(theta0, dtype=np.float64)
-    C0 = float(cost(f(theta0)))
+    start = np.asarray(theta0, dtype=np.float64)
+    C0 = float(cost(f(start)))
     s_stop = stopping_time(settings.eps, C0, n_samples) if C0 > settings.eps else 0.0
     with _quiet_conditioning():
         traj = integrate(
             flow,
-            theta0,
+            start,
             math.inf,
             eps=settings.eps,
             max_steps=settings.max_steps,
@@ -199,7 +212,7 @@ def measure_orbit(f, theta0, target, n_samples, settings: OrbitSettings, rank_po
 
 
 @contextlib.contextmanager
-def _quiet_conditioning():
+def _quiet_conditioning() -> Iterator[None]:
     """Silence the integrator's ConditioningWarning in the main thread (the row records it).
 
     Why only there: ``warnings.catch_warnings`` swaps process-wide state and is not

@@ -41,15 +41,18 @@ direction of R^{QN}, then rank DDᵀ < QN), which is what conditions DDᵀ.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError
-from subriemann.linalg import JacobianSVD, resolve_policy
+from subriemann.linalg import JacobianSVD, RankPolicy, resolve_policy
 
 __all__ = ["bingham_test", "column_structure"]
 
 
-def bingham_test(D):
+def bingham_test(D: npt.ArrayLike) -> dict[str, float]:
     """Bingham's statistic of uniformity for the axes e_j = D[:, j]/|D[:, j]| of (2.12).
 
     A description of the spread, not a test of Prop. 2.2 (see the module docstring).
@@ -69,11 +72,11 @@ def bingham_test(D):
     """
     from scipy.stats import chi2
 
-    D = np.asarray(D, dtype=np.float64)
-    if D.ndim != 2:
-        raise InputError(f"D must be 2-D (p, n), got shape {D.shape}")
-    p = D.shape[0]
-    norms = np.linalg.norm(D, axis=0)
+    jac = np.asarray(D, dtype=np.float64)
+    if jac.ndim != 2:
+        raise InputError(f"D must be 2-D (p, n), got shape {jac.shape}")
+    p = jac.shape[0]
+    norms = np.linalg.norm(jac, axis=0)
     keep = norms > 0
     n = int(np.count_nonzero(keep))
     if p < 2 or n < 1:
@@ -81,7 +84,7 @@ def bingham_test(D):
             f"Bingham's test needs p = QN >= 2 and at least one non-zero column, got p = {p}, "
             f"{n} non-zero columns"
         )
-    E = D[:, keep] / norms[keep]
+    E = jac[:, keep] / norms[keep]
     T = E @ E.T / n
     lam = np.linalg.eigvalsh(T)
     statistic = n * p * (p + 2) / 2.0 * (float(np.sum(T * T)) - 1.0 / p)
@@ -93,11 +96,13 @@ def bingham_test(D):
         "isotropy": float(max(p * lam[0], 0.0)),
         "anisotropy": float(p * lam[-1]),
         "n_axes": n,
-        "n_zero_columns": int(D.shape[1] - n),
+        "n_zero_columns": int(jac.shape[1] - n),
     }
 
 
-def column_structure(D, D_other, rank_policy=None) -> dict:
+def column_structure(
+    D: npt.ArrayLike, D_other: npt.ArrayLike, rank_policy: RankPolicy | float | None = None
+) -> dict[str, Any]:
     """Structural checks of Prop. 2.2's hypothesis on the columns ∂_jx of D (2.12).
 
     Prop. 2.2 assumes the e_j i.i.d. with an absolutely continuous law on
@@ -128,23 +133,23 @@ def column_structure(D, D_other, rank_policy=None) -> dict:
         ``generic_full_rank`` (generic_rank = p: those columns alone satisfy
         the rank condition (2.1)).
     """
-    D = np.asarray(D, dtype=np.float64)
-    D_other = np.asarray(D_other, dtype=np.float64)
-    if D.ndim != 2 or D.shape != D_other.shape:
+    jac = np.asarray(D, dtype=np.float64)
+    jac_other = np.asarray(D_other, dtype=np.float64)
+    if jac.ndim != 2 or jac.shape != jac_other.shape:
         raise InputError(
-            f"D and D_other must be 2-D of one shape (p, n), got {D.shape} and {D_other.shape}"
+            f"D and D_other must be 2-D of one shape (p, n), got {jac.shape} and {jac_other.shape}"
         )
     policy = resolve_policy(rank_policy)
-    p = D.shape[0]
-    zero = (D == 0) & (D_other == 0)
-    atom = np.all(D == D_other, axis=0)
+    p = jac.shape[0]
+    zero = (jac == 0) & (jac_other == 0)
+    atom = np.all(jac == jac_other, axis=0)
     sparse = np.any(zero, axis=0) & ~atom
     generic = ~(atom | sparse)
 
     def rank(columns):
         if not np.any(columns):
             return 0
-        return JacobianSVD(D[:, columns], policy).report.rank
+        return JacobianSVD(jac[:, columns], policy).report.rank
 
     support = p - np.count_nonzero(zero[:, sparse], axis=0)
     generic_rank = rank(generic)

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from subriemann.errors import InputError
+
+if TYPE_CHECKING:
+    from subriemann.diagnostics.survey_tasks import SurveyTask
 
 __all__ = [
     "stored_form",
@@ -28,7 +33,7 @@ __all__ = [
 SURVEY_SCHEMA = 1
 
 
-def stored_form(obj):
+def stored_form(obj: Any) -> Any:
     """``obj`` as the survey file stores it: a JSON round trip (inf/NaN → None).
 
     Rows and configurations go through it, so that a fresh table and one read
@@ -39,20 +44,24 @@ def stored_form(obj):
     return json.loads(json.dumps(report.to_jsonable(obj), allow_nan=False))
 
 
-def read_survey_file(path, repair: bool = False):
+def read_survey_file(
+    path: str | os.PathLike[str], repair: bool = False
+) -> tuple[Any, dict[int, dict[str, Any]], list[str]]:
     """(header, rows by task id, warnings) of a survey file.
 
     An unterminated last line is a write cut by a crash: if it still parses as a
     complete row, the row is kept (no finished task is ever lost); otherwise it
     is skipped with a warning.  With ``repair`` the file is made line-aligned
     again (the newline added, or the torn tail cut), so that appended rows start
-    on a line of their own.
+    on a line of their own.  The header is the JSON value of the first line's
+    ``"header"`` (the ``{"schema", "config"}`` object a survey writes), None when
+    the file has no header line (an empty file).
     """
     path = Path(path)
     raw = path.read_bytes()
     end = raw.rfind(b"\n") + 1
     complete, tail = raw[:end], raw[end:]
-    warnings = []
+    warnings: list[str] = []
     tail_obj = None
     if tail.strip():
         try:
@@ -74,7 +83,8 @@ def read_survey_file(path, repair: bool = False):
                 fh.seek(len(raw))
                 fh.write(b"\n")
     lines = complete.split(b"\n") + ([tail] if tail_obj is not None else [])
-    header, rows = None, {}
+    header: Any = None
+    rows: dict[int, dict[str, Any]] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -100,13 +110,15 @@ def read_survey_file(path, repair: bool = False):
     return header, rows, warnings
 
 
-def _write_header(path: Path, header: dict) -> None:
+def _write_header(path: Path, header: dict[str, Any]) -> None:
     from subriemann import report
 
     report.write_atomic(path, json.dumps({"header": header}) + "\n")
 
 
-def open_survey_file(path, config, tasks):
+def open_survey_file(
+    path: str | os.PathLike[str], config: dict[str, Any], tasks: Iterable[SurveyTask]
+) -> tuple[dict[int, dict[str, Any]], list[str]]:
     """(rows already done in ``path``, warnings), checked against ``tasks``; creates the file.
 
     A new or empty file gets the header line ``{"header": {"schema", "config"}}``.
@@ -120,7 +132,7 @@ def open_survey_file(path, config, tasks):
     path : path-like
     config : dict
         The survey's configuration (JSON-safe, e.g. from ``survey_config``).
-    tasks : sequence of SurveyTask
+    tasks : iterable of SurveyTask
 
     Returns
     -------
@@ -172,11 +184,11 @@ class SurveyWriter:
         The survey file (opened for appending); None writes nothing.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: str | os.PathLike[str] | None):
         # unbuffered: what write() reports written is in the file, so a cut is exact
         self.fh = None if path is None else Path(path).open("ab", buffering=0)
 
-    def write(self, row):
+    def write(self, row: Mapping[str, Any]) -> None:
         if self.fh is None:
             return
         line = memoryview((json.dumps(row, allow_nan=False) + "\n").encode("utf-8"))
@@ -190,6 +202,6 @@ class SurveyWriter:
                 self.fh.truncate(start)
             raise
 
-    def close(self):
+    def close(self) -> None:
         if self.fh is not None:
             self.fh.close()

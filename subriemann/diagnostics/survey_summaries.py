@@ -10,6 +10,9 @@ outcome and P[the rank condition held along the orbit].  Frobenius survey
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
 
 from subriemann.diagnostics.orbit_survey import ORBIT_OUTCOMES
@@ -101,13 +104,13 @@ def _frobenius_summary(rs) -> dict:
 _SUMMARIES = {"rank": _rank_summary, "orbit": _orbit_summary, "frobenius": _frobenius_summary}
 
 
-def summarize_rows(kind, rows) -> dict:
+def summarize_rows(kind: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The statistics of one architecture's rows of a ``kind`` survey (see ``SurveyResult.summary``).
 
     Parameters
     ----------
     kind : {"rank", "orbit", "frobenius"}
-    rows : list of dict
+    rows : sequence of dict
         The successful rows of one architecture (at least one).
 
     Returns

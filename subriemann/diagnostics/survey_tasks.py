@@ -12,8 +12,9 @@ top-level function so that process and Dask workers can run it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +24,10 @@ from subriemann.diagnostics.survey_store import stored_form
 from subriemann.errors import InputError, SubriemannError, check_int, check_real
 from subriemann.linalg import JacobianSVD, RankPolicy, resolve_policy
 from subriemann.maps import parse_architecture
+
+if TYPE_CHECKING:
+    from subriemann.maps import MLP, NetworkMap
+    from subriemann.maps.activations import Activation
 
 __all__ = [
     "SurveyTask",
@@ -41,7 +46,7 @@ SURVEY_KINDS = ("rank", "frobenius", "orbit")
 SEED_KEY = "sha256(layer spec)[:8] and seed index"
 
 
-def architecture_key(layers) -> int:
+def architecture_key(layers: str | Sequence[int]) -> int:
     """The architecture's part of a task's seed: the first 8 bytes of SHA-256 of its spec ``"2-8-3"``.
 
     A stable hash of the architecture itself (not Python's salted ``hash``, not its
@@ -53,8 +58,14 @@ def architecture_key(layers) -> int:
 
 
 def architectures_for_ratios(
-    ratios, input_dim: int, output_dim: int, n_samples: int, depth=1, *, over: bool = False
-):
+    ratios: Iterable[float],
+    input_dim: int,
+    output_dim: int,
+    n_samples: int,
+    depth: int = 1,
+    *,
+    over: bool = False,
+) -> list[list[int]]:
     """Architectures ``[M, m, ..., m, Q]`` whose K/QN is as close as possible to each ratio.
 
     K is (1.5) with ``depth`` hidden layers of equal width m ≥ 1; the achieved
@@ -121,7 +132,7 @@ class SurveyTask:
 
     task_id: int
     kind: str
-    layers: tuple
+    layers: tuple[int, ...]
     n_samples: int
     arch_index: int
     seed_index: int
@@ -136,7 +147,7 @@ class SurveyTask:
             self.base_seed, spawn_key=(architecture_key(self.layers), self.seed_index)
         )
 
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         """The fields that identify the task in a survey file."""
         return {
             "task_id": self.task_id,
@@ -146,12 +157,12 @@ class SurveyTask:
             "seed_index": self.seed_index,
         }
 
-    def build(self):
+    def build(self) -> tuple[NetworkMap, np.ndarray]:
         """(f, θ): the network map on this task's inputs and its random parameters."""
         f, theta, _ = self.problem()
         return f, theta
 
-    def problem(self):
+    def problem(self) -> tuple[NetworkMap, np.ndarray, np.ndarray]:
         """(f, θ, y_ω): the map, θ and the target (1.2) of one-hot class outputs y_ℓ = e_ℓ."""
         from subriemann.maps import MLP, NetworkMap
 
@@ -163,20 +174,20 @@ class SurveyTask:
         theta = net.init(seed=theta_seq, weight_scale=self.weight_scale)
         return NetworkMap(net, inputs), theta, np.eye(net.Q)[labels].ravel()
 
-    def second_theta(self, net) -> np.ndarray:
+    def second_theta(self, net: MLP) -> np.ndarray:
         """θ′: a second draw of ``MLP.init``, independent of θ (third child of the seed)."""
         return net.init(seed=self.seed_sequence().spawn(3)[2], weight_scale=self.weight_scale)
 
 
 def make_tasks(
-    kind,
-    architectures,
-    seeds,
-    n_samples,
-    base_seed=0,
-    activation="tanh",
-    weight_scale=1.0,
-    rank_policy=None,
+    kind: str,
+    architectures: Sequence[str | Sequence[int]],
+    seeds: int | np.integer | Iterable[int],
+    n_samples: int | Sequence[int] | np.ndarray,
+    base_seed: int = 0,
+    activation: str | Activation = "tanh",
+    weight_scale: float = 1.0,
+    rank_policy: RankPolicy | float | None = None,
     orbit: OrbitSettings | None = None,
 ) -> list[SurveyTask]:
     """The task list of a survey: every architecture × every seed, ids in that order.
@@ -190,8 +201,8 @@ def make_tasks(
     n_samples : int or sequence of int
         N, for all architectures or one per architecture.
     base_seed : int
-    activation : str
-        A smooth activation name (see :class:`~subriemann.maps.architecture.MLP`).
+    activation : str or Activation
+        A smooth activation or its name (see :class:`~subriemann.maps.architecture.MLP`).
     weight_scale : float
         Passed to ``MLP.init``.
     rank_policy : RankPolicy or float or None
@@ -217,6 +228,8 @@ def make_tasks(
         seed_list = list(range(check_int(seeds, "seeds", "the number of seeds")))
     else:
         try:
+            if isinstance(seeds, bool):  # an int to Python, but neither a count nor a list
+                raise TypeError("a bool is not a number of seeds")
             seed_list = [int(s) for s in seeds]
         except (TypeError, ValueError) as exc:
             raise InputError(f"seeds must be a count or a list of ints, got {seeds!r}") from exc
@@ -252,7 +265,7 @@ def make_tasks(
                 )
     elif orbit is not None:
         raise InputError(f"orbit settings apply to the orbit survey only, not to {kind!r}")
-    tasks = []
+    tasks: list[SurveyTask] = []
     for a, (layers, N) in enumerate(zip(archs, Ns, strict=True)):
         for s in seed_list:
             tasks.append(
@@ -339,7 +352,7 @@ def _frobenius_row(task) -> dict:
     return row
 
 
-def frobenius_verdict(is_involutive, conclusive) -> str:
+def frobenius_verdict(is_involutive: bool | None, conclusive: bool | None) -> str:
     """ "involutive", "not involutive" or "inconclusive" (the test's tolerance too large to tell)."""
     if not conclusive:
         return "inconclusive"
@@ -376,7 +389,7 @@ def run_task(task: SurveyTask) -> dict:
 _ROWS = {"rank": _rank_row, "frobenius": _frobenius_row, "orbit": _orbit_row}
 
 
-def survey_config(tasks) -> dict:
+def survey_config(tasks: Sequence[SurveyTask]) -> dict[str, Any]:
     """The configuration of a survey from its task list (the header of its survey file).
 
     Returns

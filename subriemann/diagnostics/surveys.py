@@ -38,6 +38,11 @@ modules behind them: :mod:`.survey_tasks` (the tasks and their rows),
 :mod:`.orbit_survey` (one orbit), :mod:`.backends` (serial, processes, Dask),
 :mod:`.survey_store` (the JSON-lines file); the figures are drawn by the
 report layer (:mod:`subriemann.report.survey_figures`).
+
+Why one module of ~630 lines: its one concept is *running a survey and holding its table* —
+the options every runner shares, the three runners built on one generic ``run_survey``, and
+the :class:`SurveyResult` they return; each piece with its own concept (tasks, statistics,
+backends, storage, summaries) already lives in its own module.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -81,6 +86,9 @@ from subriemann.diagnostics.survey_tasks import (  # noqa: F401
 from subriemann.errors import InputError, check_int
 from subriemann.linalg import RankPolicy
 from subriemann.maps import parse_architecture
+
+if TYPE_CHECKING:
+    from distributed import Client, LocalCluster
 
 __all__ = [
     "SurveyOptions",
@@ -161,20 +169,20 @@ class SurveyOptions:
         :class:`~subriemann.diagnostics.orbit_survey.OrbitSettings`.
     """
 
-    architectures: Sequence | None = None
+    architectures: Sequence[str | Sequence[int]] | None = None
     ratios: Sequence[float] | None = None
     seeds: int | Sequence[int] | None = None
     n_samples: int | Sequence[int] | None = None
     input_dim: int | None = None
     output_dim: int | None = None
-    depth: int = 1
+    depth: int | Sequence[int] = 1
     base_seed: int = 0
     activation: str = "tanh"
     weight_scale: float = 1.0
     rank_policy: RankPolicy | float | None = None
     n_jobs: int = 1
-    scheduler: Any = None
-    out: str | os.PathLike | None = None
+    scheduler: str | Client | LocalCluster | None = None
+    out: str | os.PathLike[str] | None = None
     progress: Callable[[int, int], Any] | None = None
     eps: float | None = None
     sigma_threshold: float | None = None
@@ -189,14 +197,16 @@ class SurveyOptions:
             **{k: getattr(self, k) for k in ORBIT_FIELDS if getattr(self, k) is not None}
         )
 
-    def for_survey(self, kind) -> SurveyOptions:
+    def for_survey(self, kind: str) -> SurveyOptions:
         """These options with the fields left at None set to the ``kind`` survey's defaults."""
         if kind not in SURVEY_DEFAULTS:
             raise InputError(f"survey kind must be one of {tuple(SURVEY_DEFAULTS)}, got {kind!r}")
-        unset = {k: v for k, v in SURVEY_DEFAULTS[kind].items() if getattr(self, k) is None}
+        unset: dict[str, Any] = {
+            k: v for k, v in SURVEY_DEFAULTS[kind].items() if getattr(self, k) is None
+        }
         return replace(self, **unset)
 
-    def tasks(self, kind) -> list[SurveyTask]:
+    def tasks(self, kind: str) -> list[SurveyTask]:
         """The task list of a ``kind`` survey with these options (see :func:`make_tasks`)."""
         o = self.for_survey(kind)
         architectures = _survey_architectures(
@@ -207,11 +217,14 @@ class SurveyOptions:
             raise InputError(
                 f"{orbit_given} configure the orbit survey only, not the {kind} survey"
             )
+        # for_survey gave every field left at None (seeds, n_samples among them) its default
+        seeds = cast(int | Sequence[int], o.seeds)
+        n_samples = cast(int | Sequence[int], o.n_samples)
         return make_tasks(
             kind,
             architectures,
-            o.seeds,
-            o.n_samples,
+            seeds,
+            n_samples,
             o.base_seed,
             o.activation,
             o.weight_scale,
@@ -219,7 +232,7 @@ class SurveyOptions:
             orbit=o.orbit_settings() if kind == "orbit" else None,
         )
 
-    def run(self, kind) -> SurveyResult:
+    def run(self, kind: str) -> SurveyResult:
         """Run the ``kind`` survey with these options (see :func:`run_survey`)."""
         return run_survey(
             self.tasks(kind),
@@ -247,12 +260,18 @@ def _options(options, architectures, fields) -> SurveyOptions:
     return replace(options, **fields)
 
 
-def run_survey(tasks, n_jobs=1, scheduler=None, out=None, progress=None) -> SurveyResult:
+def run_survey(
+    tasks: Sequence[SurveyTask],
+    n_jobs: int = 1,
+    scheduler: str | Client | LocalCluster | None = None,
+    out: str | os.PathLike[str] | None = None,
+    progress: Callable[[int, int], object] | None = None,
+) -> SurveyResult:
     """Run survey tasks on a backend, appending each finished row to ``out``; resume from it.
 
     Parameters
     ----------
-    tasks : list of SurveyTask
+    tasks : sequence of SurveyTask
         From :func:`make_tasks` (all of one kind).
     n_jobs : int
         1: serial in this process (default).  > 1: that many local worker
@@ -332,7 +351,12 @@ def _survey_architectures(architectures, ratios, n_samples, input_dim, output_di
     ]
 
 
-def run_rank_survey(architectures=None, *, options=None, **fields) -> SurveyResult:
+def run_rank_survey(
+    architectures: Sequence[str | Sequence[int]] | None = None,
+    *,
+    options: SurveyOptions | None = None,
+    **fields: Any,
+) -> SurveyResult:
     """Rank survey: P[rank DDᵀ = QN] vs K/QN, σ_min, cond(D), and the spread of the e_j (2.12).
 
     Measures Prop. 2.2 and the open question after it on random networks.
@@ -371,7 +395,12 @@ def run_rank_survey(architectures=None, *, options=None, **fields) -> SurveyResu
     return _options(options, architectures, fields).run("rank")
 
 
-def run_orbit_survey(architectures=None, *, options=None, **fields) -> SurveyResult:
+def run_orbit_survey(
+    architectures: Sequence[str | Sequence[int]] | None = None,
+    *,
+    options: SurveyOptions | None = None,
+    **fields: Any,
+) -> SurveyResult:
     """Orbit survey: the rank condition (2.1) along adapted orbits integrated to C ≤ ε.
 
     Theorem 2.1 needs rank D[θ(s)] = QN along the whole orbit, with
@@ -396,7 +425,12 @@ def run_orbit_survey(architectures=None, *, options=None, **fields) -> SurveyRes
     return _options(options, architectures, fields).run("orbit")
 
 
-def run_frobenius_survey(architectures=None, *, options=None, **fields) -> SurveyResult:
+def run_frobenius_survey(
+    architectures: Sequence[str | Sequence[int]] | None = None,
+    *,
+    options: SurveyOptions | None = None,
+    **fields: Any,
+) -> SurveyResult:
     """Integrability survey: the Frobenius defect of V = range Dᵀ (2.31) over random networks.
 
     Each row is one network and one point θ: ``curvature_norm`` and
@@ -436,12 +470,12 @@ class SurveyResult:
     """
 
     kind: str
-    config: dict
-    rows: list
-    warnings: list = field(default_factory=list)
+    config: dict[str, Any]
+    rows: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
-    def read(cls, path) -> SurveyResult:
+    def read(cls, path: str | os.PathLike[str]) -> SurveyResult:
         """Load the (possibly partial) table from a survey's JSON-lines file."""
         path = Path(path)
         if not path.exists():
@@ -452,7 +486,9 @@ class SurveyResult:
         config = header["config"]
         return cls(config["kind"], config, [rows[k] for k in sorted(rows)], warnings)
 
-    def differences(self, other, rtol=1e-8, atol=1e-12) -> list:
+    def differences(
+        self, other: SurveyResult, rtol: float = 1e-8, atol: float = 1e-12
+    ) -> list[tuple[int, str, Any, Any]]:
         """Cells where two tables of the same survey differ: [(task_id, column, mine, theirs)].
 
         Integers, booleans, strings and missing values must be equal; floats
@@ -469,7 +505,7 @@ class SurveyResult:
         """
         if not isinstance(other, SurveyResult):
             raise InputError(f"can only compare with a SurveyResult, got {type(other).__name__}")
-        out = []
+        out: list[tuple[int, str, Any, Any]] = []
         mine = {r["task_id"]: r for r in self.rows}
         theirs = {r["task_id"]: r for r in other.rows}
         for tid in sorted(set(mine) | set(theirs)):
@@ -486,21 +522,21 @@ class SurveyResult:
                     out.append((tid, key, x, y))
         return out
 
-    def matches(self, other, rtol=1e-8, atol=1e-12) -> bool:
+    def matches(self, other: SurveyResult, rtol: float = 1e-8, atol: float = 1e-12) -> bool:
         """Same table up to floating-point round-off (see :meth:`differences`)."""
         return not self.differences(other, rtol, atol)
 
     @property
-    def ok_rows(self) -> list:
+    def ok_rows(self) -> list[dict[str, Any]]:
         return [r for r in self.rows if not r.get("error")]
 
-    def column(self, name) -> np.ndarray:
+    def column(self, name: str) -> np.ndarray:
         """One column over the successful rows as floats (None → NaN)."""
         return np.array(
             [np.nan if r.get(name) is None else float(r[name]) for r in self.ok_rows], dtype=float
         )
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Aggregates per architecture.
 
         Rank survey: ``p_full_rank`` = P[rank DDᵀ = QN] with a 95 %
@@ -516,7 +552,7 @@ class SurveyResult:
         the fractions of involutive, not involutive and inconclusive verdicts
         and the median / max relative defect.
         """
-        groups: dict = {}
+        groups: dict[int, list[dict[str, Any]]] = {}
         for r in self.ok_rows:
             groups.setdefault(r["arch_index"], []).append(r)
         per_arch = []
@@ -544,7 +580,7 @@ class SurveyResult:
             }
         )
 
-    def table(self) -> tuple[tuple, list]:
+    def table(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
         """(header, rows): the summary per architecture as the CLI and the docs print it.
 
         Cells are strings (numbers formatted to 2–3 significant digits), one row
@@ -566,7 +602,7 @@ class SurveyResult:
             rows.append(tuple(cells))
         return tuple(header), rows
 
-    def to_csv(self, path) -> Path:
+    def to_csv(self, path: str | os.PathLike[str]) -> Path:
         """The table as CSV (one row per network); the configuration goes to its metadata sidecar.
 
         The orbit survey's traces (``trace_*`` lists) stay in the JSON record.
@@ -578,7 +614,7 @@ class SurveyResult:
             path, self.rows, header=header, metadata={"survey": self.kind, "config": self.config}
         )
 
-    def to_json(self, path) -> Path:
+    def to_json(self, path: str | os.PathLike[str]) -> Path:
         """Configuration, summary and rows as one JSON record (see ``report.make_record``)."""
         from subriemann import report
 
@@ -590,11 +626,11 @@ class SurveyResult:
         )
         return report.write_json(path, record)
 
-    def plot(self, path) -> Path:
+    def plot(self, path: str | os.PathLike[str]) -> Path:
         """Draw the survey's figure; returns the path (:func:`subriemann.report.plot_survey`)."""
         from subriemann.report.survey_figures import plot_survey
 
         return plot_survey(self, path)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "config": self.config, "rows": self.rows}

@@ -11,12 +11,19 @@ Nothing here prints; long loops take an optional ``progress(done, total)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
-from subriemann.diagnostics.checks import check_map_and_cost
 from subriemann.errors import InputError, ShapeError, check_real, check_vector
+from subriemann.flows.cost import check_map_and_cost
+
+if TYPE_CHECKING:
+    from subriemann.flows.cost import L2Cost
+    from subriemann.maps.smooth import SmoothMap
 
 __all__ = [
     "trapping_ratio",
@@ -27,7 +34,7 @@ __all__ = [
 ]
 
 
-def trapping_ratio(f, cost, theta) -> float:
+def trapping_ratio(f: SmoothMap, cost: L2Cost, theta: npt.ArrayLike) -> float:
     """ε(θ) = |Dᵀ[θ]∇ₓC| / |∇ₓC|, the trapping ratio. Implements (3.4).
 
     The standard flow (3.7) moves θ at speed ε(θ)|∇ₓC|; when rank D = QN,
@@ -51,15 +58,15 @@ def trapping_ratio(f, cost, theta) -> float:
         At a global minimizer (∇ₓC = 0), where ε is 0/0 and undefined.
     """
     check_map_and_cost(f, cost)
-    theta = check_vector(theta, f.dim_in, "theta")
-    grad_x = cost.grad(f(theta))
+    point = check_vector(theta, f.dim_in, "theta")
+    grad_x = cost.grad(f(point))
     norm = float(np.linalg.norm(grad_x))
     if norm == 0.0:
         raise InputError(
             "the trapping ratio (3.4) is undefined at a global minimizer (∇ₓC = 0, x = y_ω); "
             "expected a point with x[θ] ≠ y_ω"
         )
-    return float(np.linalg.norm(f.vjp(theta, grad_x))) / norm
+    return float(np.linalg.norm(f.vjp(point, grad_x))) / norm
 
 
 @dataclass(frozen=True)
@@ -112,14 +119,19 @@ class TrappingWindow:
             return None
         return self.duration >= self.lower_bound
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["bound_holds"] = self.bound_holds
         return out
 
 
 def trapping_windows(
-    s, ratio, threshold, theta=None, residual_norm=None, n_samples=None
+    s: npt.ArrayLike,
+    ratio: npt.ArrayLike,
+    threshold: float,
+    theta: npt.ArrayLike | None = None,
+    residual_norm: npt.ArrayLike | None = None,
+    n_samples: int | None = None,
 ) -> list[TrappingWindow]:
     """Maximal runs of consecutive samples with ε(θ(s)) < threshold, and (3.6) for each.
 
@@ -151,50 +163,53 @@ def trapping_windows(
     """
     from subriemann.flows.theory import trapping_time_bound
 
-    s = np.asarray(s, dtype=np.float64)
-    ratio = np.asarray(ratio, dtype=np.float64)
-    if s.ndim != 1 or ratio.shape != s.shape:
+    times = np.asarray(s, dtype=np.float64)
+    eps = np.asarray(ratio, dtype=np.float64)
+    if times.ndim != 1 or eps.shape != times.shape:
         raise ShapeError(
-            f"s and ratio must be 1-D of equal length, got shapes {s.shape} and {ratio.shape}"
+            f"s and ratio must be 1-D of equal length, got shapes {times.shape} and {eps.shape}"
         )
-    if not (np.all(np.isfinite(s)) and np.all(np.isfinite(ratio))):
+    if not (np.all(np.isfinite(times)) and np.all(np.isfinite(eps))):
         raise InputError("s and ratio must be finite")
-    if np.any(np.diff(s) < 0):
+    if np.any(np.diff(times) < 0):
         raise InputError("s must be non-decreasing (sample times of one orbit)")
     threshold = check_real(threshold, "threshold", positive=True)
-    with_bound = theta is not None and residual_norm is not None and n_samples is not None
-    if with_bound:
-        theta = np.asarray(theta, dtype=np.float64)
-        residual_norm = np.asarray(residual_norm, dtype=np.float64)
-        if theta.ndim != 2 or theta.shape[0] != s.size or residual_norm.shape != s.shape:
+    # what the bound (3.6) needs: θ(s_i), |x(s_i) − y_ω| and N
+    bound: tuple[np.ndarray, np.ndarray, int] | None = None
+    if theta is not None and residual_norm is not None and n_samples is not None:
+        points = np.asarray(theta, dtype=np.float64)
+        residuals = np.asarray(residual_norm, dtype=np.float64)
+        if points.ndim != 2 or points.shape[0] != times.size or residuals.shape != times.shape:
             raise ShapeError(
-                f"theta must have shape (n, K) and residual_norm (n,) with n = {s.size}, "
-                f"got {theta.shape} and {residual_norm.shape}"
+                f"theta must have shape (n, K) and residual_norm (n,) with n = {times.size}, "
+                f"got {points.shape} and {residuals.shape}"
             )
-    inside = ratio < threshold
+        bound = (points, residuals, n_samples)
+    inside = eps < threshold
     edges = np.diff(np.concatenate([[0], inside.astype(np.int8), [0]]))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
     windows = []
     for a, b in zip(starts, stops, strict=True):
         a, b = int(a), int(b)
-        fields = dict(
+        fields: dict[str, Any] = dict(
             start=a,
             stop=b,
-            s_start=float(s[a]),
-            s_end=float(s[b]),
-            duration=float(s[b] - s[a]),
-            eps_max=float(ratio[a : b + 1].max()),
+            s_start=float(times[a]),
+            s_end=float(times[b]),
+            duration=float(times[b] - times[a]),
+            eps_max=float(eps[a : b + 1].max()),
             threshold=float(threshold),
-            open_end=b == s.size - 1,
+            open_end=b == times.size - 1,
         )
-        if with_bound and residual_norm[a] > 0:
-            L = float(np.sum(np.linalg.norm(np.diff(theta[a : b + 1], axis=0), axis=1)))
+        if bound is not None and bound[1][a] > 0:
+            points, residuals, N = bound
+            L = float(np.sum(np.linalg.norm(np.diff(points[a : b + 1], axis=0), axis=1)))
             fields.update(
                 arc_length=L,
-                residual_norm=float(residual_norm[a]),
-                lower_bound=trapping_time_bound(L, residual_norm[a], threshold, n_samples),
+                residual_norm=float(residuals[a]),
+                lower_bound=trapping_time_bound(L, residuals[a], threshold, N),
                 sharp_lower_bound=(
-                    trapping_time_bound(L, residual_norm[a], fields["eps_max"], n_samples)
+                    trapping_time_bound(L, residuals[a], fields["eps_max"], N)
                     if fields["eps_max"] > 0
                     else float("inf")
                 ),
@@ -226,13 +241,13 @@ class TrappingProfile:
     theta: np.ndarray
     N: int
 
-    def windows(self, threshold) -> list[TrappingWindow]:
+    def windows(self, threshold: float) -> list[TrappingWindow]:
         """Trapping windows ε < threshold with the bound (3.6); see :func:`trapping_windows`."""
         return trapping_windows(
             self.s, self.ratio, threshold, self.theta, self.residual_norm, self.N
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "s": self.s,
             "ratio": self.ratio,
@@ -242,7 +257,22 @@ class TrappingProfile:
         }
 
 
-def trapping_profile(traj, f, cost, progress=None) -> TrappingProfile:
+class _RecordedOrbit(Protocol):
+    """What :func:`trapping_profile` reads of an orbit (a Trajectory has it): s (n,), θ (n, K)."""
+
+    @property
+    def s(self) -> npt.ArrayLike: ...
+
+    @property
+    def theta(self) -> npt.ArrayLike: ...
+
+
+def trapping_profile(
+    traj: _RecordedOrbit,
+    f: SmoothMap,
+    cost: L2Cost,
+    progress: Callable[[int, int], object] | None = None,
+) -> TrappingProfile:
     """The trapping ratio ε(θ(s)) (3.4) at every recorded point of an orbit.
 
     Parameters

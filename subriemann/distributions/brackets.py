@@ -18,9 +18,12 @@ central differences (with error estimates) or a callable supplied by the caller
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterable
+from typing import TypeAlias, cast
 
 import autograd.numpy as anp
 import numpy as np
+import numpy.typing as npt
 from autograd.differential_operators import make_jvp, make_jvp_reversemode
 from autograd.tracer import getval, isbox
 
@@ -41,12 +44,23 @@ __all__ = [
     "bracket_terms",
     "resolve_bracket_route",
     "frame_bracket_data",
+    "VectorField",
+    "SuppliedBrackets",
+]
+
+#: A vector field (or frame field) q ↦ X(q) on R^n: called with float arrays and, on the
+#: autograd routes, with autograd's traced values, which it must return traced.
+VectorField: TypeAlias = Callable[[np.ndarray], npt.ArrayLike]
+#: The ``brackets`` callable of a distribution: p ↦ [X_i, X_j](p) as an (r, r, dim) array,
+#: or the pair (brackets, terms) of such arrays (:func:`frame_bracket_data`).
+SuppliedBrackets: TypeAlias = Callable[
+    [np.ndarray], npt.ArrayLike | tuple[npt.ArrayLike, npt.ArrayLike]
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def directional_derivative(fn, p, v):
+def directional_derivative(fn: VectorField, p: np.ndarray, v: npt.ArrayLike) -> np.ndarray:
     """d/dt fn(p + t v) at t = 0 by autograd: forward mode, else reverse-over-reverse.
 
     autograd has no forward rule for some primitives (``linalg.solve``...);
@@ -72,16 +86,21 @@ def _evaluate_field(X, p, dim, name):
     return value
 
 
-def check_point(p, name="point p"):
+def check_point(p: npt.ArrayLike, name: str = "point p") -> np.ndarray:
     """A 1-D point, checked; an autograd-traced point passes through untouched (shape checked)."""
     if isbox(p):
         if len(anp.shape(p)) != 1:
             raise ShapeError(f"{name} must be 1-D, got shape {tuple(anp.shape(p))}")
-        return p
+        # the ArrayBox stands in for the array it traces (autograd has no type information)
+        return cast(np.ndarray, p)
     return check_array(p, name, ndim=1)
 
 
-def lie_bracket(X, Y, p):
+def lie_bracket(
+    X: VectorField,
+    Y: VectorField,
+    p: npt.ArrayLike,
+) -> np.ndarray:
     """Lie bracket [X, Y](p) = DY(p)X(p) − DX(p)Y(p), exactly by automatic differentiation.
 
     Implements the bracket of the Frobenius condition (2.31).
@@ -151,7 +170,12 @@ def _central_difference(fn, p, v, h=None):
     return d_half, err
 
 
-def lie_bracket_fd(X, Y, p, h=None):
+def lie_bracket_fd(
+    X: VectorField,
+    Y: VectorField,
+    p: npt.ArrayLike,
+    h: float | None = None,
+) -> tuple[np.ndarray, float]:
     """[X, Y](p) by central differences, with an error estimate, for fields autograd cannot trace.
 
     Implements the bracket of (2.31) numerically: DY(p)X(p) and DX(p)Y(p) are
@@ -186,20 +210,32 @@ def lie_bracket_fd(X, Y, p, h=None):
     return bracket, float(np.linalg.norm(eY + eX))
 
 
-def bracket_terms(X, terms):
+def bracket_terms(
+    X: VectorField,
+    terms: Iterable[tuple[float, VectorField]],
+) -> list[tuple[float, Callable[[np.ndarray], np.ndarray]]]:
     """Terms of [X, Y] for Y = Σ_l s_l y_l: Σ_l s_l (Dy_l·X − DX·y_l), each a traceable field.
 
     Keeping the terms separate (instead of one field for the bracket) lets the
     growth vector size the round-off of nested brackets.
     """
-    out = []
+    out: list[tuple[float, Callable[[np.ndarray], np.ndarray]]] = []
     for s, y in terms:
-        out.append((s, lambda q, y=y: directional_derivative(y, q, X(q))))
-        out.append((-s, lambda q, y=y: directional_derivative(X, q, y(q))))
+        out.append((s, _derivative_along(y, X)))
+        out.append((-s, _derivative_along(X, y)))
     return out
 
 
-def resolve_bracket_route(brackets):
+def _derivative_along(
+    field: VectorField, direction: VectorField
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The field q ↦ D field(q)·direction(q)."""
+    return lambda q: directional_derivative(field, q, direction(q))
+
+
+def resolve_bracket_route(
+    brackets: str | SuppliedBrackets | None,
+) -> tuple[str, SuppliedBrackets | None]:
     """The ``brackets`` argument of a distribution as ``(route, supplied)``.
 
     ``route`` is "autograd" (None or "autograd"), "central differences" ("fd" or
@@ -224,7 +260,13 @@ def resolve_bracket_route(brackets):
     )
 
 
-def frame_bracket_data(frame, p, F, route, supplied=None):
+def frame_bracket_data(
+    frame: VectorField,
+    p: np.ndarray,
+    F: np.ndarray,
+    route: str,
+    supplied: SuppliedBrackets | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Brackets of the frame columns at p by one route, with their terms and error estimates.
 
     Implements the brackets [X_i, X_j](p) of (2.31) for a frame.
@@ -268,6 +310,8 @@ def frame_bracket_data(frame, p, F, route, supplied=None):
         T = np.stack([d.T for d, _ in pairs])
         E = np.stack([e.T for _, e in pairs])
         return T - T.transpose(1, 0, 2), T, E + E.transpose(1, 0, 2)
+    if supplied is None:
+        raise InputError(f"the bracket route {route!r} needs the supplied brackets(p) callable")
     out = supplied(p)
     terms = None
     if isinstance(out, tuple):

@@ -43,14 +43,17 @@ Frobenius test the same terms directly in an orthonormal basis
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann import scratch
 from subriemann.distributions.metric import FrameSpan, from_metric_rows, to_metric_rows
 from subriemann.errors import InputError, NumericalError, ShapeError, check_real
-from subriemann.linalg import RankReport
+from subriemann.linalg import JacobianSVD, RankReport
 
 __all__ = [
     "FrobeniusReport",
@@ -63,6 +66,21 @@ __all__ = [
     "frobenius_tolerance",
     "frobenius_report",
     "frobenius_verdict",
+    "CurvatureTerms",
+]
+
+#: The ``curvature_terms`` argument of a distribution: p ↦ (E, report, t, r), E (dim, k) an
+#: orthonormal basis of Δ_p, ``report`` its rank decision, t the bracket terms (k, k, dim) in
+#: that basis or a function returning its coordinate blocks (start, stop, t[:, :, start:stop]),
+#: r the number of frame fields (:class:`~subriemann.distributions.frame.Distribution`).
+CurvatureTerms: TypeAlias = Callable[
+    [np.ndarray],
+    tuple[
+        npt.ArrayLike,
+        RankReport,
+        npt.ArrayLike | Callable[[], Iterable[tuple[int, int, npt.ArrayLike]]],
+        int,
+    ],
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -165,7 +183,7 @@ class FrobeniusVerdict:
     finitely many points is evidence, not proof.
     """
 
-    reports: tuple
+    reports: tuple[FrobeniusReport, ...]
     n_points: int
     n_non_involutive: int
     fraction_non_involutive: float
@@ -210,7 +228,17 @@ class CurvatureData:
     (kept lazy where the norms were obtained without it).
     """
 
-    def __init__(self, point, span, n_fields, L, omega, curvature_norm, scale, error):
+    def __init__(
+        self,
+        point: np.ndarray,
+        span: FrameSpan,
+        n_fields: int,
+        L: np.ndarray | None,
+        omega: np.ndarray | Callable[[], np.ndarray],
+        curvature_norm: float,
+        scale: float,
+        error: float,
+    ) -> None:
         self.point, self.span, self.n_fields, self.L = point, span, n_fields, L
         self._omega = omega
         self.curvature_norm, self.scale, self.error = curvature_norm, scale, error
@@ -231,7 +259,13 @@ def _antisymmetric(pairs, k):
     return out
 
 
-def curvature_from_brackets(p, svd, C, L, brackets) -> CurvatureData:
+def curvature_from_brackets(
+    p: np.ndarray,
+    svd: JacobianSVD,
+    C: np.ndarray,
+    L: np.ndarray | None,
+    brackets: tuple[np.ndarray, np.ndarray | None, np.ndarray | None],
+) -> CurvatureData:
     """Curvature Ω_p and the sizes the Frobenius test needs, from the brackets of a frame.
 
     Implements the obstruction of the Frobenius condition (2.31): by tensoriality,
@@ -279,7 +313,12 @@ def curvature_from_brackets(p, svd, C, L, brackets) -> CurvatureData:
     )
 
 
-def curvature_from_terms(p, curvature_terms, *, cancellation=None) -> CurvatureData:
+def curvature_from_terms(
+    p: np.ndarray,
+    curvature_terms: CurvatureTerms,
+    *,
+    cancellation: float | None = None,
+) -> CurvatureData:
     """Curvature from bracket terms given directly in an orthonormal basis (``curvature_terms``).
 
     With terms t_ab ≡ ∇_{e_a}e_b (mod Δ_p), Ω_ab = Π^⊥(t_ab − t_ba) and the
@@ -393,7 +432,9 @@ def roundoff_tolerance(n: int, condition_number: float) -> float:
     return _ROUNDOFF_SAFETY * _EPS * n * condition_number**2
 
 
-def frobenius_tolerance(report: RankReport, dim: int, r: int, scale: float, error: float):
+def frobenius_tolerance(
+    report: RankReport, dim: int, r: int, scale: float, error: float
+) -> tuple[float, str]:
     """Default tolerance of the Frobenius test on the relative defect, and why: ``(tol, reason)``.
 
     :func:`roundoff_tolerance` with n = max(dim, r), plus 10× the propagated
@@ -413,7 +454,9 @@ def frobenius_tolerance(report: RankReport, dim: int, r: int, scale: float, erro
     return tol, reason
 
 
-def frobenius_report(data: CurvatureData, dim: int, bracket_route: str, tolerance=None):
+def frobenius_report(
+    data: CurvatureData, dim: int, bracket_route: str, tolerance: float | None = None
+) -> FrobeniusReport:
     """The Frobenius test (2.31) at one point: the verdict on the curvature data.
 
     Implements (2.31) as a test: involutive iff |Ω_p|_HS / scale ≤ tolerance
@@ -449,7 +492,7 @@ def frobenius_report(data: CurvatureData, dim: int, bracket_route: str, toleranc
     )
 
 
-def frobenius_verdict(reports) -> FrobeniusVerdict:
+def frobenius_verdict(reports: Iterable[FrobeniusReport]) -> FrobeniusVerdict:
     """The global verdict on the Frobenius reports of many points (at least one).
 
     Implements (2.31) over a sample: not involutive as soon as one point fails.

@@ -67,13 +67,15 @@ grows about 4r-fold per step.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from autograd.tracer import getval
 
 from subriemann.distributions.brackets import bracket_terms
-from subriemann.distributions.frobenius import frobenius_report, roundoff_tolerance
+from subriemann.distributions.frobenius import CurvatureData, frobenius_report, roundoff_tolerance
 from subriemann.distributions.metric import FrameSpan, from_metric, to_metric
 from subriemann.errors import (
     InputError,
@@ -106,7 +108,7 @@ N_PROBES = 3
 _FD_SAFETY = 10.0
 
 
-class GrowthVector(tuple):
+class GrowthVector(tuple[int, ...]):
     """A growth vector (n_1, n_2, ...) that says whether it is determined.
 
     A tuple subclass, so ``growth == (2, 3)`` and indexing work as for a plain
@@ -141,7 +143,16 @@ class GrowthVector(tuple):
     steps: int
     evidence: str
 
-    def __new__(cls, ranks, *, dim, determined, reason, steps=None, evidence=""):
+    def __new__(
+        cls,
+        ranks: Iterable[int],
+        *,
+        dim: int,
+        determined: bool,
+        reason: str,
+        steps: int | None = None,
+        evidence: str = "",
+    ) -> GrowthVector:
         ranks = [int(n) for n in ranks]
         if not ranks:
             raise InputError("a growth vector needs at least one rank (n_1 = rank Δ_p)")
@@ -176,7 +187,7 @@ class GrowthVector(tuple):
         return (_rebuild_growth_vector, state)
 
     @property
-    def bracket_generating(self):
+    def bracket_generating(self) -> bool | None:
         """True when the flag reached dim, False when determined below it, None when truncated."""
         if self[-1] == self.dim:
             return True
@@ -214,7 +225,7 @@ class LieFlag:
     growth_vector : GrowthVector
     """
 
-    spans: tuple
+    spans: tuple[FrameSpan, ...]
     growth_vector: GrowthVector
 
 
@@ -247,7 +258,9 @@ def adaptive_max_step(n_fields: int, dim: int, budget: int = 4096) -> int:
     return min(step, dim)
 
 
-def neighbour_points(p, n_points=N_PROBES, radius=None, seed=0) -> np.ndarray:
+def neighbour_points(
+    p: npt.ArrayLike, n_points: int = N_PROBES, radius: float | None = None, seed: int = 0
+) -> np.ndarray:
     """Points p + ρu, u uniform on the unit sphere, ρ = radius or PROBE_RADIUS·max(1, |p|_∞).
 
     Deterministic (``seed``), shape ``(n_points, dim)``.  Used to certify a stall of
@@ -338,14 +351,14 @@ def _frame_field_brackets(bracket_data, p, L, r, dim, kappa):
 
 
 def lie_flag(
-    p,
-    frame,
-    curvature_data,
-    bracket_data,
-    bracket_route,
-    rank_policy,
-    max_step=None,
-    neighbour_rank=None,
+    p: np.ndarray,
+    frame: Callable[[np.ndarray], np.ndarray],
+    curvature_data: Callable[[np.ndarray], CurvatureData],
+    bracket_data: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
+    bracket_route: str,
+    rank_policy: RankPolicy,
+    max_step: int | None = None,
+    neighbour_rank: Callable[[int], int | None] | None = None,
 ) -> LieFlag:
     """The Lie flag Δ^k = Δ^{k−1} + [Δ, Δ^{k−1}] at p from brackets of the frame fields.
 
@@ -389,7 +402,7 @@ def lie_flag(
     span, L = data.span, data.L
     r = data.n_fields
     spans = [FrameSpan(from_metric(L, span.basis), span.report)]
-    bound = []  # the neighbours' final rank, computed on the first stall
+    bound: list[int | None] = []  # the neighbours' final rank, computed on the first stall
 
     def result(reason, determined, evidence):
         growth = GrowthVector(
@@ -496,7 +509,7 @@ def hausdorff_dimension(growth: GrowthVector) -> int:
     return sum(k * (ranks[k] - ranks[k - 1]) for k in range(1, len(ranks)))
 
 
-def privileged_weights(growth: GrowthVector) -> tuple:
+def privileged_weights(growth: GrowthVector) -> tuple[int, ...]:
     """Weights (w_1, ..., w_dim) of privileged coordinates: k repeated n_k − n_{k−1} times.
 
     The weights of the Ball–Box theorem and of the nilpotent approximation

@@ -11,9 +11,11 @@ stable, an explicit inverse is not.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 from autograd.tracer import getval
 
 from subriemann.errors import InputError, check_array
@@ -28,7 +30,12 @@ __all__ = [
     "from_metric",
     "to_metric_rows",
     "from_metric_rows",
+    "AmbientMetric",
 ]
+
+#: The ``metric`` argument of a distribution (None aside): an SPD matrix (dim, dim), or
+#: p ↦ G(p), an SPD matrix at each point.
+AmbientMetric: TypeAlias = npt.ArrayLike | Callable[[np.ndarray], npt.ArrayLike]
 
 
 class FrameSpan(NamedTuple):
@@ -38,7 +45,7 @@ class FrameSpan(NamedTuple):
     report: RankReport
 
 
-def cholesky_factor(G, dim: int) -> np.ndarray:
+def cholesky_factor(G: npt.ArrayLike, dim: int) -> np.ndarray:
     """Lower-triangular L with G = LLᵀ for a symmetric positive definite G of shape (dim, dim).
 
     Raises
@@ -55,7 +62,9 @@ def cholesky_factor(G, dim: int) -> np.ndarray:
         raise InputError("metric must be positive definite (Cholesky failed)") from exc
 
 
-def check_metric(metric, dim: int):
+def check_metric(
+    metric: AmbientMetric | None, dim: int
+) -> np.ndarray | Callable[[np.ndarray], npt.ArrayLike] | None:
     """The ``metric`` argument of a distribution, validated: None, a callable, or an SPD matrix.
 
     A constant matrix is checked (symmetry, positive definiteness) once, here; a
@@ -68,7 +77,9 @@ def check_metric(metric, dim: int):
     return G
 
 
-def metric_factor(metric, p, dim: int):
+def metric_factor(
+    metric: np.ndarray | Callable[[np.ndarray], npt.ArrayLike] | None, p: npt.ArrayLike, dim: int
+) -> np.ndarray | None:
     """Cholesky factor L of G(p) = LLᵀ for a metric from :func:`check_metric`, or None if Euclidean."""
     if metric is None:
         return None
@@ -76,22 +87,22 @@ def metric_factor(metric, p, dim: int):
     return cholesky_factor(G, dim)
 
 
-def to_metric(L, X):
+def to_metric(L: np.ndarray | None, X: np.ndarray) -> np.ndarray:
     """Column vectors x ↦ y = Lᵀx into metric coordinates."""
     return X if L is None else L.T @ X
 
 
-def from_metric(L, Y):
+def from_metric(L: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
     """Column vectors y ↦ x = L⁻ᵀy out of metric coordinates (inverse of :func:`to_metric`)."""
     return Y if L is None else np.linalg.solve(L.T, Y)
 
 
-def to_metric_rows(L, rows):
+def to_metric_rows(L: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
     """Row vectors v ↦ (Lᵀv)ᵀ = vᵀL along the last axis."""
     return rows if L is None else rows @ L
 
 
-def from_metric_rows(L, rows):
+def from_metric_rows(L: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
     """Row vectors y ↦ (L⁻ᵀy)ᵀ along the last axis (inverse of :func:`to_metric_rows`)."""
     if L is None:
         return rows

@@ -59,6 +59,7 @@ import warnings
 
 import autograd
 import numpy as np
+import numpy.typing as npt
 import scipy.linalg
 
 from subriemann.distributions.frame import Distribution
@@ -80,7 +81,9 @@ def _sympy():
     return import_optional("sympy", extra="symbolic", purpose="nilpotent approximations")
 
 
-def nilpotent_approximation(dist, p, *, route="auto", max_step=None) -> Distribution:
+def nilpotent_approximation(
+    dist: Distribution, p: npt.ArrayLike, *, route: str = "auto", max_step: int | None = None
+) -> Distribution:
     """The nilpotent approximation of ``dist`` at p in privileged coordinates z (z = 0 at p).
 
     Implements Bellaïche's construction (module docstring): an adapted basis of

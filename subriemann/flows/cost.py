@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import autograd.numpy as anp
 import numpy as np
+import numpy.typing as npt
 from autograd.tracer import getval
 
 from subriemann.errors import (
@@ -16,6 +19,9 @@ from subriemann.errors import (
     check_vector,
 )
 from subriemann.maps.smooth import check_map
+
+if TYPE_CHECKING:
+    from subriemann.maps.data import TrainingData
 
 __all__ = ["L2Cost", "check_map_and_cost"]
 
@@ -31,7 +37,7 @@ class L2Cost:
         N, the number of training inputs (the 1/(2N) normalisation).
     """
 
-    def __init__(self, target, n_samples: int):
+    def __init__(self, target: npt.ArrayLike, n_samples: int):
         target = check_array(target, "target", ndim=1)
         n_samples = check_int(n_samples, "n_samples", "the number of samples N")
         if target.shape[0] == 0 or target.shape[0] % n_samples:
@@ -44,16 +50,16 @@ class L2Cost:
         self.dim = self.target.shape[0]
 
     @classmethod
-    def from_data(cls, data) -> L2Cost:
+    def from_data(cls, data: TrainingData) -> L2Cost:
         """The cost of a :class:`~subriemann.maps.data.TrainingData`."""
         return cls(data.target, data.N)
 
-    def residual(self, x):
+    def residual(self, x: npt.ArrayLike) -> np.ndarray:
         """x − y_ω, shape ``(QN,)``."""
         x = check_vector(x, self.dim, "x")
         return self._finite(x - self.target, x, "the residual x - y_ω")
 
-    def __call__(self, x):
+    def __call__(self, x: npt.ArrayLike) -> float:
         """C[x], a float. Implements (1.7).
 
         Raises
@@ -66,7 +72,7 @@ class L2Cost:
         r = self._finite(x - self.target, x, "the residual x - y_ω")
         return self._finite(anp.dot(r, r) / (2.0 * self.N), x, "the cost C[x] = |x - y_ω|²/(2N)")
 
-    def grad(self, x):
+    def grad(self, x: npt.ArrayLike) -> np.ndarray:
         """∇ₓC = (x − y_ω)/N, shape ``(QN,)``. Implements (1.20)/(3.8)."""
         return self.residual(x) / self.N
 
@@ -87,7 +93,7 @@ class L2Cost:
         return f"L2Cost(QN={self.dim}, N={self.N})"
 
 
-def check_map_and_cost(f, cost) -> None:
+def check_map_and_cost(f: object, cost: object) -> None:
     """Refuse a pair (f, cost) that does not describe one cost C̃(θ) = C(x[θ]) (1.7), (1.18).
 
     The one check for everything that takes a map and the cost of its training data
@@ -100,7 +106,7 @@ def check_map_and_cost(f, cost) -> None:
     ShapeError
         The cost lives on another R^QN than f's outputs.
     """
-    check_map(f)
+    f = check_map(f)
     if not isinstance(cost, L2Cost):
         raise InputError(f"cost must be an L2Cost, got {type(cost).__name__}")
     if cost.dim != f.dim_out:

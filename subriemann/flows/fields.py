@@ -16,7 +16,7 @@ A flow is a callable ``flow(theta) -> dθ/ds`` with ``output_velocity(theta)``
 and ``evaluate(theta)``; the latter returns a :class:`FlowPoint` holding
 everything an integrator or a report needs at one point, from a single Jacobian.
 
-Why one module of ~620 lines: its one concept is the vector fields of (1.9)/(2.4) as
+Why one module of ~660 lines: its one concept is the vector fields of (1.9)/(2.4) as
 evaluated at a point.  The three flows share :class:`ParameterFlow` and
 :class:`FlowPoint`, and :class:`AdaptedFlow` (~300 lines) is one field whose regime
 (2.4)/(5.2)/(6.2)/(4.5) and route (dense SVD, kernel, matrix-free) only change how
@@ -27,13 +27,21 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import scipy.linalg
 
 from subriemann.errors import InputError, NumericalError, RankConditionError, check_vector
 from subriemann.flows.cost import L2Cost, check_map_and_cost
-from subriemann.linalg import JacobianSVD, RankReport, numerical_rank, resolve_policy
+from subriemann.linalg import JacobianSVD, RankPolicy, RankReport, numerical_rank, resolve_policy
+
+if TYPE_CHECKING:
+    from subriemann.geometry.kernel import KernelFactorization
+    from subriemann.geometry.matrix_free import KrylovFactorization
+    from subriemann.geometry.metrics import OutputMetric, OutputMetricLike
+    from subriemann.maps.smooth import SmoothMap
 
 __all__ = [
     "FlowPoint",
@@ -77,8 +85,9 @@ class FlowPoint:
         "standard" or the adapted regime used at θ.
     singular_values : ndarray, shape=[min(QN, K)] or None
         All singular values of D[θ] (for re-deciding the rank under another policy).
-    svd : JacobianSVD or None
-        The factorisation of D[θ] when one was computed (adapted flows).
+    svd : JacobianSVD, KernelFactorization, KrylovFactorization or None
+        The factorisation of D[θ] when one was computed (adapted flows; the kernel and
+        matrix-free routes give their own factorizations).
 
     Notes
     -----
@@ -95,7 +104,7 @@ class FlowPoint:
     report: RankReport | None
     regime: str
     singular_values: np.ndarray | None = None
-    svd: JacobianSVD | None = None
+    svd: JacobianSVD | KernelFactorization | KrylovFactorization | None = None
 
     @property
     def rank(self) -> int | None:
@@ -122,7 +131,7 @@ class ParameterFlow:
     #: the regime label of a standard-flow point; AdaptedFlow overrides per point
     name = "flow"
 
-    def __init__(self, f, cost, rank_policy=None):
+    def __init__(self, f: SmoothMap, cost: L2Cost, rank_policy: RankPolicy | float | None = None):
         check_map_and_cost(f, cost)
         self.f = f
         self.cost = cost
@@ -132,7 +141,7 @@ class ParameterFlow:
         # cache keyed on θ's bytes makes the recording free.  Worth 17 % of the
         # time (23 % of the Jacobians) of RK45 on a K = 4740, QN = 64 adapted
         # flow (benchmarks/bench_machinery.py (b)).
-        self._cache: OrderedDict = OrderedDict()
+        self._cache: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
 
     @property
     def K(self) -> int:
@@ -158,15 +167,15 @@ class ParameterFlow:
         while len(self._cache) > 8:
             self._cache.popitem(last=False)
 
-    def _theta(self, theta):
+    def _theta(self, theta: npt.ArrayLike) -> np.ndarray:
         # a copy: solvers may reuse their state buffer, and points are cached
         return np.array(check_vector(theta, self.K, "theta"), dtype=np.float64)
 
-    def __call__(self, theta):
+    def __call__(self, theta: npt.ArrayLike) -> np.ndarray:
         """dθ/ds at θ, shape ``(K,)``."""
         return self.evaluate(theta, geometry=False).velocity
 
-    def output_at(self, theta) -> np.ndarray:
+    def output_at(self, theta: npt.ArrayLike) -> np.ndarray:
         """x[θ] by the same route as :meth:`evaluate` (from its cache when θ was just
         evaluated, else one forward pass), so that a cost test on θ agrees bitwise with
         the cost recorded for θ."""
@@ -177,11 +186,12 @@ class ParameterFlow:
             x = point.x if point is not None else np.asarray(self.f(theta), dtype=np.float64)
         return x
 
-    def output_velocity(self, theta):
+    def output_velocity(self, theta: npt.ArrayLike) -> np.ndarray:
         """dx/ds = D[θ] dθ/ds, shape ``(QN,)``."""
-        return self.evaluate(theta).output_velocity
+        # None only for a point evaluated with geometry=False
+        return cast(np.ndarray, self.evaluate(theta).output_velocity)
 
-    def evaluate(self, theta, geometry: bool = True) -> FlowPoint:
+    def evaluate(self, theta: npt.ArrayLike, geometry: bool = True) -> FlowPoint:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -246,7 +256,7 @@ class StandardFlow(ParameterFlow):
             self._store(theta, x=x, velocity=v)
         return x, v
 
-    def evaluate(self, theta, geometry: bool = True) -> FlowPoint:
+    def evaluate(self, theta: npt.ArrayLike, geometry: bool = True) -> FlowPoint:
         """The flow at θ; with ``geometry`` also D's rank report and the output velocity.
 
         Implements (1.19) and (1.22): velocity −Dᵀ∇ₓC, output velocity
@@ -270,7 +280,7 @@ class StandardFlow(ParameterFlow):
         self._store(theta, x=x, velocity=v, point=point)
         return point
 
-    def output_velocity(self, theta):
+    def output_velocity(self, theta: npt.ArrayLike) -> np.ndarray:
         """dx/ds = −D Dᵀ∇ₓC, shape ``(QN,)``. Implements (1.22)/(3.1).
 
         Computed as D(−Dᵀ∇ₓC) with one vjp and one jvp: DDᵀ is never formed.
@@ -425,17 +435,17 @@ class AdaptedFlow(ParameterFlow):
 
     def __init__(
         self,
-        f,
-        cost,
+        f: SmoothMap,
+        cost: L2Cost,
         regime: str = "auto",
-        rank_policy=None,
-        output_metric=None,
+        rank_policy: RankPolicy | float | None = None,
+        output_metric: OutputMetricLike | None = None,
         *,
         route: str = "auto",
-        memory_budget=None,
+        memory_budget: int | None = None,
     ):
         super().__init__(f, cost, rank_policy)
-        self.output_metric = None
+        self.output_metric: OutputMetric | None = None
         if output_metric is not None:
             # metrics pulls in geomstats: imported only when a metric is given
             from subriemann.geometry.metrics import EuclideanMetric, resolve_output_metric
@@ -481,7 +491,9 @@ class AdaptedFlow(ParameterFlow):
                 f"(K >= QN); here regime = {regime!r}, K = {K}, QN = {QN}: use route='dense'"
             )
 
-    def factorization(self, theta, rank_policy=None):
+    def factorization(
+        self, theta: npt.ArrayLike, rank_policy: RankPolicy | float | None = None
+    ) -> JacobianSVD | KernelFactorization | KrylovFactorization:
         """The factorization of D[θ] on this flow's route, for D⁺ solves at θ.
 
         "dense": :class:`~subriemann.linalg.JacobianSVD` of D (of D̃ = LᵀD with an
@@ -525,7 +537,7 @@ class AdaptedFlow(ParameterFlow):
             )
         return self.regime
 
-    def evaluate(self, theta, geometry: bool = True) -> FlowPoint:
+    def evaluate(self, theta: npt.ArrayLike, geometry: bool = True) -> FlowPoint:
         """The adapted flow at θ: velocity −D⁺∇ₓC, output velocity −𝒫∇ₓC, rank report.
 
         Implements (2.4)/(1.27), (5.2)/(1.30), (6.2) or (4.5)–(4.6) and (4.7)
@@ -547,9 +559,11 @@ class AdaptedFlow(ParameterFlow):
                 xdot = -svd.project_range(gx)
             else:
                 # kernel route with G = LLᵀ: −D̃⁺L⁻¹∇ₓC = −grad_h C (2.30) and −𝒫_G G⁻¹∇ₓC,
-                # from Θ_G = LᵀΘL (KernelFactorization.metric_gradient / _output_velocity)
-                v = -svd.metric_gradient(gx)
-                xdot = -svd.metric_output_velocity(gx)
+                # from Θ_G = LᵀΘL (KernelFactorization.metric_gradient / _output_velocity);
+                # choose_route allows no other non-dense route with a non-Euclidean G
+                kernel = cast("KernelFactorization", svd)
+                v = -kernel.metric_gradient(gx)
+                xdot = -kernel.metric_output_velocity(gx)
             _finite(v, "adapted-flow velocity -D^+ grad_x C")
             regime = self._check_rank(svd.report)
             # the matrix-free route knows only the extreme σ's: its report is the evidence
@@ -613,7 +627,7 @@ class OutputFlow:
         C[x] = |x − y_ω|²/(2N).
     """
 
-    def __init__(self, cost):
+    def __init__(self, cost: L2Cost):
         if not isinstance(cost, L2Cost):
             raise InputError(f"cost must be an L2Cost, got {type(cost).__name__}")
         self.cost = cost
@@ -622,11 +636,11 @@ class OutputFlow:
     def N(self) -> int:
         return self.cost.N
 
-    def __call__(self, x):
+    def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         """x′ = −∇ₓC = −(x − y_ω)/N, shape ``(QN,)``. Implements (1.11)/(1.12)."""
         return -self.cost.grad(x)
 
-    def solution(self, x0, s):
+    def solution(self, x0: npt.ArrayLike, s: npt.ArrayLike) -> np.ndarray:
         """x(s) = y_ω + e^{−s/N}(x(0) − y_ω). Implements (1.13).
 
         Parameters

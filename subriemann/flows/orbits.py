@@ -40,8 +40,11 @@ recorded, and the rank condition (2.1) watched along the orbit, by
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import (
     InputError,
@@ -72,9 +75,11 @@ from subriemann.integrate import (
     ScipyStepper,
     SolverControlled,
     Status,
+    Stepper,
+    StepSizeController,
     solve,
 )
-from subriemann.linalg import resolve_policy
+from subriemann.linalg import RankPolicy, resolve_policy
 
 __all__ = ["integrate", "resolve_method", "METHODS"]
 
@@ -84,7 +89,7 @@ _OWN = ("output-exact", "euler", "rk4", "monotone", "dopri5")
 METHODS = (*_OWN, "scipy", *_SCIPY.values())
 
 
-def resolve_method(method) -> str:
+def resolve_method(method: str) -> str:
     """The canonical name of an integration method (the one home of method names)."""
     if not isinstance(method, str):
         raise InputError(f"method must be a string, one of {METHODS}, got {method!r}")
@@ -102,22 +107,22 @@ def resolve_method(method) -> str:
 
 
 def integrate(
-    flow,
-    theta0,
-    s_end,
+    flow: ParameterFlow,
+    theta0: npt.ArrayLike,
+    s_end: float,
     method: str = "output-exact",
     *,
-    step=None,
-    max_step=None,
+    step: float | None = None,
+    max_step: float | None = None,
     rtol: float = 1e-8,
     atol: float = 1e-10,
-    eps=None,
+    eps: float | None = None,
     max_steps: int = 100_000,
-    rank_policy=None,
+    rank_policy: RankPolicy | float | None = None,
     record: bool = True,
-    progress=None,
-    options=None,
-    route=None,
+    progress: Callable[[float, float], object] | None = None,
+    options: Mapping[str, Any] | None = None,
+    route: str | None = None,
 ) -> Trajectory:
     """Integrate a parameter-space flow from θ(0) = θ₀ to s = s_end (or to C ≤ ε).
 
@@ -284,17 +289,22 @@ def _ode(run: OrbitRun, start: FlowPoint) -> Trajectory:
     rtol, atol, eps, recorder, progress = run.rtol, run.atol, run.eps, run.recorder, run.progress
     options, finish, max_steps = run.options, run.finish, run.max_steps
     n_evaluations = [0]
+    stepper: Stepper
+    controller: StepSizeController
 
-    def field(_s, theta):
+    def field(_s: float, theta: np.ndarray) -> np.ndarray:
         n_evaluations[0] += 1
         return flow(theta)
 
+    if method in ("euler", "rk4", "monotone"):
+        # integrate() gave the fixed-step methods a step (default s_end / 1000)
+        fixed = cast(float, step)
     if method in ("euler", "rk4"):
-        stepper, controller = (Euler() if method == "euler" else RK4()), ConstantStep(step)
+        stepper, controller = (Euler() if method == "euler" else RK4()), ConstantStep(fixed)
     elif method == "monotone":
         stepper = Euler()
         controller = ArmijoHalving(
-            step,
+            fixed,
             h_max=max_step if max_step is not None else math.inf,
             objective=lambda th: flow.evaluate(th, geometry=False).cost,
             slope=lambda th, v: _decay_rate(flow, th, v),
@@ -306,7 +316,7 @@ def _ode(run: OrbitRun, start: FlowPoint) -> Trajectory:
     else:
         stepper, controller = ScipyStepper(method, rtol, atol, **options), SolverControlled()
 
-    events = ()
+    events: tuple[Event, ...] = ()
     if eps is not None:
         log_eps = math.log(eps)
 

@@ -32,15 +32,25 @@ event locator the other methods use.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
 
 from subriemann.errors import InputError, NumericalError
-from subriemann.flows.fields import AdaptedFlow, FlowPoint
+from subriemann.flows.fields import AdaptedFlow, FlowPoint, ParameterFlow
 from subriemann.flows.recording import EVALUATION_FAILURES, OrbitRun
 from subriemann.flows.theory import stopping_time
 from subriemann.flows.trajectory import OrbitPoint, Trajectory
 from subriemann.integrate import Decision, Proposal, Status, Stepper, solve
+from subriemann.linalg import JacobianSVD, RankPolicy
+
+if TYPE_CHECKING:
+    from subriemann.geometry.kernel import KernelFactorization
+    from subriemann.geometry.matrix_free import KrylovFactorization
+
+    # the factorization of D on the flow's route (AdaptedFlow.factorization)
+    _Factorization: TypeAlias = JacobianSVD | KernelFactorization | KrylovFactorization
 
 __all__ = [
     "OutputExactStepper",
@@ -50,7 +60,9 @@ __all__ = [
 ]
 
 
-def output_exact_settings(flow, options) -> tuple[int, float, float]:
+def output_exact_settings(
+    flow: ParameterFlow, options: Mapping[str, Any]
+) -> tuple[int, float, float]:
     """Check that output-exact applies to ``flow``; return (max_corrector, grow, shrink)."""
     K, QN = flow.K, flow.QN
     if not isinstance(flow, AdaptedFlow) or flow.regime not in ("auto", "over", "borderline"):
@@ -98,20 +110,41 @@ class OutputExactStepper(Stepper):
     SVD (no further Jacobian).
     """
 
-    def __init__(self, *, flow, policy, start, rtol, atol, max_corrector, s_land, tol_land):
+    def __init__(
+        self,
+        *,
+        flow: AdaptedFlow,
+        policy: RankPolicy,
+        start: FlowPoint,
+        rtol: float,
+        atol: float,
+        max_corrector: int,
+        s_land: float,
+        tol_land: float,
+    ):
         self.flow, self.policy, self.max_corrector = flow, policy, max_corrector
         self.rtol, self.atol, self.s_land, self.tol_land = rtol, atol, s_land, tol_land
         self.y, self.r0 = flow.cost.target, start.x - flow.cost.target
         self.r0_norm = float(np.linalg.norm(self.r0))
         # the factorization comes from the flow's route (dense SVD, kernel Θ or Krylov)
-        self.svd = (
-            start.svd if policy == flow.rank_policy else flow.factorization(start.theta, policy)
+        # (an adapted flow's point always carries the factorization it was computed from)
+        self.svd: _Factorization = (
+            cast("_Factorization", start.svd)
+            if policy == flow.rank_policy
+            else flow.factorization(start.theta, policy)
         )
         self.x = start.x
-        self.pending = None
+        self.pending: tuple[np.ndarray, _Factorization] | None = None
         self.iterations = 0
 
-    def step(self, field, t, theta, f, h) -> Proposal:
+    def step(
+        self,
+        field: Callable[[float, np.ndarray], np.ndarray],
+        t: float,
+        theta: np.ndarray,
+        f: np.ndarray,
+        h: float,
+    ) -> Proposal:
         N = self.flow.N
         s_try = t + h
         x_t = self.y + math.exp(-s_try / N) * self.r0
@@ -142,8 +175,9 @@ class OutputExactStepper(Stepper):
             info={"iterations": n_it, "refreshes": refreshes},
         )
 
-    def accept(self):
-        self.x, self.svd = self.pending
+    def accept(self) -> None:
+        # the driver accepts only the proposal just made, so step() has set pending
+        self.x, self.svd = cast("tuple[np.ndarray, _Factorization]", self.pending)
 
 
 class CorrectorContraction:
@@ -155,16 +189,27 @@ class CorrectorContraction:
     step by ``shrink`` and retries, down to 1e-12·max(1, N).
     """
 
-    def __init__(self, *, h0, grow, shrink, max_corrector, h_max, h_min):
+    def __init__(
+        self,
+        *,
+        h0: float,
+        grow: float,
+        shrink: float,
+        max_corrector: int,
+        h_max: float,
+        h_min: float,
+    ):
         self.h0, self.grow, self.shrink, self.max_corrector = h0, grow, shrink, max_corrector
         self.h_max, self.h_min = h_max, h_min
-        self.last_failure = None
+        # why the corrector last failed: a message, or the evaluation error it met
+        self.last_failure: str | BaseException | None = None
 
-    def first_step(self, _h0):
+    def first_step(self, _h0: float) -> float:
         return self.h0
 
-    def decide(self, proposal: Proposal, t: float, h: float, **_) -> Decision:
-        if not math.isfinite(proposal.error):
+    def decide(self, proposal: Proposal, t: float, h: float, **_: object) -> Decision:
+        # OutputExactStepper always estimates: error 0 (converged) or inf (no contraction)
+        if not math.isfinite(cast(float, proposal.error)):
             self.last_failure = proposal.info["failure"]
             h_next = h * self.shrink
             return Decision(accept=False, h_next=h_next, collapsed=h_next < self.h_min)
@@ -182,7 +227,8 @@ def integrate_output_exact(run: OrbitRun, start: FlowPoint) -> Trajectory:
     rtol, atol, recorder, progress = run.rtol, run.atol, run.recorder, run.progress
     max_steps, settings, finish = run.max_steps, run.settings, run.finish
     K, QN, N = flow.K, flow.QN, flow.N
-    max_corrector, grow, shrink = settings
+    # integrate() checked the settings of output-exact (output_exact_settings)
+    max_corrector, grow, shrink = cast("tuple[int, float, float]", settings)
     regime = "borderline" if K == QN else "over"
     C0 = start.cost
     s_land, tol_land = math.inf, math.inf
@@ -196,7 +242,7 @@ def integrate_output_exact(run: OrbitRun, start: FlowPoint) -> Trajectory:
         s_land = stopping_time(eps, C0, N) + N * math.log(r_eps / (r_eps - tol_land))
     s_final = min(s_end, s_land)
     stepper = OutputExactStepper(
-        flow=flow,
+        flow=cast(AdaptedFlow, flow),  # output_exact_settings admits only an AdaptedFlow
         policy=recorder.policy,
         start=start,
         rtol=rtol,
@@ -244,7 +290,9 @@ def integrate_output_exact(run: OrbitRun, start: FlowPoint) -> Trajectory:
         return None
 
     sol = solve(
-        lambda _s, _th: None,
+        # the field output-exact integrates; its stepper never evaluates it (the steps come
+        # from the output law (2.7) and the corrector)
+        lambda _s, theta: flow(theta),
         0.0,
         start.theta,
         s_final,

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import (
     ConditioningWarning,
@@ -31,10 +34,14 @@ from subriemann.errors import (
     NumericalError,
     RankConditionError,
 )
-from subriemann.flows.fields import FlowPoint, ParameterFlow
+from subriemann.flows.fields import AdaptedFlow, FlowPoint, ParameterFlow
 from subriemann.flows.trajectory import OrbitPoint, Trajectory
-from subriemann.integrate import Status
-from subriemann.linalg import JacobianSVD, numerical_rank
+from subriemann.integrate import Solution, Status
+from subriemann.linalg import JacobianSVD, RankPolicy, numerical_rank
+
+if TYPE_CHECKING:
+    from subriemann.geometry.kernel import KernelFactorization
+    from subriemann.geometry.matrix_free import KrylovFactorization
 
 __all__ = [
     "OrbitRecorder",
@@ -60,7 +67,7 @@ SIGMA_COLLAPSE_FRACTION = 1e-3
 class OrbitRecorder:
     """Collects orbit points; the rank recorded is decided under the integration's policy."""
 
-    def __init__(self, policy, shape, record: bool):
+    def __init__(self, policy: RankPolicy, shape: tuple[int, int], record: bool):
         self.policy, self.shape, self.record = policy, shape, record
         self.rows: list[OrbitPoint] = []
         self.pending: OrbitPoint | None = None
@@ -70,7 +77,7 @@ class OrbitRecorder:
         self.sigma_low, self.s_low = math.inf, math.nan
         self.s_collapse: float | None = None
 
-    def point(self, s, p: FlowPoint) -> OrbitPoint:
+    def point(self, s: float, p: FlowPoint) -> OrbitPoint:
         report = p.report
         if p.singular_values is not None:
             report = numerical_rank(p.singular_values, self.shape, self.policy)
@@ -80,7 +87,7 @@ class OrbitRecorder:
         row.regime = p.regime
         return row
 
-    def add(self, row: OrbitPoint, final=False):
+    def add(self, row: OrbitPoint, final: bool = False) -> None:
         self.watch(row)
         if self.record or not self.rows or final:
             self.rows.append(row)
@@ -88,7 +95,7 @@ class OrbitRecorder:
         else:
             self.pending = row  # without recording keep only the latest point
 
-    def watch(self, row: OrbitPoint):
+    def watch(self, row: OrbitPoint) -> None:
         """Track σ_min along the orbit and warn once when σ_min/σ_max of D falls below √eps
         (§2.1's rank condition must hold along the *whole* orbit; its infimum need not be
         attained)."""
@@ -105,7 +112,7 @@ class OrbitRecorder:
             self.warnings.append(message)
             warnings.warn(message, ConditioningWarning, stacklevel=4)
 
-    def track_sigma_min(self, row: OrbitPoint):
+    def track_sigma_min(self, row: OrbitPoint) -> None:
         """σ_min(0) (the first point), the lowest σ_min since and the first s below the fraction."""
         if not math.isfinite(row.sigma_min):
             return  # recorded without a Jacobian
@@ -117,7 +124,7 @@ class OrbitRecorder:
         if self.s_collapse is None and row.sigma_min < SIGMA_COLLAPSE_FRACTION * self.sigma_start:
             self.s_collapse = row.s
 
-    def report_collapse(self, status):
+    def report_collapse(self, status: Status | str) -> None:
         """One warning if σ_min fell below :data:`SIGMA_COLLAPSE_FRACTION`·σ_min(0) along an
         accepted run that did not stop for rank loss (then the status already says it)."""
         if self.s_collapse is None or status == Status.RANK_CONDITION_FAILED:
@@ -137,13 +144,13 @@ class OrbitRecorder:
     def last(self) -> OrbitPoint:
         return self.pending if self.pending is not None else self.rows[-1]
 
-    def replace_last(self, row: OrbitPoint):
+    def replace_last(self, row: OrbitPoint) -> None:
         if self.pending is not None:
             self.pending = row
         else:
             self.rows[-1] = row
 
-    def columns(self) -> dict:
+    def columns(self) -> dict[str, Any]:
         if self.pending is not None:
             self.rows.append(self.pending)
             self.pending = None
@@ -160,10 +167,13 @@ class OrbitRecorder:
         }
 
 
-def rank_failure_point(flow: ParameterFlow, theta) -> FlowPoint:
+def rank_failure_point(flow: ParameterFlow, theta: npt.ArrayLike) -> FlowPoint:
     """x, cost and D's rank at θ without the flow's regime check (for failure reports)."""
+    svd: JacobianSVD | KernelFactorization | KrylovFactorization
     if getattr(flow, "route", "dense") != "dense":  # kernel / matrix-free: never form D
-        x, svd = np.asarray(flow.f(theta), dtype=np.float64), flow.factorization(theta)
+        # only an AdaptedFlow has a route (and factorization) other than dense
+        adapted = cast(AdaptedFlow, flow)
+        x, svd = np.asarray(flow.f(theta), dtype=np.float64), adapted.factorization(theta)
     else:
         x, D = flow.f.value_and_jacobian(theta)
         svd = JacobianSVD(D, flow.rank_policy)
@@ -206,14 +216,21 @@ class OrbitRun:
     atol: float
     eps: float | None
     max_steps: int
-    options: dict
-    settings: tuple | None
+    options: dict[str, Any]
+    settings: tuple[int, float, float] | None
     recorder: OrbitRecorder
-    progress: object
-    counts_before: dict
+    progress: Callable[[float, float], object] | None
+    counts_before: dict[str, int]
 
     def finish(
-        self, status, message, *, event_s=None, n_evaluations=0, stats=None, solution=None
+        self,
+        status: Status | str,
+        message: str,
+        *,
+        event_s: float | None = None,
+        n_evaluations: int = 0,
+        stats: dict[str, float] | None = None,
+        solution: Solution | None = None,
     ) -> Trajectory:
         """The Trajectory of the run; never claims C ≤ ε where it does not hold."""
         flow, eps = self.flow, self.eps

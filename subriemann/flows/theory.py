@@ -22,9 +22,16 @@ flow moves the output along x′ = −G⁻¹∇ₓC instead (see
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, overload
+
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError, ShapeError, check_array, check_int, check_real
+
+if TYPE_CHECKING:
+    from subriemann.flows.trajectory import Trajectory
+    from subriemann.geometry.metrics import OutputMetric
 
 __all__ = [
     "cost_law",
@@ -39,15 +46,21 @@ __all__ = [
 ]
 
 
-def _times(s):
+def _times(s: npt.ArrayLike) -> np.ndarray:
     """Flow times as a float64 array (scalar stays 0-d); finite, any sign."""
-    s = check_array(s, "s")
-    if s.ndim > 1:
-        raise ShapeError(f"s must be a scalar or a 1-D array of flow times, got shape {s.shape}")
-    return np.asarray(s, dtype=np.float64)
+    times = check_array(s, "s")
+    if times.ndim > 1:
+        raise ShapeError(
+            f"s must be a scalar or a 1-D array of flow times, got shape {times.shape}"
+        )
+    return np.asarray(times, dtype=np.float64)
 
 
-def cost_law(s, C0, N):
+@overload
+def cost_law(s: float, C0: float, N: int) -> float: ...
+@overload
+def cost_law(s: npt.ArrayLike, C0: float, N: int) -> float | np.ndarray: ...
+def cost_law(s: npt.ArrayLike, C0: float, N: int) -> float | np.ndarray:
     """The cost along the adapted flow: C(s) = e^{−2s/N} C(0). Implements (1.14)/(2.6).
 
     Parameters
@@ -70,7 +83,7 @@ def cost_law(s, C0, N):
     return float(out) if out.ndim == 0 else out
 
 
-def residual_law(s, x0, y, N):
+def residual_law(s: npt.ArrayLike, x0: npt.ArrayLike, y: npt.ArrayLike, N: int) -> np.ndarray:
     """The output residual along the adapted flow: x(s) − y_ω = e^{−s/N}(x(0) − y_ω). Implements (2.7).
 
     Parameters
@@ -89,14 +102,14 @@ def residual_law(s, x0, y, N):
     ndarray, shape=[QN] or [n, QN]
         The residual x(s) − y_ω (one row per time when ``s`` is an array).
     """
-    x0 = check_array(x0, "x0", ndim=1)
-    y = check_array(y, "y", shape=(x0.shape[0],))
+    start = check_array(x0, "x0", ndim=1)
+    target = check_array(y, "y", shape=(start.shape[0],))
     N = check_int(N, "N", "the number of training inputs")
     decay = np.exp(-_times(s) / N)
-    return np.multiply.outer(decay, np.asarray(x0) - np.asarray(y))
+    return np.multiply.outer(decay, np.asarray(start) - np.asarray(target))
 
 
-def stopping_time(eps, C0, N) -> float:
+def stopping_time(eps: float, C0: float, N: int) -> float:
     """The a-priori stopping time s_ε = (N/2) log(C(0)/ε). Implements (2.18).
 
     The earliest s ≥ 0 with C(s) ≤ ε on an orbit of the adapted flow along
@@ -125,7 +138,7 @@ def stopping_time(eps, C0, N) -> float:
     return max(0.0, 0.5 * N * np.log(C0 / eps))
 
 
-def cost_floor(target, N) -> float:
+def cost_floor(target: npt.ArrayLike, N: int) -> float:
     """The smallest target cost ε that a float64 run can certify: eps·|y_ω|²/N.
 
     C = |x − y_ω|²/(2N) is computed from x = f(θ), whose rounding error is
@@ -154,7 +167,7 @@ def cost_floor(target, N) -> float:
     return float(np.finfo(np.float64).eps * float(np.dot(y, y)) / N)
 
 
-def trapping_time_bound(arc_length, residual_norm, ratio, N) -> float:
+def trapping_time_bound(arc_length: float, residual_norm: float, ratio: float, N: int) -> float:
     """Lower bound on the time the standard flow spends in a trapping region. Implements (3.6).
 
     |I| ≥ N L_U / (|x[θ(s₀)] − y_ω| ε), for a region U where
@@ -179,7 +192,7 @@ def trapping_time_bound(arc_length, residual_norm, ratio, N) -> float:
     return check_int(N, "N", "the number of training inputs") * L / (r * e)
 
 
-def compare_with_law(traj) -> dict:
+def compare_with_law(traj: Trajectory) -> dict[str, float | None]:
     """How far a recorded orbit is from the predictions (2.6), (2.7) and (2.18).
 
     Parameters
@@ -213,7 +226,7 @@ def compare_with_law(traj) -> dict:
         rel_res = np.where(
             scale > 0, np.linalg.norm(actual - predicted, axis=1) / np.where(scale > 0, scale, 1), 0
         )
-    out = {
+    out: dict[str, float | None] = {
         "law_residual": float(traj.law_residual()),
         "max_rel_cost_error": float(np.max(rel_cost)),
         "max_rel_residual_error": float(np.max(rel_res)),
@@ -264,7 +277,13 @@ def _output_metric_evolution(s, x0, target, G, N):
     return np.exp(-np.multiply.outer(_times(s), 1.0 / lam) / N) * c, Q, N
 
 
-def output_metric_residual_law(s, x0, target, G, N):
+def output_metric_residual_law(
+    s: npt.ArrayLike,
+    x0: npt.ArrayLike,
+    target: npt.ArrayLike,
+    G: npt.ArrayLike | OutputMetric | None,
+    N: int,
+) -> np.ndarray:
     """The output residual along x′ = −G⁻¹∇ₓC: x(s) − y_ω = exp(−sG⁻¹/N)(x(0) − y_ω).
 
     Generalises (1.13)/(2.7) to a constant SPD output metric G: it is the
@@ -297,7 +316,29 @@ def output_metric_residual_law(s, x0, target, G, N):
     return modes @ Q.T
 
 
-def output_metric_cost_law(s, x0, target, G, N):
+@overload
+def output_metric_cost_law(
+    s: float,
+    x0: npt.ArrayLike,
+    target: npt.ArrayLike,
+    G: npt.ArrayLike | OutputMetric | None,
+    N: int,
+) -> float: ...
+@overload
+def output_metric_cost_law(
+    s: npt.ArrayLike,
+    x0: npt.ArrayLike,
+    target: npt.ArrayLike,
+    G: npt.ArrayLike | OutputMetric | None,
+    N: int,
+) -> float | np.ndarray: ...
+def output_metric_cost_law(
+    s: npt.ArrayLike,
+    x0: npt.ArrayLike,
+    target: npt.ArrayLike,
+    G: npt.ArrayLike | OutputMetric | None,
+    N: int,
+) -> float | np.ndarray:
     """The cost along x′ = −G⁻¹∇ₓC: C(s) = |exp(−sG⁻¹/N)(x(0) − y_ω)|²/(2N).
 
     Generalises (1.14)/(2.6) to a constant SPD output metric G (the cost of
@@ -319,7 +360,13 @@ def output_metric_cost_law(s, x0, target, G, N):
     return float(out) if out.ndim == 0 else out
 
 
-def output_metric_stopping_time(eps, x0, target, G, N) -> float:
+def output_metric_stopping_time(
+    eps: float,
+    x0: npt.ArrayLike,
+    target: npt.ArrayLike,
+    G: npt.ArrayLike | OutputMetric | None,
+    N: int,
+) -> float:
     """The earliest s with C(s) ≤ ε along x′ = −G⁻¹∇ₓC, for a constant SPD G.
 
     Generalises (2.18) to a constant SPD output metric G: the a-priori stopping

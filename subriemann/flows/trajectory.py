@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError
-from subriemann.integrate import Status
+from subriemann.integrate import Solution, Status
 
 __all__ = ["Trajectory", "OrbitPoint", "STATUSES"]
 
@@ -90,7 +92,7 @@ class Trajectory:
     rank: np.ndarray
     sigma_min: np.ndarray
     sigma_max: np.ndarray
-    regime: list
+    regime: list[str]
     method: str
     status: Status
     message: str
@@ -100,15 +102,15 @@ class Trajectory:
     target: np.ndarray
     eps: float | None = None
     event_s: float | None = None
-    counts: dict = field(default_factory=dict)
-    stats: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)
-    solution: object = field(default=None, repr=False)
+    counts: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    solution: Solution | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.s)
 
-    def __call__(self, s):
+    def __call__(self, s: npt.ArrayLike) -> np.ndarray:
         """Dense θ(s) between recorded points (the stepper's interpolant; record=True runs)."""
         if self.solution is None or len(self.solution) != len(self):
             raise InputError(
@@ -148,7 +150,7 @@ class Trajectory:
     def initial_cost(self) -> float:
         return float(self.cost[0])
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (lists and numbers; NaN σ_min become None)."""
 
         def clean(a):

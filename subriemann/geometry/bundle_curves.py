@@ -11,12 +11,14 @@ the smooth pieces of a curve with corners.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from subriemann.errors import InputError
-from subriemann.geometry.lift_steppers import ProjectedStepper
+from subriemann.geometry.lift_steppers import FibreCache, ProjectedStepper
 from subriemann.integrate import (
     DormandPrince54,
     Event,
@@ -26,8 +28,20 @@ from subriemann.integrate import (
     Status,
     solve,
 )
+from subriemann.integrate.solution import Interpolant
 
-__all__ = ["LIFT_SCHEMES", "check_scheme", "BundleCurve", "concatenate", "run_bundle_curve"]
+if TYPE_CHECKING:  # hints only: bundles imports the lifts, which import this module
+    from subriemann.geometry.bundles import PullbackBundle
+    from subriemann.linalg import RankReport
+
+__all__ = [
+    "LIFT_SCHEMES",
+    "check_scheme",
+    "BundleField",
+    "BundleCurve",
+    "concatenate",
+    "run_bundle_curve",
+]
 
 #: The output-exact schemes of the lifts and vertical curves (``scheme=``).
 LIFT_SCHEMES = {
@@ -38,7 +52,7 @@ LIFT_SCHEMES = {
 }
 
 
-def check_scheme(scheme) -> str:
+def check_scheme(scheme: str) -> str:
     """``scheme`` if it is one of :data:`LIFT_SCHEMES`, else an InputError listing them."""
     if not isinstance(scheme, str) or scheme not in LIFT_SCHEMES:
         raise InputError(
@@ -48,19 +62,23 @@ def check_scheme(scheme) -> str:
     return scheme
 
 
-def concatenate(solutions) -> Solution:
+def concatenate(solutions: Iterable[Solution]) -> Solution:
     """Join core runs that continue one another (each starts where the previous one ended).
 
     The shared endpoints are kept once; dense evaluation uses each run's own
     interpolants.  The status and message are the last run's (or the first
     failing one's); stats are summed.
     """
-    solutions = list(solutions)
-    if not solutions:
+    runs = list(solutions)
+    if not runs:
         raise InputError("concatenate needs at least one solution")
-    ts, ys, segments, events, stats = [], [], [], [], {}
-    status, message = solutions[-1].status, solutions[-1].message
-    for k, sol in enumerate(solutions):
+    ts: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    segments: list[Interpolant] = []
+    events: list[tuple[str, float, np.ndarray]] = []
+    stats: dict[str, Any] = {}
+    status, message = runs[-1].status, runs[-1].message
+    for k, sol in enumerate(runs):
         start = 0 if k == 0 else 1
         ts.append(sol.t[start:])
         ys.append(sol.y[start:])
@@ -68,7 +86,7 @@ def concatenate(solutions) -> Solution:
         events.extend(sol.events)
         for key, value in sol.stats.items():
             stats[key] = stats.get(key, 0) + value
-        if sol.status not in (Status.COMPLETED,) and k < len(solutions) - 1:
+        if sol.status not in (Status.COMPLETED,) and k < len(runs) - 1:
             status, message = sol.status, sol.message
             break
     return Solution(
@@ -80,6 +98,20 @@ def concatenate(solutions) -> Solution:
         events=events,
         segments=segments,
     )
+
+
+class BundleField(Protocol):
+    """The ``field_fn`` of :func:`run_bundle_curve`: θ′ = F(t, θ) with its fibre cache and piece.
+
+    ``fibres`` is the :class:`~subriemann.geometry.lift_steppers.FibreCache` F solves with
+    (shared with the stepper and the rank event); ``span`` = (a, b) is the smooth piece being
+    integrated, set by the runner before each piece (F may evaluate one-sided values there).
+    """
+
+    fibres: FibreCache
+    span: tuple[float, float]
+
+    def __call__(self, t: float, theta: np.ndarray, /) -> np.ndarray: ...
 
 
 @dataclass(kw_only=True)
@@ -116,7 +148,7 @@ class BundleCurve(SolutionCurve):
     corrections: int
     counts: dict
     velocity_route: str
-    rank_report: object
+    rank_report: RankReport
 
     @property
     def max_closure(self) -> float:
@@ -136,20 +168,20 @@ class BundleCurve(SolutionCurve):
 
 
 def run_bundle_curve(
-    bundle,
-    theta0,
-    field_fn,
-    target,
-    t_spans,
+    bundle: PullbackBundle,
+    theta0: np.ndarray,
+    field_fn: BundleField,
+    target: Callable[[float], np.ndarray],
+    t_spans: Sequence[tuple[float, float]],
     *,
-    closure_rtol,
-    rtol,
-    atol,
-    max_steps,
-    kind,
-    route,
-    scheme="jacobian-reuse",
-):
+    closure_rtol: float,
+    rtol: float,
+    atol: float,
+    max_steps: int,
+    kind: str,
+    route: str,
+    scheme: str = "jacobian-reuse",
+) -> BundleCurve:
     """Integrate θ′ = field_fn(t, θ) on the ODE core piece by piece, kept on the fibres f⁻¹(target(t)).
 
     The runner of :func:`~subriemann.geometry.lifts.horizontal_lift` and
@@ -169,13 +201,13 @@ def run_bundle_curve(
     x0 = np.asarray(target(t_spans[0][0]), dtype=np.float64)
     size0 = float(np.linalg.norm(x0))
 
-    def tol_of(x_t):
+    def tol_of(x_t: np.ndarray) -> tuple[float, float]:
         scale = max(float(np.linalg.norm(x_t)), size0) or 1.0
         return closure_rtol * scale, scale
 
     QN = f.dim_out
 
-    def rank_margin(_t, theta):
+    def rank_margin(_t: float, theta: np.ndarray) -> float:
         rep = fibres.at(theta).report
         return rep.sigma_min - rep.tolerance if rep.shape[0] == QN else -1.0
 
@@ -189,14 +221,17 @@ def run_bundle_curve(
             f"{start_report.sigma_min:.3g}); a {kind} needs the rank condition (2.1) at the start"
         )
     closure = [float(np.linalg.norm(np.asarray(f(theta0)) - x0)) / tol_of(x0)[1]]
-    runs, corrections, y = [], 0, np.array(theta0, dtype=np.float64)
+    runs: list[Solution] = []
+    corrections, y = 0, np.array(theta0, dtype=np.float64)
     for a, b in t_spans:
         field_fn.span = (a, b)
         inner = DormandPrince54(rtol=rtol, atol=atol)
         controller = PIController(DormandPrince54.order)
         stepper = ProjectedStepper(inner, bundle, fibres, target, tol_of)
 
-        def on_accept(t, theta, _f, stepper=stepper):
+        def on_accept(
+            t: float, theta: np.ndarray, _f: np.ndarray, stepper: ProjectedStepper = stepper
+        ) -> None:
             last = stepper.last
             if last is not None and last[0] == t and np.array_equal(last[1], theta):
                 closure.append(last[2])

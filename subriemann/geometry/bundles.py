@@ -20,7 +20,7 @@ used is in ``at(θ).report`` / :meth:`PullbackBundle.rank_report`.
 fibers f⁻¹(x), (2.32)), horizontal = V.  It implements the O'Neill integrability
 tensor that geomstats leaves abstract, from the Lie brackets of the frame.
 
-Why one module of ~680 lines: its one concept is the bundle V with metric h.
+Why one module of ~750 lines: its one concept is the bundle V with metric h.
 :class:`BundleFiber` is V_θ at one point (frame, projector, grad_h from one SVD of D̃)
 and :class:`PullbackBundle` is the same object over all θ (the geomstats FiberBundle,
 whose every method delegates to the fiber at θ); apart they would be a class and
@@ -39,14 +39,19 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, cast, overload
+
 import autograd.numpy as anp
 import numpy as np
+import numpy.typing as npt
 from autograd.tracer import isbox
 from geomstats.geometry.fiber_bundle import FiberBundle
 
 from subriemann.errors import InputError, ShapeError, check_array, check_vector
 from subriemann.geometry.metrics import (
     EuclideanMetric,
+    OutputMetricLike,
     batch_pair,
     check_map,
     over_batch,
@@ -54,7 +59,16 @@ from subriemann.geometry.metrics import (
 )
 from subriemann.geometry.routes import choose_route, factorize
 from subriemann.geometry.spaces import euclidean
-from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
+from subriemann.linalg import JacobianSVD, RankPolicy, RankReport, pseudo_inverse, resolve_policy
+from subriemann.maps.smooth import SmoothMap
+
+if TYPE_CHECKING:  # hints only: these modules import this one, or are imported on use
+    from subriemann.distributions.frame import Distribution
+    from subriemann.geometry.bundle_curves import BundleCurve
+    from subriemann.geometry.kernel import KernelFactorization
+    from subriemann.geometry.loops import BundleHolonomy
+    from subriemann.geometry.matrix_free import KrylovFactorization
+    from subriemann.subriemannian.metric import SubRiemannianMetric
 
 __all__ = ["PullbackBundle", "BundleFiber"]
 
@@ -106,7 +120,7 @@ class BundleFiber:
         rank, σ_min, σ_max, tolerance of the rank decision on D̃.
     """
 
-    def __init__(self, bundle: PullbackBundle, theta):
+    def __init__(self, bundle: PullbackBundle, theta: npt.ArrayLike) -> None:
         self.bundle = bundle
         self.theta = np.array(check_vector(theta, bundle.dim, "theta"), dtype=np.float64)
         self.x, self.D, self.D_whitened = bundle.output_metric.whitened_jacobian(
@@ -114,8 +128,8 @@ class BundleFiber:
         )
         self.svd = JacobianSVD(self.D_whitened, bundle.rank_policy)
         self.report = self.svd.report
-        self._frame = None
-        self._derivatives = None
+        self._frame: np.ndarray | None = None
+        self._derivatives: np.ndarray | None = None
 
     @property
     def rank(self) -> int:
@@ -127,7 +141,7 @@ class BundleFiber:
         """rank D = QN, the rank condition (2.1)."""
         return self.report.full_row_rank
 
-    def frame(self):
+    def frame(self) -> np.ndarray:
         """Pen[D̃] = D̃⁺ (K×QN), an h-orthonormal frame of V_θ. Implements (1.23).
 
         Euclidean G: Pen[D] = Dᵀ(DDᵀ)⁻¹ with D·Pen = 1 (1.24).  General G:
@@ -138,23 +152,25 @@ class BundleFiber:
             self._frame = self.svd.pseudo_inverse()
         return self._frame
 
-    def projector(self):
+    def projector(self) -> np.ndarray:
         """P = Pen[D]D (K×K), the orthoprojector onto V_θ = range Dᵀ. Implements (1.25)."""
         return self.svd.row_projector()
 
-    def horizontal_projection(self, tangent_vec):
+    def horizontal_projection(self, tangent_vec: npt.ArrayLike) -> np.ndarray:
         """P v: the component of v in V_θ. ``tangent_vec`` (K,) or (n, K)."""
         return _columns(self.svd.project_row, tangent_vec, self.bundle.dim, "tangent_vec")
 
-    def vertical_projection(self, tangent_vec):
+    def vertical_projection(self, tangent_vec: npt.ArrayLike) -> np.ndarray:
         """(1 − P) v: the component of v in ker D (tangent to the fiber f⁻¹(x))."""
         return _columns(self.svd.project_kernel, tangent_vec, self.bundle.dim, "tangent_vec")
 
-    def push_forward(self, tangent_vec):
+    def push_forward(self, tangent_vec: npt.ArrayLike) -> np.ndarray:
         """f_* v = D v, shape (QN,) or (n, QN)."""
         return _columns(lambda v: self.D @ v, tangent_vec, self.bundle.dim, "tangent_vec")
 
-    def inner_product(self, tangent_vec_a, tangent_vec_b):
+    def inner_product(
+        self, tangent_vec_a: npt.ArrayLike, tangent_vec_b: npt.ArrayLike
+    ) -> float | np.ndarray:
         """h(u, w) = (Du)ᵀG(Dw) = (D̃u)·(D̃w). Implements (2.22)/(2.25).
 
         Defined for any u, w ∈ R^K (it is the semi-definite form DᵀGD); it is
@@ -165,7 +181,7 @@ class BundleFiber:
         b = _columns(lambda v: self.D_whitened @ v, tangent_vec_b, K, "tangent_vec_b")
         return np.sum(a * b, axis=-1)
 
-    def grad(self, covector):
+    def grad(self, covector: npt.ArrayLike) -> np.ndarray:
         """grad_h F = Pen[D̃]Pen[D̃]ᵀ∇_θF = Ṽ Σ̃⁻² Ṽᵀ∇_θF. Implements (2.30).
 
         See :meth:`PullbackBundle.grad` for the derivation for a general G and
@@ -173,7 +189,7 @@ class BundleFiber:
         """
         return _columns(self.svd.normal_solve, covector, self.bundle.dim, "covector")
 
-    def horizontal_lift(self, tangent_vec):
+    def horizontal_lift(self, tangent_vec: npt.ArrayLike) -> np.ndarray:
         """The u ∈ V_θ with Du = w (least squares in the G-norm with rank loss).
 
         u = D̃⁺Lᵀw, which is Pen[D] w when rank D = QN.  ``tangent_vec`` (QN,).
@@ -181,7 +197,7 @@ class BundleFiber:
         w = check_vector(tangent_vec, self.bundle.f.dim_out, "tangent_vec")
         return self.svd.solve(self.bundle.output_metric.whiten_vector(w, self.x))
 
-    def frame_derivatives(self):
+    def frame_derivatives(self) -> np.ndarray:
         """S[i, j] = ∇_{u_i}u_j = dPen[u_i]e_j (flat derivative), shape (QN, QN, K).
 
         The frame brackets are S[i, j] − S[j, i]; S sizes their round-off.
@@ -206,7 +222,9 @@ class BundleFiber:
             self._derivatives = S
         return self._derivatives
 
-    def curvature_terms(self):
+    def curvature_terms(
+        self,
+    ) -> tuple[np.ndarray, RankReport, Callable[[], Iterator[tuple[int, int, np.ndarray]]], int]:
         r"""Terms of the brackets of V (2.31) in the basis of right singular vectors: (r, r, K) in blocks.
 
         Returns ``(E, report, t, QN)`` for :class:`~subriemann.distributions.frame.Distribution`'s
@@ -244,7 +262,7 @@ class BundleFiber:
             W = metric.sqrt(self.x) @ W
         return E, self.report, lambda: f.hessian_vector_blocks(self.theta, E, W), self.D.shape[0]
 
-    def frame_brackets(self):
+    def frame_brackets(self) -> np.ndarray:
         """Lie brackets [u_i, u_j](θ) of the frame fields u_i = Pen[D̃]e_i, shape (QN, QN, K).
 
         See :meth:`PullbackBundle.frame_brackets` for the derivation.
@@ -252,7 +270,9 @@ class BundleFiber:
         S = self.frame_derivatives()
         return S - S.transpose(1, 0, 2)
 
-    def integrability_tensor(self, tangent_vec_a, tangent_vec_b):
+    def integrability_tensor(
+        self, tangent_vec_a: npt.ArrayLike, tangent_vec_b: npt.ArrayLike
+    ) -> np.ndarray:
         """O'Neill's A_X E at θ; see :meth:`PullbackBundle.integrability_tensor`. Shape (K,)."""
         X = check_vector(tangent_vec_a, self.bundle.dim, "tangent_vec_a")
         E = check_vector(tangent_vec_b, self.bundle.dim, "tangent_vec_b")
@@ -313,8 +333,14 @@ class PullbackBundle(FiberBundle):
     """
 
     def __init__(
-        self, f, output_metric=None, rank_policy=None, *, route="auto", memory_budget=None
-    ):
+        self,
+        f: SmoothMap,
+        output_metric: OutputMetricLike | None = None,
+        rank_policy: RankPolicy | float | None = None,
+        *,
+        route: str = "auto",
+        memory_budget: int | None = None,
+    ) -> None:
         self.f = check_map(f)
         self.output_metric = resolve_output_metric(output_metric, f.dim_out)
         self.rank_policy = resolve_policy(rank_policy)
@@ -342,7 +368,7 @@ class PullbackBundle(FiberBundle):
         """QN, the fiber dimension of V (= rank of V where rank D = QN)."""
         return self.f.dim_out
 
-    def at(self, theta) -> BundleFiber:
+    def at(self, theta: npt.ArrayLike) -> BundleFiber:
         """The fiber V_θ with D and its SVD computed once (see :class:`BundleFiber`).
 
         ``theta`` must be a plain array of shape (K,); for autograd tracing use
@@ -355,7 +381,7 @@ class PullbackBundle(FiberBundle):
             )
         return BundleFiber(self, theta)
 
-    def rank_report(self, theta):
+    def rank_report(self, theta: npt.ArrayLike) -> RankReport:
         """The rank decision on D̃ = LᵀD at θ: rank, σ_min, σ_max, tolerance, ...
 
         On the kernel route the σ's are √ of the eigenvalues of Θ = DDᵀ, resolved
@@ -365,7 +391,9 @@ class PullbackBundle(FiberBundle):
             return self.factorization(theta).report
         return self.at(theta).report
 
-    def factorization(self, theta):
+    def factorization(
+        self, theta: npt.ArrayLike
+    ) -> JacobianSVD | KernelFactorization | KrylovFactorization:
         """D[θ]'s factorization on this bundle's route: JacobianSVD of D̃ (dense),
         KernelFactorization (Θ = DDᵀ) or KrylovFactorization (jvp/vjp only).
 
@@ -384,7 +412,7 @@ class PullbackBundle(FiberBundle):
         )
 
     # -- frame ----------------------------------------------------------------
-    def frame(self, theta):
+    def frame(self, theta: npt.ArrayLike) -> np.ndarray:
         """Pen[D̃[θ]] = D̃⁺ (K×QN), an h-orthonormal frame of V_θ. Implements (1.23).
 
         Parameters
@@ -407,29 +435,35 @@ class PullbackBundle(FiberBundle):
             return pseudo_inverse(Dw, self.rank_policy)
         return self.at(theta).frame()
 
-    def projector(self, theta):
+    def projector(self, theta: npt.ArrayLike) -> np.ndarray:
         """P = Pen[D]D (K×K), orthoprojector onto V_θ = range Dᵀ. Implements (1.25)."""
         return self.at(theta).projector()
 
     # -- FiberBundle interface (geomstats argument names and order) -------------
-    def riemannian_submersion(self, point):
+    def riemannian_submersion(self, point: npt.ArrayLike) -> np.ndarray:
         """The bundle projection f: θ ↦ x[θ] (1.6)–(1.8). ``point`` (K,) or (n, K)."""
         if np.ndim(point) == 1:
             return self.f(point)
         return np.stack([self.f(p) for p in np.asarray(point)])
 
-    def tangent_riemannian_submersion(self, tangent_vec, base_point):
+    def tangent_riemannian_submersion(
+        self, tangent_vec: npt.ArrayLike, base_point: npt.ArrayLike
+    ) -> np.ndarray:
         """f_* v = D[θ]v, the push-forward to the output layer (1.28)."""
         return self.at(base_point).push_forward(tangent_vec)
 
-    def vertical_projection(self, tangent_vec, base_point):
+    def vertical_projection(
+        self, tangent_vec: npt.ArrayLike, base_point: npt.ArrayLike
+    ) -> np.ndarray:
         """(1 − P)v, the component in ker D (vertical: along the fiber f⁻¹(x))."""
         if self.route != "dense":
             fac = self.factorization(base_point)
             return _columns(fac.project_kernel, tangent_vec, self.dim, "tangent_vec")
         return self.at(base_point).vertical_projection(tangent_vec)
 
-    def horizontal_projection(self, tangent_vec, base_point):
+    def horizontal_projection(
+        self, tangent_vec: npt.ArrayLike, base_point: npt.ArrayLike
+    ) -> np.ndarray:
         """P v, the component in V_θ = range Dᵀ (horizontal). Implements (1.25).
 
         On the kernel route P v = DᵀΘ⁺(Dv): one jvp, a refined solve, one vjp.
@@ -439,7 +473,12 @@ class PullbackBundle(FiberBundle):
             return _columns(fac.project_row, tangent_vec, self.dim, "tangent_vec")
         return self.at(base_point).horizontal_projection(tangent_vec)
 
-    def is_vertical(self, tangent_vec, base_point, atol=None):
+    def is_vertical(
+        self,
+        tangent_vec: npt.ArrayLike,
+        base_point: npt.ArrayLike,
+        atol: float | np.ndarray | None = None,
+    ) -> np.bool_ | np.ndarray:
         """|D v| ≤ atol (default 1e-8·|D|·|v|): v is tangent to the fiber."""
         fiber = self.at(base_point)
         v = check_array(tangent_vec, "tangent_vec")
@@ -447,7 +486,12 @@ class PullbackBundle(FiberBundle):
             atol = _DEFAULT_RTOL * fiber.report.sigma_max * np.linalg.norm(v, axis=-1)
         return np.linalg.norm(fiber.push_forward(v), axis=-1) <= atol
 
-    def is_horizontal(self, tangent_vec, base_point, atol=None):
+    def is_horizontal(
+        self,
+        tangent_vec: npt.ArrayLike,
+        base_point: npt.ArrayLike,
+        atol: float | np.ndarray | None = None,
+    ) -> np.bool_ | np.ndarray:
         """|(1 − P)v| ≤ atol (default 1e-8·|v|): v ∈ V_θ."""
         fiber = self.at(base_point)
         v = check_array(tangent_vec, "tangent_vec")
@@ -455,7 +499,31 @@ class PullbackBundle(FiberBundle):
             atol = _DEFAULT_RTOL * np.linalg.norm(v, axis=-1)
         return np.linalg.norm(fiber.vertical_projection(v), axis=-1) <= atol
 
-    def horizontal_lift(self, tangent_vec, base_point=None, fiber_point=None, **options):
+    # The two forms of horizontal_lift, told apart by a callable second argument.
+    @overload
+    def horizontal_lift(
+        self,
+        tangent_vec: npt.ArrayLike,
+        base_point: Callable[[float], npt.ArrayLike],
+        fiber_point: float,
+        **options: Any,
+    ) -> BundleCurve: ...
+
+    @overload
+    def horizontal_lift(
+        self,
+        tangent_vec: npt.ArrayLike,
+        base_point: npt.ArrayLike | None = None,
+        fiber_point: npt.ArrayLike | None = None,
+    ) -> np.ndarray: ...
+
+    def horizontal_lift(
+        self,
+        tangent_vec: npt.ArrayLike,
+        base_point: Callable[[float], npt.ArrayLike] | npt.ArrayLike | None = None,
+        fiber_point: npt.ArrayLike | None = None,
+        **options: Any,
+    ) -> np.ndarray | BundleCurve:
         """Horizontal lift: of a tangent vector (geomstats), or of a whole output curve.
 
         Two forms.  ``V.horizontal_lift(w, fiber_point=theta)`` (geomstats' pointwise
@@ -477,7 +545,9 @@ class PullbackBundle(FiberBundle):
         if callable(base_point):
             from subriemann.geometry.lifts import horizontal_lift
 
-            return horizontal_lift(self, tangent_vec, base_point, fiber_point, **options)
+            # fiber_point is t_end here (a float by the overload; lifts checks it)
+            t_end = cast(float, fiber_point)
+            return horizontal_lift(self, tangent_vec, base_point, t_end, **options)
         if options:
             raise InputError(
                 f"horizontal_lift(w, fiber_point=theta) takes no options, got {sorted(options)}; "
@@ -490,7 +560,9 @@ class PullbackBundle(FiberBundle):
             )
         return self.at(fiber_point).horizontal_lift(tangent_vec)
 
-    def integrability_tensor(self, tangent_vec_a, tangent_vec_b, base_point):
+    def integrability_tensor(
+        self, tangent_vec_a: npt.ArrayLike, tangent_vec_b: npt.ArrayLike, base_point: npt.ArrayLike
+    ) -> np.ndarray:
         r"""O'Neill's integrability tensor A_X E of the submersion f. Shape (K,).
 
         For horizontal X, Y: A_X Y = ½ ver[X̃, Ỹ](θ), with X̃, Ỹ the horizontal
@@ -517,11 +589,13 @@ class PullbackBundle(FiberBundle):
         return self.at(base_point).integrability_tensor(tangent_vec_a, tangent_vec_b)
 
     # -- metric and gradient ----------------------------------------------------
-    def inner_product(self, tangent_vec_a, tangent_vec_b, base_point):
+    def inner_product(
+        self, tangent_vec_a: npt.ArrayLike, tangent_vec_b: npt.ArrayLike, base_point: npt.ArrayLike
+    ) -> float | np.ndarray:
         """h(u, w) = (Du)ᵀG(Dw) (2.22). Vectors (K,) or (n, K); returns [...]."""
         return self.at(base_point).inner_product(tangent_vec_a, tangent_vec_b)
 
-    def grad(self, theta, covector):
+    def grad(self, theta: npt.ArrayLike, covector: npt.ArrayLike) -> np.ndarray:
         r"""grad_h F = Pen[D]G⁻¹Pen[D]ᵀ∇_θF, the h-gradient on V. Implements (2.30).
 
         Derivation for an output metric G = LLᵀ (the paper's (2.23)–(2.30) is the
@@ -572,7 +646,7 @@ class PullbackBundle(FiberBundle):
         return self.at(theta).grad(covector)
 
     # -- brackets and the distribution -----------------------------------------
-    def frame_brackets(self, theta):
+    def frame_brackets(self, theta: npt.ArrayLike) -> np.ndarray:
         r"""Lie brackets [u_i, u_j](θ) of the frame fields u_i = Pen[D̃]e_i, shape (QN, QN, K).
 
         ``out[i, j]`` is [u_i, u_j] = ∇_{u_i}u_j − ∇_{u_j}u_i; antisymmetric in (i, j).
@@ -616,7 +690,7 @@ class PullbackBundle(FiberBundle):
         """
         return self.at(theta).frame_brackets()
 
-    def sub_riemannian_metric(self, **options):
+    def sub_riemannian_metric(self, **options: Any) -> SubRiemannianMetric:
         """geomstats ``SubRiemannianMetric`` on Euclidean(K) with the h-orthonormal frame (2.33).
 
         Its ``sr_sharp(theta, covector)`` = Σ_i ⟨covector, u_i⟩u_i = Pen Penᵀ covector
@@ -628,7 +702,7 @@ class PullbackBundle(FiberBundle):
 
         return sub_riemannian_metric(self.distribution(), **options)
 
-    def distribution(self):
+    def distribution(self) -> Distribution:
         """V as a :class:`subriemann.distributions.frame.Distribution` of rank QN on R^K.
 
         Frame :meth:`frame`, brackets :meth:`frame_brackets` (closed form, with the
@@ -643,7 +717,7 @@ class PullbackBundle(FiberBundle):
 
         # The Frobenius test asks for the frame and then the brackets at the same
         # point: keep the last fiber so D, its SVD and Pen are computed once.
-        last = []
+        last: list[BundleFiber] = []
 
         def fiber(theta):
             if not (last and np.array_equal(last[0].theta, theta)):
@@ -671,13 +745,25 @@ class PullbackBundle(FiberBundle):
         )
 
     # -- curves: holonomy and fibres (subriemann.geometry.lifts) -----------------------
-    def holonomy(self, theta0, loop, t_end=None, **options):
+    def holonomy(
+        self,
+        theta0: npt.ArrayLike,
+        loop: Callable[[float], npt.ArrayLike],
+        t_end: float | None = None,
+        **options: Any,
+    ) -> BundleHolonomy:
         """θ(T) − θ(0) of the lift of a closed output loop; see :func:`subriemann.geometry.lifts.holonomy`."""
         from subriemann.geometry.lifts import holonomy
 
         return holonomy(self, theta0, loop, t_end, **options)
 
-    def vertical_curve(self, theta0, w, t_end, **options):
+    def vertical_curve(
+        self,
+        theta0: npt.ArrayLike,
+        w: Callable[[np.ndarray], npt.ArrayLike] | npt.ArrayLike,
+        t_end: float,
+        **options: Any,
+    ) -> BundleCurve:
         """θ′ = (1 − P)w in the fibre f⁻¹(f(θ0)) (2.32); see :func:`subriemann.geometry.lifts.vertical_curve`."""
         from subriemann.geometry.lifts import vertical_curve
 

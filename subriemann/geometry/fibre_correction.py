@@ -9,10 +9,15 @@ horizontal (in V = range Dᵀ).  The output-exact lifts and vertical curves
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import NumericalError
+
+if TYPE_CHECKING:  # hints only: bundles imports the lifts, which import this module
+    from subriemann.geometry.bundles import BundleFiber, PullbackBundle
 
 __all__ = ["FibreCorrection", "correct_onto_fibre"]
 
@@ -46,7 +51,15 @@ class FibreCorrection:
 
 
 def correct_onto_fibre(
-    bundle, theta, x_target, tol, *, fiber=None, x=None, max_iterations: int = 20, refresh=True
+    bundle: PullbackBundle,
+    theta: npt.ArrayLike,
+    x_target: npt.ArrayLike,
+    tol: float,
+    *,
+    fiber: BundleFiber | None = None,
+    x: npt.ArrayLike | None = None,
+    max_iterations: int = 20,
+    refresh: bool = True,
 ) -> FibreCorrection:
     """Minimum-norm Gauss–Newton onto the fibre f⁻¹(x_target): θ ← θ + D⁺(x_target − f(θ)).
 
@@ -80,27 +93,27 @@ def correct_onto_fibre(
     FibreCorrection
     """
     f = bundle.f
-    theta = np.array(theta, dtype=np.float64)
+    point = np.array(theta, dtype=np.float64)
     x_target = np.asarray(x_target, dtype=np.float64)
     jacobians = 0
     if fiber is None:
-        fiber, jacobians = bundle.at(theta), 1
-    xc = np.asarray(f(theta) if x is None else x, dtype=np.float64)
+        fiber, jacobians = bundle.at(point), 1
+    xc = np.asarray(f(point) if x is None else x, dtype=np.float64)
     residual = x_target - xc
     norm = float(np.linalg.norm(residual))
     previous, chord = norm, True
     for k in range(1, max_iterations + 1):
         if norm <= tol:
             return FibreCorrection(
-                theta=theta,
+                theta=point,
                 x=xc,
                 residual=norm,
                 iterations=k - 1,
                 jacobians=jacobians,
                 converged=True,
             )
-        theta = theta + fiber.horizontal_lift(residual)
-        xc = np.asarray(f(theta), dtype=np.float64)
+        point = point + fiber.horizontal_lift(residual)
+        xc = np.asarray(f(point), dtype=np.float64)
         if not np.all(np.isfinite(xc)):
             raise NumericalError("f(theta) is not finite during the fibre correction")
         residual = x_target - xc
@@ -108,7 +121,7 @@ def correct_onto_fibre(
         ratio = norm / previous if previous > 0 else 0.0
         if ratio >= (4.0 if k == 1 else 1.0):
             return FibreCorrection(
-                theta=theta,
+                theta=point,
                 x=xc,
                 residual=norm,
                 iterations=k,
@@ -119,11 +132,11 @@ def correct_onto_fibre(
         if chord and refresh and ratio > 0.25:
             chord = False
         if not chord and norm > tol:
-            fiber, jacobians = bundle.at(theta), jacobians + 1
+            fiber, jacobians = bundle.at(point), jacobians + 1
         previous = norm
     converged = norm <= tol
     return FibreCorrection(
-        theta=theta,
+        theta=point,
         x=xc,
         residual=norm,
         iterations=max_iterations,

@@ -31,10 +31,13 @@ worker processes or a Dask cluster is :mod:`subriemann.geometry.ntk_blocks`.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 import scipy.linalg
 
 from subriemann.errors import (
@@ -51,15 +54,27 @@ from subriemann.linalg import (
     resolve_policy,
 )
 from subriemann.maps import NetworkMap
-from subriemann.maps.smooth import check_map
+from subriemann.maps.smooth import SmoothMap, check_map
 
-__all__ = ["KernelFactorization"]
+if TYPE_CHECKING:  # metrics imports geomstats: loaded on use (routes.non_euclidean_metric)
+    from subriemann.geometry.metrics import OutputMetricLike
+
+__all__ = ["KernelFactorization", "KernelStats"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
 
+class KernelStats(TypedDict):
+    """KernelFactorization.stats: counts over all solves and the last solve's residual."""
+
+    solves: int
+    refinements: int
+    products: int
+    last_residual: float
+
+
 @contextmanager
-def _one_blas_thread():
+def _one_blas_thread() -> Iterator[None]:
     """One BLAS thread for the eigendecomposition of Θ (threadpoolctl, when installed).
 
     Why: LAPACK's symmetric eigensolvers reduce to tridiagonal form with BLAS-2
@@ -142,23 +157,23 @@ class KernelFactorization:
 
     def __init__(
         self,
-        f,
-        theta,
+        f: SmoothMap,
+        theta: npt.ArrayLike,
         *,
-        rank_policy=None,
-        gram=None,
-        memory_budget=None,
+        rank_policy: RankPolicy | float | None = None,
+        gram: npt.ArrayLike | None = None,
+        memory_budget: int | None = None,
         rtol: float = 1e-14,
         max_refinements: int = 8,
-        output_metric=None,
-    ):
+        output_metric: OutputMetricLike | None = None,
+    ) -> None:
         self.f = check_map(f)
         if not kernel_capable(f):
             choose_route(f, "kernel")  # raises the route's InputError
         self.theta = np.array(check_vector(theta, f.dim_in, "theta"), dtype=np.float64)
         QN, K = f.dim_out, f.dim_in
         self.output_metric = non_euclidean_metric(output_metric, QN)
-        self._L = None  # Cholesky factor of G at x = f(θ); None: Euclidean
+        self._L: np.ndarray | None = None  # Cholesky factor of G at x = f(θ); None: Euclidean
         if self.output_metric is not None:
             metric = self.output_metric
             x = None if metric.is_constant else np.asarray(f(self.theta), dtype=np.float64)
@@ -168,15 +183,17 @@ class KernelFactorization:
                 gram = f.ntk(self.theta, memory_budget=memory_budget)
             else:
                 gram = f.ntk(self.theta)
-        gram = check_array(gram, "gram", finite=False)
-        if gram.shape != (QN, QN):
-            raise ShapeError(f"gram must have shape ({QN}, {QN}) = (QN, QN), got {gram.shape}")
-        check_result(gram, "the NTK Theta = D D^T", "the map overflowed at this point")
+        theta_gram = check_array(gram, "gram", finite=False)
+        if theta_gram.shape != (QN, QN):
+            raise ShapeError(
+                f"gram must have shape ({QN}, {QN}) = (QN, QN), got {theta_gram.shape}"
+            )
+        check_result(theta_gram, "the NTK Theta = D D^T", "the map overflowed at this point")
         if self._L is not None:
             # Θ_G = D̃D̃ᵀ = LᵀΘL, the Gram matrix of the whitened Jacobian (class notes);
             # symmetrised so that eigh sees the exactly symmetric matrix it assumes
-            gram = self._L.T @ gram @ self._L
-            gram = 0.5 * (gram + gram.T)
+            theta_gram = self._L.T @ theta_gram @ self._L
+            theta_gram = 0.5 * (theta_gram + theta_gram.T)
         self.rtol, self.max_refinements = (
             float(rtol),
             check_int(max_refinements, "max_refinements", minimum=0),
@@ -184,7 +201,7 @@ class KernelFactorization:
         # Θ squares cond(D): its eigenvalues are accurate to ~eps·λ_max only, which is why
         # the solves below are refined with residuals computed by D itself.
         with _one_blas_thread():
-            lam, U = scipy.linalg.eigh(gram, driver="evd", check_finite=False)
+            lam, U = scipy.linalg.eigh(theta_gram, driver="evd", check_finite=False)
         lam, U = lam[::-1], U[:, ::-1]
         self.eigenvalues = lam
         sigma = np.sqrt(np.clip(lam, 0.0, None))[: min(QN, K)]
@@ -207,7 +224,12 @@ class KernelFactorization:
         self.singular_values = np.where(sigma > self.report.tolerance, sigma, 0.0)
         self.s = sigma[:r]
         self._U, self._lam = np.ascontiguousarray(U[:, :r]), lam[:r]
-        self.stats = {"solves": 0, "refinements": 0, "products": 0, "last_residual": math.nan}
+        self.stats: KernelStats = {
+            "solves": 0,
+            "refinements": 0,
+            "products": 0,
+            "last_residual": math.nan,
+        }
 
     @property
     def rank(self) -> int:
@@ -269,7 +291,7 @@ class KernelFactorization:
         return check_result(x, "a kernel-route solve", "Theta is too ill-conditioned at this point")
 
     # -- solves ------------------------------------------------------------------
-    def solve(self, rhs):
+    def solve(self, rhs: npt.ArrayLike) -> np.ndarray:
         """u = D⁺ rhs = DᵀΘ⁺rhs, the minimum-norm least-squares solution of D u = rhs. Implements (1.23).
 
         With rank D = QN this is Pen[D] rhs; with rank loss the least-squares
@@ -287,7 +309,7 @@ class KernelFactorization:
             lambda r: float(np.linalg.norm(self._range(r))),
         )
 
-    def gram_solve(self, rhs):
+    def gram_solve(self, rhs: npt.ArrayLike) -> np.ndarray:
         """Θ⁺ rhs = (DDᵀ)⁺rhs, the Ψ of (4.10) (up to sign), refined with Θ-products jvp(vjp(·))."""
         return self._columns(self._gram_solve, rhs, self.f.dim_out, "rhs")
 
@@ -300,7 +322,7 @@ class KernelFactorization:
             lambda r: float(np.linalg.norm(self._range(r))),
         )
 
-    def solve_transpose(self, rhs):
+    def solve_transpose(self, rhs: npt.ArrayLike) -> np.ndarray:
         """w = (Dᵀ)⁺ rhs = Θ⁺D rhs, the minimum-norm least squares of Dᵀw = rhs (the step (2.29)).
 
         ``rhs`` (K,) or (K, k).  Computed as Θ⁺(D rhs) with :meth:`gram_solve`'s refinement.
@@ -311,7 +333,7 @@ class KernelFactorization:
         # the normal equations Θw = Dc of min |Dᵀw − c|, solved with refinement
         return self._gram_solve(self._jvp(c))
 
-    def normal_solve(self, rhs):
+    def normal_solve(self, rhs: npt.ArrayLike) -> np.ndarray:
         """(DᵀD)⁺ rhs = D⁺(Dᵀ)⁺ rhs: grad_h of the covector rhs. Implements (2.30).
 
         Forming D·rhs first (as the dense route forms its covector) costs one more
@@ -330,7 +352,7 @@ class KernelFactorization:
             self._L, g, lower=True, trans="T" if trans else "N", check_finite=False
         )
 
-    def metric_gradient(self, grad_x):
+    def metric_gradient(self, grad_x: npt.ArrayLike) -> np.ndarray:
         """grad_h C = D̃⁺L⁻¹∇ₓC = DᵀL(LᵀΘL)⁺L⁻¹∇ₓC; Dᵀ Θ⁻¹ G⁻¹ ∇ₓC at rank QN. Implements (2.30) for G.
 
         The G-version of (2.30) derived in the class notes; the adapted velocity of
@@ -350,7 +372,7 @@ class KernelFactorization:
         g = check_vector(grad_x, self.f.dim_out, "grad_x")
         return self.solve(self._unwhiten(g, trans=False))
 
-    def metric_output_velocity(self, grad_x):
+    def metric_output_velocity(self, grad_x: npt.ArrayLike) -> np.ndarray:
         """D grad_h C = L⁻ᵀ𝒫̃L⁻¹∇ₓC = 𝒫_G G⁻¹∇ₓC, G⁻¹∇ₓC at rank QN (the G-gradient of C).
 
         𝒫̃ is the projector onto range D̃ (:meth:`project_range`); computed from it
@@ -361,7 +383,7 @@ class KernelFactorization:
         return self._unwhiten(self.project_range(self._unwhiten(g, trans=False)), trans=True)
 
     # -- projectors ----------------------------------------------------------------
-    def project_range(self, w):
+    def project_range(self, w: npt.ArrayLike) -> np.ndarray:
         """𝒫 w = UUᵀw, the orthoprojector onto range D ((4.2)); w itself at full rank (𝒫 = 1).
 
         With an output metric: the projector onto range D̃ = range LᵀD.
@@ -369,11 +391,11 @@ class KernelFactorization:
         w = check_vector(w, self.f.dim_out, "w")
         return np.array(self._range(w), dtype=np.float64)
 
-    def project_row(self, v):
+    def project_row(self, v: npt.ArrayLike) -> np.ndarray:
         """P v = D⁺D v, the component of v in V_θ = range Dᵀ ((1.25)); one jvp and a solve."""
         return self._columns(lambda c: self._solve(self._jvp(c)), v, self.f.dim_in, "v")
 
-    def project_kernel(self, v):
+    def project_kernel(self, v: npt.ArrayLike) -> np.ndarray:
         """(1 − P) v, the vertical part of v (tangent to the fiber f⁻¹(x))."""
         v = check_array(v, "v")
         return v - self.project_row(v)

@@ -28,17 +28,34 @@ near rank loss) the stage takes its own Jacobian, as without reuse.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.geometry.fibre_correction import correct_onto_fibre
 from subriemann.geometry.metrics import EuclideanMetric
 from subriemann.integrate import Proposal, Stepper
+from subriemann.integrate.steppers import VectorField
+
+if TYPE_CHECKING:  # hints only: bundles imports the lifts, which import this module
+    from subriemann.geometry.bundles import BundleFiber, PullbackBundle
+    from subriemann.linalg import JacobianSVD
+    from subriemann.maps.smooth import SmoothMap
 
 __all__ = ["FibreCache", "ProjectedStepper", "anchored_min_norm_solve"]
 
 
-def anchored_min_norm_solve(f, theta, b, anchor, *, rtol: float, max_iterations: int = 12):
+def anchored_min_norm_solve(
+    f: SmoothMap,
+    theta: npt.ArrayLike,
+    b: npt.ArrayLike,
+    anchor: JacobianSVD,
+    *,
+    rtol: float,
+    max_iterations: int = 12,
+) -> tuple[np.ndarray, int, bool]:
     """u = D(θ)⁺b = D(θ)ᵀz with Θz = b by CG preconditioned with the anchor's Θ_a⁺. Implements (1.23).
 
     Preconditioned conjugate gradients (Hestenes–Stiefel; Saad, *Iterative Methods
@@ -127,14 +144,22 @@ class FibreCache:
         (:func:`anchored_min_norm_solve`); the lifts use 1e-3 of their rtol.
     """
 
-    def __init__(self, bundle, size: int = 4, *, reuse: bool = False, stage_rtol: float = 1e-13):
-        self.bundle, self.size, self.store = bundle, size, {}
+    def __init__(
+        self,
+        bundle: PullbackBundle,
+        size: int = 4,
+        *,
+        reuse: bool = False,
+        stage_rtol: float = 1e-13,
+    ):
+        self.bundle, self.size = bundle, size
+        self.store: dict[bytes, BundleFiber] = {}
         self.reuse = bool(reuse) and isinstance(bundle.output_metric, EuclideanMetric)
         self.stage_rtol = stage_rtol
-        self.anchor = None
+        self.anchor: BundleFiber | None = None
         self.stats = {"anchored_solves": 0, "products": 0, "fallbacks": 0}
 
-    def at(self, theta):
+    def at(self, theta: npt.ArrayLike) -> BundleFiber:
         key = np.asarray(theta, dtype=np.float64).tobytes()
         fib = self.store.get(key)
         if fib is None:
@@ -144,12 +169,12 @@ class FibreCache:
             self.store[key] = fib
         return fib
 
-    def set_anchor(self, theta) -> None:
+    def set_anchor(self, theta: npt.ArrayLike) -> None:
         """Anchor the stage solves of the next step at θ (its fibre: one Jacobian, cached)."""
         if self.reuse:
             self.anchor = self.at(theta)
 
-    def min_norm_solve(self, theta, b):
+    def min_norm_solve(self, theta: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
         """D(θ)⁺b, the minimum-norm solution of D(θ)u = b (horizontal at θ). Implements (1.23)."""
         key = np.asarray(theta, dtype=np.float64).tobytes()
         cached = self.store.get(key)
@@ -169,13 +194,13 @@ class FibreCache:
         self.stats["fallbacks"] += 1
         return self.at(theta).horizontal_lift(b)
 
-    def vertical_projection(self, theta, w):
+    def vertical_projection(self, theta: npt.ArrayLike, w: npt.ArrayLike) -> np.ndarray:
         """(1 − P(θ))w = w − D⁺(Dw), the part of w tangent to the fibre (2.32)."""
         key = np.asarray(theta, dtype=np.float64).tobytes()
         cached = self.store.get(key)
         if cached is not None or self.anchor is None:
             return (cached or self.at(theta)).vertical_projection(w)
-        return w - self.min_norm_solve(theta, np.asarray(self.bundle.f.jvp(theta, w)))
+        return np.asarray(w) - self.min_norm_solve(theta, np.asarray(self.bundle.f.jvp(theta, w)))
 
 
 class ProjectedStepper(Stepper):
@@ -190,15 +215,25 @@ class ProjectedStepper(Stepper):
     step's start is the anchor of the stage solves (``fibres.set_anchor``).
     """
 
-    def __init__(self, inner, bundle, fibres, target, tol_of):
+    def __init__(
+        self,
+        inner: Stepper,
+        bundle: PullbackBundle,
+        fibres: FibreCache,
+        target: Callable[[float], np.ndarray],
+        tol_of: Callable[[np.ndarray], tuple[float, float]],
+    ):
         self.inner, self.bundle, self.fibres = inner, bundle, fibres
         self.target, self.tol_of = target, tol_of
         self.order, self.adaptive = inner.order, inner.adaptive
         self.rtol, self.atol = inner.rtol, inner.atol
-        self.last = None  # (t, θ, relative closure) of the last proposal
+        # (t, θ, relative closure) of the last proposal
+        self.last: tuple[float, np.ndarray, float] | None = None
         self.corrections = 0
 
-    def step(self, field, t, y, f, h) -> Proposal:
+    def step(
+        self, field: VectorField, t: float, y: np.ndarray, f: np.ndarray, h: float
+    ) -> Proposal:
         self.fibres.set_anchor(y)
         prop = self.inner.step(field, t, y, f, h)
         if prop.error is None or not math.isfinite(prop.error) or prop.error > 1.0:
@@ -221,7 +256,7 @@ class ProjectedStepper(Stepper):
         f1 = field(t1, fix.theta)
         inner_dense = prop.dense
 
-        def dense(s, t0=t, hh=t1 - t):
+        def dense(s: float, t0: float = t, hh: float = t1 - t) -> np.ndarray:
             return inner_dense(s) + ((s - t0) / hh) * delta
 
         self.last = (t1, fix.theta, fix.residual / scale)

@@ -47,9 +47,12 @@ happened; the lift stops there.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import autograd
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import (
     InputError,
@@ -68,6 +71,9 @@ from subriemann.geometry.bundle_curves import (
 from subriemann.geometry.lift_steppers import FibreCache
 from subriemann.geometry.loops import BundleHolonomy
 from subriemann.integrate import Status
+
+if TYPE_CHECKING:  # hints only: bundles imports this module on use
+    from subriemann.geometry.bundles import PullbackBundle
 
 __all__ = ["horizontal_lift", "holonomy", "vertical_curve"]
 
@@ -125,7 +131,16 @@ def _spans(t_end, breakpoints):
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
-def _common_checks(bundle, theta0, t_end, closure_rtol, rtol, atol, max_steps, scheme):
+def _common_checks(
+    bundle: PullbackBundle,
+    theta0: npt.ArrayLike,
+    t_end: float,
+    closure_rtol: float,
+    rtol: float,
+    atol: float,
+    max_steps: int,
+    scheme: str,
+) -> tuple[np.ndarray, float, float, float, float, int]:
     check_scheme(scheme)
     theta0 = np.array(check_vector(theta0, bundle.dim, "theta0"), dtype=np.float64)
     t_end = check_real(t_end, "t_end", "the end time T of the curve", positive=True)
@@ -136,14 +151,46 @@ def _common_checks(bundle, theta0, t_end, closure_rtol, rtol, atol, max_steps, s
     return theta0, t_end, closure_rtol, rtol, atol, max_steps
 
 
+class _LiftField:
+    """θ′ = Pen[D(θ)]x′(t) on the piece ``span`` (a BundleField of run_bundle_curve)."""
+
+    def __init__(
+        self, fibres: FibreCache, velocity: Callable[[float], np.ndarray], t_end: float
+    ) -> None:
+        self.fibres, self.velocity, self.span = fibres, velocity, (0.0, t_end)
+
+    def __call__(self, t: float, theta: np.ndarray, /) -> np.ndarray:
+        # x′ may jump at a breakpoint: at the ends of a piece it is taken one ulp inside
+        # (the piece's own one-sided value), which changes a smooth x′ by O(ulp)
+        a, b = self.span
+        inside = math.nextafter(b, a) if t >= b else math.nextafter(a, b) if t <= a else t
+        return self.fibres.min_norm_solve(theta, self.velocity(inside))
+
+
+class _FibreField:
+    """θ′ = (1 − P(θ))w(θ), tangent to the fibre (a BundleField of run_bundle_curve)."""
+
+    def __init__(
+        self, fibres: FibreCache, w_of: Callable[[np.ndarray], npt.ArrayLike], t_end: float
+    ) -> None:
+        self.fibres, self.w_of, self.span = fibres, w_of, (0.0, t_end)
+
+    def __call__(self, t: float, theta: np.ndarray, /) -> np.ndarray:
+        wv = check_array(self.w_of(theta), f"w(theta) at t = {t:.6g}")
+        K = self.fibres.bundle.dim
+        if wv.shape != (K,):
+            raise ShapeError(f"w(theta) has shape {wv.shape}; expected ({K},), a vector of R^{K}")
+        return self.fibres.vertical_projection(theta, wv)
+
+
 def horizontal_lift(
-    bundle,
-    theta0,
-    x_curve,
-    t_end,
+    bundle: PullbackBundle,
+    theta0: npt.ArrayLike,
+    x_curve: Callable[[float], npt.ArrayLike],
+    t_end: float,
     *,
-    velocity=None,
-    breakpoints=None,
+    velocity: Callable[[float], npt.ArrayLike] | None = None,
+    breakpoints: Sequence[float] | np.ndarray | None = None,
     rtol: float = 1e-10,
     atol: float = 1e-12,
     closure_rtol: float = 1e-10,
@@ -209,17 +256,9 @@ def horizontal_lift(
     fibres = FibreCache(
         bundle, reuse=scheme == "jacobian-reuse", stage_rtol=max(1e-3 * rtol, 1e-15)
     )
+    field_fn = _LiftField(fibres, vel, t_end)
 
-    def field_fn(t, theta):
-        # x′ may jump at a breakpoint: at the ends of a piece it is taken one ulp inside
-        # (the piece's own one-sided value), which changes a smooth x′ by O(ulp)
-        a, b = field_fn.span
-        inside = math.nextafter(b, a) if t >= b else math.nextafter(a, b) if t <= a else t
-        return fibres.min_norm_solve(theta, vel(inside))
-
-    field_fn.fibres, field_fn.span = fibres, (0.0, t_end)
-
-    def target(t):
+    def target(t: float) -> np.ndarray:
         return _output_value(x_curve, t, QN, "x_curve")
 
     return run_bundle_curve(
@@ -238,7 +277,16 @@ def horizontal_lift(
     )
 
 
-def holonomy(bundle, theta0, loop, t_end=None, *, velocity=None, breakpoints=None, **options):
+def holonomy(
+    bundle: PullbackBundle,
+    theta0: npt.ArrayLike,
+    loop: Callable[[float], npt.ArrayLike],
+    t_end: float | None = None,
+    *,
+    velocity: Callable[[float], npt.ArrayLike] | None = None,
+    breakpoints: Sequence[float] | np.ndarray | None = None,
+    **options: Any,
+) -> BundleHolonomy:
     """Holonomy of V along a closed output loop: θ(T) − θ(0) of its horizontal lift.
 
     Implements the holonomy of the pullback bundle V (2.31)–(2.33): for the
@@ -314,10 +362,10 @@ def holonomy(bundle, theta0, loop, t_end=None, *, velocity=None, breakpoints=Non
 
 
 def vertical_curve(
-    bundle,
-    theta0,
-    w,
-    t_end,
+    bundle: PullbackBundle,
+    theta0: npt.ArrayLike,
+    w: Callable[[np.ndarray], npt.ArrayLike] | npt.ArrayLike,
+    t_end: float,
     *,
     rtol: float = 1e-10,
     atol: float = 1e-12,
@@ -350,27 +398,22 @@ def vertical_curve(
     theta0, t_end, closure_rtol, rtol, atol, max_steps = _common_checks(
         bundle, theta0, t_end, closure_rtol, rtol, atol, max_steps, scheme
     )
-    K = bundle.dim
+    w_of: Callable[[np.ndarray], npt.ArrayLike]
     if callable(w):
         w_of = w
     else:
-        w_const = np.array(check_vector(w, K, "w"), dtype=np.float64)
+        w_const = np.array(check_vector(w, bundle.dim, "w"), dtype=np.float64)
 
-        def w_of(_theta):
+        def w_constant(_theta: np.ndarray) -> np.ndarray:
             return w_const
+
+        w_of = w_constant
 
     x0 = np.asarray(bundle.f(theta0), dtype=np.float64)
     fibres = FibreCache(
         bundle, reuse=scheme == "jacobian-reuse", stage_rtol=max(1e-3 * rtol, 1e-15)
     )
-
-    def field_fn(t, theta):
-        wv = check_array(w_of(theta), f"w(theta) at t = {t:.6g}")
-        if wv.shape != (K,):
-            raise ShapeError(f"w(theta) has shape {wv.shape}; expected ({K},), a vector of R^{K}")
-        return fibres.vertical_projection(theta, wv)
-
-    field_fn.fibres, field_fn.span = fibres, (0.0, t_end)
+    field_fn = _FibreField(fibres, w_of, t_end)
     return run_bundle_curve(
         bundle,
         theta0,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError, check_array, check_int, check_real
 from subriemann.geometry.bundle_curves import BundleCurve
@@ -38,30 +39,29 @@ class SquareLoop:
         return 4 * self.eps
 
     @property
-    def breakpoints(self) -> tuple:
+    def breakpoints(self) -> tuple[float, float, float]:
         return (self.eps, 2 * self.eps, 3 * self.eps)
 
-    def _legs(self):
+    def _legs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         e_a = np.zeros_like(self.x0)
         e_b = np.zeros_like(self.x0)
         e_a[self.a], e_b[self.b] = 1.0, 1.0
         return (e_a, e_b, -e_a, -e_b)
 
-    def __call__(self, t):
-        t = float(t)
-        x, left = np.array(self.x0), t
+    def __call__(self, t: float) -> np.ndarray:
+        x, left = np.array(self.x0), float(t)
         for leg in self._legs():
             step = min(max(left, 0.0), self.eps)
             x = x + step * leg
             left -= self.eps
         return x
 
-    def derivative(self, t):
+    def derivative(self, t: float) -> np.ndarray:
         k = min(int(float(t) // self.eps), 3) if t < self.t_end else 3
         return self._legs()[k]
 
 
-def square_loop(x0, a, b, eps) -> SquareLoop:
+def square_loop(x0: npt.ArrayLike, a: int, b: int, eps: float) -> SquareLoop:
     """The square loop of side ε in the output directions e_a, e_b, starting at x0."""
     x0 = np.array(check_array(x0, "x0", ndim=1), dtype=np.float64)
     a = check_int(a, "a", "an output direction", minimum=0)

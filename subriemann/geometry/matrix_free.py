@@ -24,8 +24,10 @@ route, which refines a direct factorization of Θ.
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse.linalg as spla
 
 from subriemann.errors import (
@@ -36,14 +38,25 @@ from subriemann.errors import (
     check_real,
     check_vector,
 )
-from subriemann.linalg import RankReport, resolve_policy
-from subriemann.maps.smooth import check_map
+from subriemann.linalg import RankPolicy, RankReport, resolve_policy
+from subriemann.maps.smooth import SmoothMap, check_map
 
-__all__ = ["KrylovFactorization", "KRYLOV_METHODS"]
+__all__ = ["KrylovFactorization", "KrylovStats", "KRYLOV_METHODS"]
 
 #: The Krylov methods of :class:`KrylovFactorization`.
 KRYLOV_METHODS = ("cg", "minres", "lsmr")
 _EPS = float(np.finfo(np.float64).eps)
+
+
+class KrylovStats(TypedDict):
+    """KrylovFactorization.stats: counts over all solves and the last solve's outcome."""
+
+    solves: int
+    iterations: int
+    restarts: int
+    last_iterations: int
+    last_residual: float
+    converged: bool | None
 
 
 class KrylovFactorization:
@@ -82,15 +95,15 @@ class KrylovFactorization:
 
     def __init__(
         self,
-        f,
-        theta,
+        f: SmoothMap,
+        theta: npt.ArrayLike,
         *,
-        rank_policy=None,
+        rank_policy: RankPolicy | float | None = None,
         method: str = "cg",
         rtol: float = 1e-10,
-        maxiter=None,
+        maxiter: int | None = None,
         restarts: int = 4,
-    ):
+    ) -> None:
         self.f = check_map(f)
         if not f.has_matrix_free_products:
             raise InputError(
@@ -106,8 +119,8 @@ class KrylovFactorization:
         self.maxiter = check_int(maxiter, "maxiter") if maxiter is not None else 10 * QN + 100
         self.restarts = check_int(restarts, "restarts", minimum=0)
         self.rank_policy = resolve_policy(rank_policy)
-        self._report = None
-        self.stats = {
+        self._report: RankReport | None = None
+        self.stats: KrylovStats = {
             "solves": 0,
             "iterations": 0,
             "restarts": 0,
@@ -131,7 +144,7 @@ class KrylovFactorization:
 
     # -- the rank report ---------------------------------------------------------------
     @property
-    def report(self):
+    def report(self) -> RankReport:
         if self._report is None:
             self._report = self._lanczos_report()
         return self._report
@@ -141,7 +154,7 @@ class KrylovFactorization:
         return self.report.rank
 
     @property
-    def singular_values(self):
+    def singular_values(self) -> np.ndarray:
         """The two Lanczos estimates (σ_max, σ_min) (only the extremes are known here)."""
         r = self.report
         return np.array([r.sigma_max, r.sigma_min])
@@ -198,7 +211,7 @@ class KrylovFactorization:
             return np.stack([fn(c) for c in rhs.T], axis=1)
         return fn(rhs)
 
-    def solve(self, rhs):
+    def solve(self, rhs: npt.ArrayLike) -> np.ndarray:
         """u = D⁺rhs by the Krylov method, stopping on the true residual |rhs − D u|. Implements (1.23).
 
         ``rhs`` (QN,) or (QN, k).  Not converged within ``maxiter``: the best
@@ -275,13 +288,13 @@ class KrylovFactorization:
             n_it += 1
         return du, n_it
 
-    def gram_solve(self, rhs):
+    def gram_solve(self, rhs: npt.ArrayLike) -> np.ndarray:
         """Θ⁺rhs ≈ z with Θ z = rhs, through u = D⁺rhs and w = (Dᵀ)⁺u (two Krylov solves)."""
         return self._columns(
             lambda b: self._solve_transpose(self._solve(b)), rhs, self.f.dim_out, "rhs"
         )
 
-    def solve_transpose(self, rhs):
+    def solve_transpose(self, rhs: npt.ArrayLike) -> np.ndarray:
         """w = (Dᵀ)⁺rhs, the minimum-norm least squares of Dᵀw = rhs, by LSMR on Dᵀ."""
         return self._columns(self._solve_transpose, rhs, self.f.dim_in, "rhs")
 
@@ -293,22 +306,22 @@ class KrylovFactorization:
         self.stats["iterations"] += int(out[2])
         return out[0]
 
-    def normal_solve(self, rhs):
+    def normal_solve(self, rhs: npt.ArrayLike) -> np.ndarray:
         """(DᵀD)⁺rhs = D⁺(Dᵀ)⁺rhs, grad_h of the covector rhs. Implements (2.30)."""
         return self._columns(
             lambda c: self._solve(self._solve_transpose(c)), rhs, self.f.dim_in, "rhs"
         )
 
-    def project_row(self, v):
+    def project_row(self, v: npt.ArrayLike) -> np.ndarray:
         """P v = D⁺(D v) (1.25)."""
         return self._columns(lambda c: self._solve(self._jvp(c)), v, self.f.dim_in, "v")
 
-    def project_kernel(self, v):
+    def project_kernel(self, v: npt.ArrayLike) -> np.ndarray:
         """(1 − P) v."""
         v = check_array(v, "v")
         return v - self.project_row(v)
 
-    def project_range(self, w):
+    def project_range(self, w: npt.ArrayLike) -> np.ndarray:
         """𝒫w = D D⁺w; w itself when the rank is full (𝒫 = 1)."""
         w = check_vector(w, self.f.dim_out, "w")
         if self.rank == self.f.dim_out:

@@ -17,10 +17,10 @@ of DᵀGD or DDᵀ, which square the condition number) gives every solve.
   output-layer side of the *standard* flow (1.22)/(3.1): the Euclidean metric
   of R^K pushed forward is (DDᵀ)⁻¹, and x' = −DDᵀ∇ₓC is its gradient.
 
-Why one module of ~700 lines: its one concept is a metric G on the output layer and
+Why one module of ~760 lines: its one concept is a metric G on the output layer and
 what it induces, g = D̃ᵀD̃ on R^K and (DDᵀ)⁻¹ on R^{QN}.  The pullback needs nothing of
 G but its Cholesky factor, which the output-metric classes exist to provide.  (The
-output metrics, ~260 lines, could move to their own module; that needs
+output metrics, ~300 lines, could move to their own module; that needs
 ``geometry/__init__.py`` to register it, which this change does not own.)
 
 Example (underparametrized, K = 7 < QN = 10):
@@ -38,8 +38,12 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias, cast
+
 import autograd.numpy as anp
 import numpy as np
+import numpy.typing as npt
 import scipy.linalg
 from autograd.differential_operators import make_jvp
 from autograd.extend import defjvp, defvjp, primitive
@@ -60,11 +64,16 @@ from subriemann.errors import (
     check_vector,
     with_context,
 )
-from subriemann.linalg import JacobianSVD, pseudo_inverse, resolve_policy
+from subriemann.linalg import JacobianSVD, RankPolicy, RankReport, pseudo_inverse, resolve_policy
 from subriemann.maps.smooth import SmoothMap, check_map  # noqa: F401  (check_map: re-exported for bundles)
+
+if TYPE_CHECKING:  # hints only: the cost and the data live in layers that import this one
+    from subriemann.flows.cost import L2Cost
+    from subriemann.maps.data import TrainingData
 
 __all__ = [
     "OutputMetric",
+    "OutputMetricLike",
     "EuclideanMetric",
     "ConstantOutputMetric",
     "OutputMetricField",
@@ -87,7 +96,7 @@ def _cholesky_checked(G, name: str):
     G = np.asarray(G, dtype=np.float64)
     scale = float(np.max(np.abs(G))) if G.size else 0.0
     asym = float(np.max(np.abs(G - G.T))) if G.size else 0.0
-    if asym > _SYMMETRY_RTOL * max(scale, np.finfo(np.float64).tiny):
+    if asym > _SYMMETRY_RTOL * max(scale, float(np.finfo(np.float64).tiny)):
         raise InputError(
             f"{name} is not symmetric (max |G - G^T| = {asym:.3g}, max |G| = {scale:.3g}); "
             "an output metric must be a symmetric positive definite matrix"
@@ -133,15 +142,15 @@ class OutputMetric:
     #: G does not depend on x (then the whitened Jacobian LᵀD is the Jacobian of Lᵀf)
     is_constant: bool = True
 
-    def matrix(self, x):
-        """G(x), shape ``(QN, QN)``."""
+    def matrix(self, x: np.ndarray | None) -> np.ndarray:
+        """G(x), shape ``(QN, QN)``; x is the output point, None for a constant metric."""
         raise NotImplementedError
 
-    def sqrt(self, x):
+    def sqrt(self, x: np.ndarray | None) -> np.ndarray:
         """Lower-triangular L(x) with G(x) = L Lᵀ, shape ``(QN, QN)``."""
         raise NotImplementedError
 
-    def sqrt_derivative(self, x, dx):
+    def sqrt_derivative(self, x: np.ndarray, dx: np.ndarray) -> np.ndarray:
         """d/dt L(x + t dx) at t = 0, shape ``(QN, QN)``; zero for a constant metric."""
         n = np.shape(x)[0]
         return np.zeros((n, n))
@@ -154,51 +163,85 @@ class OutputMetric:
                 f"R^{n}; expected a {n}x{n} metric"
             )
 
-    def whiten(self, D, x):
+    def whiten(self, D: np.ndarray, x: np.ndarray | None) -> np.ndarray:
         """LᵀD (traceable): the Jacobian for which G becomes Euclidean. Shape of D."""
         return anp.dot(anp.transpose(self.sqrt(x)), D)
 
-    def whitened_jacobian(self, f, theta):
+    def whitened_jacobian(
+        self, f: SmoothMap, theta: npt.ArrayLike
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """(x, D, LᵀD) at θ from one Jacobian evaluation.
 
         x = f(θ) is evaluated (in the same pass) only when G depends on x;
         otherwise it is ``None``.  Traceable in θ.
         """
+        x: np.ndarray | None
         if self.is_constant:
             x, D = None, f.jacobian(theta)
         else:
             x, D = f.value_and_jacobian(theta)
         return x, D, self.whiten(D, x)
 
-    def whiten_derivative(self, D, dD, x, dx):
+    def whiten_derivative(
+        self,
+        D: np.ndarray,
+        dD: np.ndarray,
+        x: np.ndarray | None,
+        dx: np.ndarray | None,
+    ) -> np.ndarray:
         """d(LᵀD) = (dL[dx])ᵀ D + Lᵀ dD along a direction with output velocity dx = D w."""
         out = np.dot(self.sqrt(x).T, dD)
         if not self.is_constant:
-            out = out + np.dot(self.sqrt_derivative(x, dx).T, D)
+            # a metric that depends on x is differentiated at a point: x and dx are given
+            dL = self.sqrt_derivative(cast(np.ndarray, x), cast(np.ndarray, dx))
+            out = out + np.dot(dL.T, D)
         return out
 
-    def whiten_vector(self, w, x):
+    def whiten_vector(self, w: np.ndarray, x: np.ndarray | None) -> np.ndarray:
         """Lᵀw: a tangent vector of R^{QN} in whitened coordinates."""
         return np.dot(self.sqrt(x).T, w)
+
+
+def _point_dim(x: np.ndarray | None, metric: OutputMetric) -> int:
+    """QN read off the output point x, for a metric that needs x (its size, or G(x))."""
+    if x is None:
+        # None stands for "no point" and is accepted by constant metrics only
+        raise InputError(
+            f"{metric!r} needs the output point x, shape (QN,); got None (only a constant "
+            "metric such as ConstantOutputMetric is evaluated without a point)"
+        )
+    return int(np.shape(x)[0])
+
+
+#: What ``output_metric=`` accepts (with None, the Euclidean metric): an :class:`OutputMetric`,
+#: a symmetric positive definite matrix G (:class:`ConstantOutputMetric`) or a callable
+#: x ↦ G(x) (:class:`OutputMetricField`); :func:`resolve_output_metric` decides which.
+OutputMetricLike: TypeAlias = OutputMetric | npt.ArrayLike | Callable[[np.ndarray], npt.ArrayLike]
 
 
 class EuclideanMetric(OutputMetric):
     """G = 1 on R^{QN}: the paper's output metric (1.11), the default everywhere."""
 
-    def matrix(self, x):
-        return np.eye(np.shape(x)[0])
+    def matrix(self, x: np.ndarray | None) -> np.ndarray:
+        return np.eye(_point_dim(x, self))
 
-    def sqrt(self, x):
-        return np.eye(np.shape(x)[0])
+    def sqrt(self, x: np.ndarray | None) -> np.ndarray:
+        return np.eye(_point_dim(x, self))
 
     # Whitening is the identity: no copies, no solves.
-    def whiten(self, D, x):
+    def whiten(self, D: np.ndarray, x: np.ndarray | None) -> np.ndarray:
         return D
 
-    def whiten_derivative(self, D, dD, x, dx):
+    def whiten_derivative(
+        self,
+        D: np.ndarray,
+        dD: np.ndarray,
+        x: np.ndarray | None,
+        dx: np.ndarray | None,
+    ) -> np.ndarray:
         return dD
 
-    def whiten_vector(self, w, x):
+    def whiten_vector(self, w: np.ndarray, x: np.ndarray | None) -> np.ndarray:
         return w
 
     def __repr__(self) -> str:
@@ -219,7 +262,7 @@ class ConstantOutputMetric(OutputMetric):
         G is not square, not symmetric or not positive definite.
     """
 
-    def __init__(self, G):
+    def __init__(self, G: npt.ArrayLike) -> None:
         G = check_array(G, "G", ndim=2)
         if G.shape[0] != G.shape[1] or G.shape[0] == 0:
             raise ShapeError(f"G must be a non-empty square matrix, got shape {G.shape}")
@@ -228,7 +271,7 @@ class ConstantOutputMetric(OutputMetric):
         self.dim = int(G.shape[0])
 
     @classmethod
-    def from_class_weights(cls, data, weights) -> ConstantOutputMetric:
+    def from_class_weights(cls, data: TrainingData, weights: npt.ArrayLike) -> ConstantOutputMetric:
         """Diagonal G weighting every output entry of sample j by w_{ω(j)}.
 
         Parameters
@@ -251,10 +294,10 @@ class ConstantOutputMetric(OutputMetric):
             )
         return cls(np.diag(np.repeat(weights[data.labels], data.Q)))
 
-    def matrix(self, x=None):
+    def matrix(self, x: np.ndarray | None = None) -> np.ndarray:
         return self._G
 
-    def sqrt(self, x=None):
+    def sqrt(self, x: np.ndarray | None = None) -> np.ndarray:
         return self._L
 
     def __repr__(self) -> str:
@@ -280,13 +323,13 @@ class OutputMetricField(OutputMetric):
 
     is_constant = False
 
-    def __init__(self, G_fn, dim: int | None = None):
+    def __init__(self, G_fn: Callable[[np.ndarray], npt.ArrayLike], dim: int | None = None) -> None:
         if not callable(G_fn):
             raise InputError(f"G_fn must be callable, got {type(G_fn).__name__}")
         self.G_fn = G_fn
         self.dim = check_int(dim, "dim", allow_none=True)
 
-    def matrix(self, x):
+    def matrix(self, x: np.ndarray | None) -> np.ndarray:
         """G(x), shape ``(QN, QN)``: G_fn(x) checked real, finite and of the right shape.
 
         Raises
@@ -295,8 +338,8 @@ class OutputMetricField(OutputMetric):
             G_fn returned the wrong shape, complex/non-numeric values, or NaN/inf;
             the message names the metric and the point x.
         """
-        n = np.shape(x)[0]
-        G = self.G_fn(x)
+        n = _point_dim(x, self)
+        G = self.G_fn(cast(np.ndarray, x))  # not None: _point_dim raised
         if tuple(np.shape(G)) != (n, n):
             raise ShapeError(
                 f"the output metric {self!r} returned shape {tuple(np.shape(G))} at "
@@ -305,13 +348,13 @@ class OutputMetricField(OutputMetric):
         # a bad G must be reported as the metric's fault, not later as NaN in D̃ = LᵀD
         return check_array(G, f"the output metric {self!r} evaluated at x = {_short(x)}")
 
-    def sqrt(self, x):
+    def sqrt(self, x: np.ndarray | None) -> np.ndarray:
         G = self.matrix(x)
         if isbox(G):
             return _cholesky(G)
         return _cholesky_checked(G, "G_fn(x)")
 
-    def sqrt_derivative(self, x, dx):
+    def sqrt_derivative(self, x: np.ndarray, dx: np.ndarray) -> np.ndarray:
         _, dG = make_jvp(self.matrix)(x)(dx)
         L = self.sqrt(x)
         return _cholesky_jvp(dG, L, None)
@@ -320,8 +363,9 @@ class OutputMetricField(OutputMetric):
         return f"OutputMetricField({getattr(self.G_fn, '__name__', 'G_fn')}, dim={self.dim})"
 
 
-def resolve_output_metric(output_metric, dim_out: int) -> OutputMetric:
+def resolve_output_metric(output_metric: OutputMetricLike | None, dim_out: int) -> OutputMetric:
     """``None`` → Euclidean; an array → :class:`ConstantOutputMetric`; a callable → field."""
+    metric: OutputMetric
     if output_metric is None:
         metric = EuclideanMetric()
     elif isinstance(output_metric, OutputMetric):
@@ -339,7 +383,9 @@ def resolve_output_metric(output_metric, dim_out: int) -> OutputMetric:
     return metric
 
 
-def batch_pair(points, vectors, dim: int, name_point: str, name_vector: str):
+def batch_pair(
+    points: npt.ArrayLike, vectors: npt.ArrayLike, dim: int, name_point: str, name_vector: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Check a point and a vector (each [..., dim], finite, real) and broadcast them together.
 
     Returns both as float64 arrays of one shape [..., dim]; a single point stays
@@ -351,12 +397,13 @@ def batch_pair(points, vectors, dim: int, name_point: str, name_vector: str):
         if arr.ndim == 0 or arr.shape[-1] != dim:
             raise ShapeError(f"{name} must have shape [..., {dim}], got {arr.shape}")
     try:
-        return np.broadcast_arrays(points, vectors)
+        point_batch, vector_batch = np.broadcast_arrays(points, vectors)
     except ValueError:
         raise ShapeError(
             f"{name_point} of shape {points.shape} and {name_vector} of shape {vectors.shape} "
             "do not broadcast to one batch [..., dim]"
         ) from None
+    return point_batch, vector_batch
 
 
 def _short(x) -> str:
@@ -364,7 +411,9 @@ def _short(x) -> str:
     return np.array2string(np.asarray(getval(x), dtype=float), threshold=6, precision=4)
 
 
-def over_batch(fn, base_point, name: str = "base_point"):
+def over_batch(
+    fn: Callable[[np.ndarray], np.ndarray], base_point: npt.ArrayLike, name: str = "base_point"
+) -> np.ndarray:
     """Apply ``fn`` to every point of a [..., K] batch and stack (traceable).
 
     A package error at one point is re-raised (same class) naming its batch
@@ -477,7 +526,13 @@ class PullbackMetric(RiemannianMetric):
     parametrizations.  The Euclidean gradient does not have this property.
     """
 
-    def __init__(self, f, output_metric=None, rank_policy=None, space=None):
+    def __init__(
+        self,
+        f: SmoothMap,
+        output_metric: OutputMetricLike | None = None,
+        rank_policy: RankPolicy | float | None = None,
+        space: Euclidean | None = None,
+    ) -> None:
         self.f = check_map(f)
         self.output_metric = resolve_output_metric(output_metric, f.dim_out)
         self.rank_policy = resolve_policy(rank_policy)
@@ -495,7 +550,7 @@ class PullbackMetric(RiemannianMetric):
         self._instantiate_solvers()
 
     @property
-    def space(self):
+    def space(self) -> Euclidean:
         """The geomstats ``Euclidean(K)`` this metric is equipped on (``space.metric is self``).
 
         geomstats 2.8 keeps it as the metric's private ``_space`` and has no public
@@ -514,7 +569,7 @@ class PullbackMetric(RiemannianMetric):
             self._space, integrator=GSIVPIntegrator(n_steps=100, step_type="euler")
         )
 
-    def exp(self, tangent_vec, base_point):
+    def exp(self, tangent_vec: npt.ArrayLike, base_point: npt.ArrayLike) -> np.ndarray:
         """Riemannian exponential of g (5.15) by integrating the geodesic equation.
 
         Parameters
@@ -562,11 +617,11 @@ class PullbackMetric(RiemannianMetric):
             )
         return svd
 
-    def rank_report(self, theta):
+    def rank_report(self, theta: npt.ArrayLike) -> RankReport:
         """The rank decision on D̃ = LᵀD at θ (rank, σ_min, σ_max, ...)."""
         return self._svd(theta, require_immersion=False).report
 
-    def metric_matrix(self, base_point=None):
+    def metric_matrix(self, base_point: npt.ArrayLike | None = None) -> np.ndarray:
         """g = DᵀGD = D̃ᵀD̃ at θ. Implements (5.15).
 
         Parameters
@@ -586,7 +641,7 @@ class PullbackMetric(RiemannianMetric):
         Dw = self._whitened(base_point)
         return anp.dot(anp.transpose(Dw), Dw)
 
-    def cometric_matrix(self, base_point=None):
+    def cometric_matrix(self, base_point: npt.ArrayLike | None = None) -> np.ndarray:
         """g⁻¹ = (D̃ᵀD̃)⁻¹ = D̃⁺D̃⁺ᵀ from the SVD of D̃ (no inverse of g formed).
 
         Parameters
@@ -616,7 +671,12 @@ class PullbackMetric(RiemannianMetric):
             return anp.dot(Dp, anp.transpose(Dp))
         return self._svd(base_point).normal_solve(np.eye(self.dim))
 
-    def inner_product(self, tangent_vec_a, tangent_vec_b, base_point=None):
+    def inner_product(
+        self,
+        tangent_vec_a: npt.ArrayLike,
+        tangent_vec_b: npt.ArrayLike,
+        base_point: npt.ArrayLike | None = None,
+    ) -> float | np.ndarray:
         """g(u, w) = (D̃u)·(D̃w) (5.14), without forming g. Shape ``[...]``."""
         if base_point is None:
             raise InputError("base_point is required: g depends on theta")
@@ -625,7 +685,7 @@ class PullbackMetric(RiemannianMetric):
         Dw = self._whitened(base_point)
         return anp.dot(anp.dot(Dw, tangent_vec_a), anp.dot(Dw, tangent_vec_b))
 
-    def grad(self, theta, covector):
+    def grad(self, theta: npt.ArrayLike, covector: npt.ArrayLike) -> np.ndarray:
         """grad_g F = g⁻¹∇_θF (5.17), by a least-squares solve on the SVD of D̃.
 
         grad_g = (D̃ᵀD̃)⁻¹∇ = V Σ⁻² Vᵀ∇ (``JacobianSVD.normal_solve``): the factors
@@ -655,7 +715,7 @@ class PullbackMetric(RiemannianMetric):
         return f"PullbackMetric({self.f!r}, output_metric={self.output_metric!r})"
 
 
-def standard_output_velocity(f, cost, theta):
+def standard_output_velocity(f: SmoothMap, cost: L2Cost, theta: npt.ArrayLike) -> np.ndarray:
     """Output-layer velocity of the standard flow, x' = −DDᵀ∇ₓC. Implements (1.22)/(3.1).
 
     It is the gradient of C for the induced output metric (DDᵀ)⁻¹ (see
@@ -679,7 +739,9 @@ def standard_output_velocity(f, cost, theta):
     return -(D @ (D.T @ grad_x))
 
 
-def induced_output_metric(f, theta, rank_policy=None):
+def induced_output_metric(
+    f: SmoothMap, theta: npt.ArrayLike, rank_policy: RankPolicy | float | None = None
+) -> np.ndarray:
     """The metric (DDᵀ)⁻¹ on R^{QN} induced by the standard flow, (1.22)/(3.1).
 
     The Euclidean metric of R^K pushed forward by f; with rank loss it is the

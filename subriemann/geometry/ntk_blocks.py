@@ -10,17 +10,22 @@ BLAS thread, so the assembled Θ agrees bit for bit with the serial route.
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError, NumericalError, check_int, check_vector
 from subriemann.linalg import one_blas_thread_environment
 from subriemann.maps import MLP, NetworkMap, get_activation
 
+if TYPE_CHECKING:  # the optional Dask extra
+    from distributed import Client, LocalCluster
+
 __all__ = ["distributed_ntk", "distributed_block_samples"]
 
 
-def distributed_block_samples(f, memory_budget) -> int:
+def distributed_block_samples(f: NetworkMap, memory_budget: int) -> int:
     """Samples per block such that one worker's block (``NetworkMap.ntk_block_bytes``) fits the budget.
 
     Raises
@@ -54,15 +59,15 @@ def _ntk_task(task):
 
 
 def distributed_ntk(
-    f,
-    theta,
+    f: NetworkMap,
+    theta: npt.ArrayLike,
     *,
     backend: str = "processes",
     n_jobs: int = 2,
-    scheduler=None,
-    block_samples=None,
-    memory_budget=None,
-):
+    scheduler: str | Client | LocalCluster | None = None,
+    block_samples: int | None = None,
+    memory_budget: int | None = None,
+) -> np.ndarray:
     """Θ = D Dᵀ of a NetworkMap with its blocks computed in parallel; bitwise equal to the serial one.
 
     The samples are cut into blocks of b (``block_samples``, or the largest b

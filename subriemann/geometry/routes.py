@@ -14,18 +14,26 @@ chooses one under a memory budget (:func:`choose_route`, whose
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError, check_int
-from subriemann.linalg import JacobianSVD
+from subriemann.linalg import JacobianSVD, RankPolicy
 from subriemann.maps import NetworkMap
-from subriemann.maps.smooth import check_map
+from subriemann.maps.smooth import SmoothMap, check_map
+
+if TYPE_CHECKING:  # kernel.py and matrix_free.py import this module
+    from subriemann.geometry.kernel import KernelFactorization
+    from subriemann.geometry.matrix_free import KrylovFactorization
+    from subriemann.geometry.metrics import OutputMetric, OutputMetricLike
 
 __all__ = [
     "ROUTES",
     "DEFAULT_MEMORY_BUDGET",
     "RouteChoice",
+    "RouteModel",
     "route_model",
     "kernel_capable",
     "choose_route",
@@ -47,6 +55,16 @@ DEFAULT_MEMORY_BUDGET = 2 * 1024**3
 _SMALL_DENSE_BYTES = 64 * 1024**2
 # "auto" takes the kernel route when its flop model is this many times cheaper.
 _KERNEL_FLOP_ADVANTAGE = 10.0
+
+
+class RouteModel(TypedDict):
+    """The memory and flop models of :func:`route_model` (the model fields of RouteChoice)."""
+
+    dense_bytes: int
+    kernel_bytes: int
+    matrix_free_bytes: int
+    dense_flops: float
+    kernel_flops: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,11 +96,11 @@ class RouteChoice:
     kernel_flops: float
     memory_budget: int
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | int | float]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def route_model(f) -> dict:
+def route_model(f: SmoothMap) -> RouteModel:
     """Memory (bytes) and flop models of one factorization of D[θ] on each route.
 
     * dense: D and the copy its QR overwrites, 16·QN·K bytes; flops QN·K (writing D)
@@ -123,12 +141,17 @@ def route_model(f) -> dict:
     }
 
 
-def kernel_capable(f) -> bool:
+def kernel_capable(f: SmoothMap) -> bool:
     return bool(getattr(f, "has_structured_ntk", False) or f.has_matrix_free_products)
 
 
 def choose_route(
-    f, route="auto", *, memory_budget=None, euclidean=True, metric_aware=False
+    f: SmoothMap,
+    route: str = "auto",
+    *,
+    memory_budget: int | None = None,
+    euclidean: bool = True,
+    metric_aware: bool = False,
 ) -> RouteChoice:
     """Resolve ``route`` for the map f under a memory budget; "auto" by the model of :func:`route_model`.
 
@@ -164,7 +187,12 @@ def choose_route(
         else check_int(memory_budget, "memory_budget")
     )
     model = route_model(f)
-    choice = dict(model, requested=route, memory_budget=budget)
+
+    def chosen(resolved: str, reason: str) -> RouteChoice:
+        return RouteChoice(
+            route=resolved, reason=reason, requested=route, memory_budget=budget, **model
+        )
+
     name = type(f).__name__
     if route in ("kernel", "matrix-free"):
         if not euclidean and not (route == "kernel" and metric_aware):
@@ -184,9 +212,9 @@ def choose_route(
                 f"route 'matrix-free' needs matrix-free jvp/vjp; {name}'s products multiply by "
                 "the whole Jacobian. Use route='dense', or give the map _jvp and _vjp"
             )
-        return RouteChoice(route=route, reason=f"requested {route!r}", **choice)
+        return chosen(route, f"requested {route!r}")
     if route == "dense":
-        return RouteChoice(route="dense", reason="requested 'dense'", **choice)
+        return chosen("dense", "requested 'dense'")
     mib = 1024**2
     dense_b, kernel_b = model["dense_bytes"], model["kernel_bytes"]
     ratio = model["dense_flops"] / model["kernel_flops"]
@@ -196,24 +224,28 @@ def choose_route(
     )
     if not euclidean or f.dim_in < f.dim_out:
         why = "non-Euclidean output metric" if not euclidean else "K < QN (under-parametrized)"
-        return RouteChoice(route="dense", reason=f"auto: {why}; {summary}", **choice)
+        return chosen("dense", f"auto: {why}; {summary}")
     kernel_ok = kernel_capable(f) and kernel_b <= budget
     if dense_b <= _SMALL_DENSE_BYTES or (
         dense_b <= budget and not (kernel_ok and ratio >= _KERNEL_FLOP_ADVANTAGE)
     ):
-        return RouteChoice(route="dense", reason=f"auto: D fits; {summary}", **choice)
+        return chosen("dense", f"auto: D fits; {summary}")
     if kernel_ok:
-        return RouteChoice(
-            route="kernel", reason=f"auto: kernel is cheaper or D does not fit; {summary}", **choice
-        )
+        return chosen("kernel", f"auto: kernel is cheaper or D does not fit; {summary}")
     if f.has_matrix_free_products:
-        return RouteChoice(
-            route="matrix-free", reason=f"auto: neither D nor Theta fits; {summary}", **choice
-        )
-    return RouteChoice(route="dense", reason=f"auto: no other route applies; {summary}", **choice)
+        return chosen("matrix-free", f"auto: neither D nor Theta fits; {summary}")
+    return chosen("dense", f"auto: no other route applies; {summary}")
 
 
-def factorize(f, theta, route: str, *, rank_policy=None, memory_budget=None, output_metric=None):
+def factorize(
+    f: SmoothMap,
+    theta: npt.ArrayLike,
+    route: str,
+    *,
+    rank_policy: RankPolicy | float | None = None,
+    memory_budget: int | None = None,
+    output_metric: OutputMetricLike | None = None,
+) -> JacobianSVD | KernelFactorization | KrylovFactorization:
     """The factorization of D[θ] on a resolved route: JacobianSVD, KernelFactorization or KrylovFactorization.
 
     All three have ``solve`` (D⁺ rhs), ``project_range``, ``project_row``,
@@ -249,7 +281,9 @@ def factorize(f, theta, route: str, *, rank_policy=None, memory_budget=None, out
     )
 
 
-def non_euclidean_metric(output_metric, dim_out: int):
+def non_euclidean_metric(
+    output_metric: OutputMetricLike | None, dim_out: int
+) -> OutputMetric | None:
     """The resolved output metric G, or None for None / the Euclidean metric.
 
     geometry.metrics pulls in geomstats: imported only when a metric is given.

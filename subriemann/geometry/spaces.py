@@ -9,6 +9,7 @@ which builds that matrix only if ``metric_matrix()`` is called.
 
 from __future__ import annotations
 
+import numpy as np
 from geomstats.geometry.euclidean import CanonicalEuclideanMetric, Euclidean
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 
@@ -20,13 +21,13 @@ __all__ = ["CanonicalMetric", "euclidean", "parameter_space", "output_space"]
 class CanonicalMetric(CanonicalEuclideanMetric):
     """geomstats' canonical Euclidean metric, with the identity metric matrix built on demand."""
 
-    def __init__(self, space):
+    def __init__(self, space: Euclidean) -> None:
         # skip EuclideanMetric.__init__, which builds gs.eye(dim) at once
         RiemannianMetric.__init__(self, space)
-        self._identity = None
+        self._identity: np.ndarray | None = None
 
     @property
-    def metric_matrix_(self):
+    def metric_matrix_(self) -> np.ndarray:
         if self._identity is None:
             import geomstats.backend as gs
 

@@ -10,6 +10,8 @@ the curves and geodesics are built on it.
 """
 
 # Each module lists its public names once, in its __all__; the package re-exports them.
+from typing import Any
+
 from . import controllers, driver, events, solution, steppers
 from .controllers import *  # noqa: F403
 from .driver import *  # noqa: F403
@@ -37,7 +39,7 @@ _MOVED = {
 }
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in _MOVED:
         import importlib
 

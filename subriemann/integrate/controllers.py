@@ -19,11 +19,23 @@ sign of a kink or a singularity; the driver stops the run there.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
 
 from .steppers import Proposal
 
-__all__ = ["Decision", "ConstantStep", "PIController", "ArmijoHalving", "SolverControlled"]
+__all__ = [
+    "Decision",
+    "StepSizeController",
+    "RetryingController",
+    "ConstantStep",
+    "PIController",
+    "ArmijoHalving",
+    "SolverControlled",
+]
 
 
 @dataclass(kw_only=True)
@@ -33,6 +45,31 @@ class Decision:
     accept: bool
     h_next: float
     collapsed: bool = False
+
+
+class StepSizeController(Protocol):
+    """What the driver asks of a controller: a first step, and a decision on each proposal.
+
+    ``decide`` gets the step's start state as ``y`` and its slope as ``f`` (keywords).
+    A controller may also have ``grid_time(t0, n)`` (the driver then lands on that grid).
+    """
+
+    def first_step(self, h0: float) -> float: ...
+
+    def decide(
+        self, proposal: Proposal, t: float, h: float, *, y: np.ndarray, f: np.ndarray
+    ) -> Decision: ...
+
+
+class RetryingController(StepSizeController, Protocol):
+    """A controller with ``reject_on_failure``: a trial step whose field evaluation failed
+    comes to ``decide`` as ``proposal=None`` (a rejection), instead of ending the run."""
+
+    reject_on_failure: bool
+
+    def decide(
+        self, proposal: Proposal | None, t: float, h: float, *, y: np.ndarray, f: np.ndarray
+    ) -> Decision: ...
 
 
 def collapse_floor(t: float, relative: float) -> float:
@@ -46,10 +83,10 @@ class ConstantStep:
     def __init__(self, h: float):
         self.h = h
 
-    def first_step(self, h0):
+    def first_step(self, h0: float) -> float:
         return self.h
 
-    def decide(self, proposal: Proposal, t: float, h: float, **_) -> Decision:
+    def decide(self, proposal: Proposal, t: float, h: float, **_: object) -> Decision:
         if proposal.error is not None and not math.isfinite(proposal.error):
             return Decision(accept=False, h_next=0.5 * h, collapsed=True)
         return Decision(accept=True, h_next=self.h)
@@ -73,10 +110,10 @@ class PIController:
         self.h_max, self.h_min_relative = h_max, h_min_relative
         self.err_prev = 1e-4
 
-    def first_step(self, h0):
+    def first_step(self, h0: float) -> float:
         return min(h0, self.h_max)
 
-    def decide(self, proposal: Proposal, t: float, h: float, **_) -> Decision:
+    def decide(self, proposal: Proposal, t: float, h: float, **_: object) -> Decision:
         err = proposal.error
         if err is None or not math.isfinite(err):
             h_next = 0.2 * h
@@ -117,14 +154,25 @@ class ArmijoHalving:
 
     reject_on_failure = True
 
-    def __init__(self, h0, *, objective, slope, slack, h_max=math.inf, h_min_relative=1e-14):
+    def __init__(
+        self,
+        h0: float,
+        *,
+        objective: Callable[[np.ndarray], float],
+        slope: Callable[[np.ndarray, np.ndarray], float],
+        slack: Callable[[np.ndarray], float],
+        h_max: float = math.inf,
+        h_min_relative: float = 1e-14,
+    ):
         self.h0, self.h_max, self.h_min_relative = h0, h_max, h_min_relative
         self.objective, self.slope, self.slack = objective, slope, slack
 
-    def first_step(self, h0):
+    def first_step(self, h0: float) -> float:
         return min(self.h0, self.h_max)
 
-    def decide(self, proposal: Proposal | None, t: float, h: float, *, y, f) -> Decision:
+    def decide(
+        self, proposal: Proposal | None, t: float, h: float, *, y: np.ndarray, f: np.ndarray
+    ) -> Decision:
         if proposal is not None:
             c0 = self.objective(y)
             bound = c0 + 0.5 * h * self.slope(y, f) + self.slack(y)
@@ -150,10 +198,10 @@ class SolverControlled:
         self.h_min_relative, self.patience = h_min_relative, patience
         self.short = 0
 
-    def first_step(self, h0):
+    def first_step(self, h0: float) -> float:
         return h0
 
-    def decide(self, proposal: Proposal, t: float, h: float, **_) -> Decision:
+    def decide(self, proposal: Proposal, t: float, h: float, **_: object) -> Decision:
         taken = proposal.t - t
         self.short = (
             self.short + 1 if taken < collapse_floor(proposal.t, self.h_min_relative) else 0

@@ -9,13 +9,18 @@ the stepper, the controller, the events and the ``on_accept`` hook.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeGuard
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import NonFiniteError, NumericalError, RankConditionError
 
+from .controllers import Decision, RetryingController, StepSizeController
 from .events import Event, crossed, locate, past
-from .solution import Solution, Status
+from .solution import Interpolant, Solution, Status
+from .steppers import Proposal, Stepper, VectorField
 
 __all__ = ["solve", "FAILURES"]
 
@@ -29,7 +34,16 @@ FAILURES = {
 }
 
 
-def _failure(exc) -> tuple[Status, str]:
+#: on_accept(t, y, f) after an accepted step: None to go on, (Status, message) to end the run
+AcceptHook = Callable[[float, np.ndarray, np.ndarray], tuple[Status, str] | None]
+
+
+def _retries_failed_steps(controller: StepSizeController) -> TypeGuard[RetryingController]:
+    # the contract of RetryingController: reject_on_failure set means decide takes None
+    return bool(getattr(controller, "reject_on_failure", False))
+
+
+def _failure(exc: BaseException) -> tuple[Status, str]:
     for kind, status in FAILURES.items():
         if isinstance(exc, kind):
             return status, str(exc)
@@ -37,18 +51,18 @@ def _failure(exc) -> tuple[Status, str]:
 
 
 def solve(
-    field,
+    field: VectorField,
     t0: float,
-    y0,
+    y0: npt.ArrayLike,
     t_end: float,
     *,
-    stepper,
-    controller,
+    stepper: Stepper,
+    controller: StepSizeController,
     h0: float | None = None,
-    f0=None,
+    f0: np.ndarray | None = None,
     events: tuple[Event, ...] = (),
     max_steps: int = 100_000,
-    on_accept=None,
+    on_accept: AcceptHook | None = None,
     max_step: float | None = None,
 ) -> Solution:
     """Integrate y′ = field(t, y) from (t0, y0) to t_end (or a terminal event).
@@ -61,7 +75,8 @@ def solve(
         Start and end (t_end > t0; ``inf`` with a terminal event).
     y0 : array-like, shape=[dim]
     stepper : Stepper
-    controller : ConstantStep, PIController, ArmijoHalving or SolverControlled
+    controller : StepSizeController
+        ConstantStep, PIController, ArmijoHalving, SolverControlled or one's own.
     h0 : float, optional
         First step (default (t_end − t0)/100, or 1 for an infinite end).
     f0 : ndarray, optional
@@ -84,12 +99,15 @@ def solve(
     y = np.array(y0, dtype=np.float64)
     t = float(t0)
     stats = {"accepted": 0, "rejected": 0, "evaluations": 0, "event_evaluations": 0}
-    ts, ys, segments, found = [t], [y], [], []
+    ts: list[float] = [t]
+    ys: list[np.ndarray] = [y]
+    segments: list[Interpolant] = []
+    found: list[tuple[str, float, np.ndarray]] = []
     h_max = math.inf if max_step is None else max_step
     first = h0 if h0 is not None else ((t_end - t0) / 100 if math.isfinite(t_end) else 1.0)
     h = controller.first_step(min(first, h_max))
 
-    def done(status, message):
+    def done(status: Status, message: str) -> Solution:
         return Solution(
             t=np.array(ts),
             y=np.array(ys),
@@ -109,21 +127,26 @@ def solve(
         g = [ev.fn(t, y) for ev in events]
     except tuple(FAILURES) as exc:
         return done(*_failure(exc))
-    grid = hasattr(controller, "grid_time")
+    grid_time = getattr(controller, "grid_time", None)
     attempts = 0
     while t < t_end:
         if attempts >= max_steps:
             return done(Status.MAX_STEPS, f"max_steps = {max_steps} reached at t = {t:.6g}")
         attempts += 1
-        t_next = controller.grid_time(t0, stats["accepted"] + 1) if grid else t + min(h, h_max)
+        t_next = (
+            grid_time(t0, stats["accepted"] + 1) if grid_time is not None else t + min(h, h_max)
+        )
         h_try = min(t_next, t_end) - t
+        prop: Proposal | None
+        decision: Decision
         try:
             prop = stepper.step(field, t, y, f, h_try)
         except tuple(FAILURES) as exc:
-            if not getattr(controller, "reject_on_failure", False):
+            if not _retries_failed_steps(controller):
                 return done(*_failure(exc))
             prop = None
-        if prop is not None:
+            decision = controller.decide(None, t, h_try, y=y, f=f)
+        else:
             stats["evaluations"] += prop.evaluations
             if prop.failure is not None:
                 stats["solver_failed"] = True
@@ -131,8 +154,9 @@ def solve(
                     Status.STEP_SIZE_COLLAPSED,
                     f"the solver stopped at t = {t:.9g}: {prop.failure}",
                 )
-        decision = controller.decide(prop, t, h_try, y=y, f=f)
-        if not decision.accept:
+            decision = controller.decide(prop, t, h_try, y=y, f=f)
+        # a failed trial step (prop None) is a rejection whatever the controller says
+        if prop is None or not decision.accept:
             stats["rejected"] += 1
             if decision.collapsed:
                 return done(

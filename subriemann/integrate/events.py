@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from .solution import Status
+from .solution import Interpolant, Status
 
 __all__ = ["Event", "crossed", "locate"]
 
@@ -66,7 +66,7 @@ def crossed(event: Event, g0: float, g1: float) -> bool:
     return event.direction >= 0 and g0 < 0 <= g1
 
 
-def locate(event: Event, dense, t0: float, t1: float, g0: float, g1: float) -> float:
+def locate(event: Event, dense: Interpolant, t0: float, t1: float, g0: float, g1: float) -> float:
     """The crossing time in [t0, t1] of g(t, dense(t)), to ``xtol``·max(1, |t1|)."""
     if g1 == 0.0:
         return t1

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError
 
@@ -21,7 +22,11 @@ __all__ = ["Status", "Solution", "SolutionCurve"]
 class Status(enum.StrEnum):
     """Why a run ended.  A ``str``: ``sol.status == "completed"`` holds for :attr:`COMPLETED`."""
 
-    def __new__(cls, value: str, meaning: str):
+    meaning: str  # the member's reason in words (set in __new__; not a member itself)
+
+    # meaning has a default only for the type checker: Status("completed") is the by-value
+    # lookup (EnumMeta.__call__), one argument, which mypy checks against this signature
+    def __new__(cls, value: str, meaning: str = "") -> Status:
         member = str.__new__(cls, value)
         member._value_ = value
         member.meaning = meaning
@@ -77,7 +82,7 @@ class Solution:
         """y at the last accepted time, shape=[dim]."""
         return self.y[-1]
 
-    def __call__(self, t):
+    def __call__(self, t: npt.ArrayLike) -> np.ndarray:
         """Dense evaluation y(t) for t in [t[0], t[-1]]; shape=[dim] or [len(t), dim].
 
         Inside each accepted step the stepper's interpolant is used (cubic Hermite
@@ -152,7 +157,7 @@ class SolutionCurve:
     def __len__(self) -> int:
         return len(self.solution)
 
-    def __call__(self, t):
+    def __call__(self, t: npt.ArrayLike) -> np.ndarray:
         """Dense point at t, shape=[point_dim] or [len(t), point_dim] (the steppers' interpolants)."""
         return self.solution(t)[..., : self.point_dim]
 
@@ -160,12 +165,14 @@ class SolutionCurve:
 Interpolant = Callable[[float], np.ndarray]
 
 
-def hermite(t0: float, y0, f0, t1: float, y1, f1) -> Interpolant:
+def hermite(
+    t0: float, y0: np.ndarray, f0: np.ndarray, t1: float, y1: np.ndarray, f1: np.ndarray
+) -> Interpolant:
     """Cubic Hermite interpolant of one step from end values and slopes (error O(h⁴))."""
     h = t1 - t0
     dy = y1 - y0
 
-    def dense(t):
+    def dense(t: float) -> np.ndarray:
         if h == 0:
             return np.array(y1)
         u = (t - t0) / h

@@ -15,9 +15,12 @@ fixed-point tolerance.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import scipy.integrate
 
 from subriemann.errors import InputError
@@ -34,6 +37,9 @@ __all__ = [
     "ScipyStepper",
     "error_norm",
 ]
+
+#: A vector field F(t, y) on R^n, y and the value of shape [dim].
+VectorField = Callable[[float, np.ndarray], np.ndarray]
 
 
 @dataclass(kw_only=True)
@@ -70,7 +76,15 @@ class Proposal:
     info: dict = field(default_factory=dict)
 
     @classmethod
-    def rejected(cls, t, y, f, *, evaluations: int = 0, reason: str) -> Proposal:
+    def rejected(
+        cls,
+        t: float,
+        y: np.ndarray,
+        f: np.ndarray | None,
+        *,
+        evaluations: int = 0,
+        reason: str | BaseException,
+    ) -> Proposal:
         """A step that must be retried smaller: the state stays y, error ∞, ``info["failure"]``.
 
         For steppers whose own sub-problem failed (a corrector that did not converge):
@@ -88,10 +102,12 @@ class Proposal:
         )
 
 
-def error_norm(err, y0, y1, rtol: float, atol: float) -> float:
+def error_norm(
+    err: npt.ArrayLike, y0: npt.ArrayLike, y1: npt.ArrayLike, rtol: float, atol: float
+) -> float:
     """RMS of err / (atol + rtol·max(|y0|, |y1|)) (Hairer–Nørsett–Wanner II.4)."""
     scale = atol + rtol * np.maximum(np.abs(y0), np.abs(y1))
-    return float(np.sqrt(np.mean((err / scale) ** 2)))
+    return float(np.sqrt(np.mean((np.asarray(err) / scale) ** 2)))
 
 
 class Stepper:
@@ -108,7 +124,9 @@ class Stepper:
     rtol: float = 1e-8
     atol: float = 1e-10
 
-    def step(self, field, t, y, f, h) -> Proposal:
+    def step(
+        self, field: VectorField, t: float, y: np.ndarray, f: np.ndarray, h: float
+    ) -> Proposal:
         raise NotImplementedError
 
 
@@ -120,7 +138,9 @@ class _ExplicitRK(Stepper):
     c: tuple = ()
     b_err: tuple | None = None
 
-    def step(self, field, t, y, f, h) -> Proposal:
+    def step(
+        self, field: VectorField, t: float, y: np.ndarray, f: np.ndarray, h: float
+    ) -> Proposal:
         k = [f]
         for i in range(1, len(self.c)):
             yi = y + h * sum(aij * kj for aij, kj in zip(self.a[i], k, strict=False) if aij)
@@ -210,7 +230,9 @@ class GaussLegendre4(Stepper):
     def __init__(self, tol: float = 1e-14, max_iterations: int = 50):
         self.tol, self.max_iterations = tol, max_iterations
 
-    def step(self, field, t, y, f, h) -> Proposal:
+    def step(
+        self, field: VectorField, t: float, y: np.ndarray, f: np.ndarray, h: float
+    ) -> Proposal:
         (a11, a12), (a21, a22) = self.a
         k1 = k2 = f
         n, converged = 0, False
@@ -248,14 +270,22 @@ class ScipyStepper(Stepper):
     controls_itself = True
     NAMES = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
 
-    def __init__(self, name: str, rtol: float = 1e-8, atol: float = 1e-10, **options):
+    def __init__(self, name: str, rtol: float = 1e-8, atol: float = 1e-10, **options: Any):
         if name not in self.NAMES:
             raise InputError(f"unknown scipy solver {name!r}; expected one of {self.NAMES}")
         self.name, self.rtol, self.atol, self.options = name, rtol, atol, options
-        self.solver = None
+        self.solver: scipy.integrate.OdeSolver | None = None  # set by start()
         self.order = {"RK23": 3, "RK45": 5, "DOP853": 8}.get(name, 5)
 
-    def start(self, field, t0, y0, t_end, first_step=None, max_step=None):
+    def start(
+        self,
+        field: VectorField,
+        t0: float,
+        y0: npt.ArrayLike,
+        t_end: float,
+        first_step: float | None = None,
+        max_step: float | None = None,
+    ) -> None:
         """Create the scipy solver (its constructor evaluates the field at t0)."""
         kwargs = {"rtol": self.rtol, "atol": self.atol, **self.options}
         if first_step is not None:
@@ -267,8 +297,14 @@ class ScipyStepper(Stepper):
         except (TypeError, ValueError) as exc:
             raise InputError(f"invalid options for scipy's {self.name}: {exc}") from exc
 
-    def step(self, field, t, y, f, h) -> Proposal:
+    def step(
+        self, field: VectorField, t: float, y: np.ndarray, f: np.ndarray, h: float
+    ) -> Proposal:
         solver = self.solver
+        if solver is None:
+            raise InputError(
+                f"ScipyStepper({self.name!r}).step needs start(field, t0, y0, t_end) first"
+            )
         message = solver.step()
         if solver.status == "failed":
             return Proposal(

@@ -2,7 +2,8 @@
 
 The modules of this layer: :mod:`.smooth`, :mod:`.data`, :mod:`.activations`,
 :mod:`.architecture` (MLP), :mod:`.network` (NetworkMap), :mod:`.ntk` (its structured NTK),
-:mod:`.callables` (maps from plain callables), :mod:`.jax_map` (JAX models, :func:`from_jax`).
+:mod:`.callables` (maps from plain callables), :mod:`.jax_map` (JAX models, :func:`from_jax`),
+:mod:`.torch_map` (PyTorch functions and modules, :func:`from_torch`).
 """
 
 # Each module lists its public names once, in its __all__; the folder re-exports them.
@@ -15,6 +16,7 @@ from subriemann.maps import (
     network,
     ntk,
     smooth,
+    torch_map,
 )
 from subriemann.maps.activations import *  # noqa: F403
 from subriemann.maps.architecture import *  # noqa: F403
@@ -24,6 +26,7 @@ from subriemann.maps.jax_map import *  # noqa: F403
 from subriemann.maps.network import *  # noqa: F403
 from subriemann.maps.ntk import *  # noqa: F403
 from subriemann.maps.smooth import *  # noqa: F403
+from subriemann.maps.torch_map import *  # noqa: F403
 
 __all__ = [
     *smooth.__all__,
@@ -34,4 +37,5 @@ __all__ = [
     *ntk.__all__,
     *network.__all__,
     *jax_map.__all__,
+    *torch_map.__all__,
 ]

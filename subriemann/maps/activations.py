@@ -9,9 +9,11 @@ and refuses the non-smooth ones unless asked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import autograd.numpy as anp
+import numpy as np
 
 from subriemann.errors import ActivationError
 
@@ -24,15 +26,17 @@ class Activation:
 
     ``smooth`` says whether σ′ is Lipschitz (the paper's standing assumption,
     §1.1); the second derivative of a non-smooth activation is its a.e. value.
+    σ, σ′ and σ″ act elementwise on arrays (an autograd box, untyped, stands in for one
+    when the network is traced).
     """
 
     name: str
-    fn: object
-    d1: object
-    d2: object
+    fn: Callable[[np.ndarray], np.ndarray]
+    d1: Callable[[np.ndarray], np.ndarray]
+    d2: Callable[[np.ndarray], np.ndarray]
     smooth: bool = True
 
-    def __call__(self, z):
+    def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.fn(z)
 
 
@@ -113,7 +117,7 @@ NONSMOOTH_ACTIVATIONS = {
 }
 
 
-def get_activation(activation, allow_nonsmooth: bool = False) -> Activation:
+def get_activation(activation: str | Activation, allow_nonsmooth: bool = False) -> Activation:
     """Resolve an activation name (or :class:`Activation`) and enforce smoothness.
 
     Raises

@@ -10,10 +10,11 @@ The map θ ↦ x[θ] on training inputs and its derivatives are
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import autograd.numpy as anp
 import numpy as np
+import numpy.typing as npt
 from autograd.tracer import isbox
 
 from subriemann.errors import (
@@ -24,7 +25,7 @@ from subriemann.errors import (
     check_real,
     check_result,
 )
-from subriemann.maps.activations import get_activation
+from subriemann.maps.activations import Activation, get_activation
 
 __all__ = ["parse_architecture", "MLP"]
 
@@ -55,7 +56,12 @@ class MLP:
         (start of W_ℓ, start of b_ℓ, end of b_ℓ) in θ, for ℓ = 1..L+1.
     """
 
-    def __init__(self, layer_sizes, activation="tanh", allow_nonsmooth: bool = False):
+    def __init__(
+        self,
+        layer_sizes: Iterable[int],
+        activation: str | Activation = "tanh",
+        allow_nonsmooth: bool = False,
+    ):
         try:
             sizes = list(layer_sizes) if not isinstance(layer_sizes, str | bytes) else None
         except TypeError:  # not a sequence at all (a number, None)
@@ -69,7 +75,8 @@ class MLP:
         self.shapes = [
             (self.layer_sizes[i + 1], self.layer_sizes[i]) for i in range(len(self.layer_sizes) - 1)
         ]
-        offsets, k = [], 0
+        offsets: list[tuple[int, int, int]] = []
+        k = 0
         for m_out, m_in in self.shapes:
             offsets.append((k, k + m_out * m_in, k + m_out * m_in + m_out))
             k += m_out * m_in + m_out
@@ -90,11 +97,16 @@ class MLP:
         return self.layer_sizes[-1]
 
     @staticmethod
-    def count_parameters(layer_sizes) -> int:
+    def count_parameters(layer_sizes: Sequence[int]) -> int:
         """K = Σ_ℓ (M_ℓ M_{ℓ-1} + M_ℓ). Implements (1.5)."""
         return sum(b * a + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=False))
 
-    def init(self, seed=0, weight_scale: float = 1.0, bias_scale: float = 0.1):
+    def init(
+        self,
+        seed: int | Sequence[int] | np.random.SeedSequence | np.random.Generator = 0,
+        weight_scale: float = 1.0,
+        bias_scale: float = 0.1,
+    ) -> np.ndarray:
         """Random θ: W_ℓ ~ N(0, weight_scale²/M_{ℓ-1}), b_ℓ ~ N(0, bias_scale²). Shape ``(K,)``.
 
         Parameters
@@ -134,7 +146,7 @@ class MLP:
             )
         return theta
 
-    def unpack(self, theta):
+    def unpack(self, theta: npt.ArrayLike) -> list[tuple[np.ndarray, np.ndarray]]:
         """θ ↦ [(W_1, b_1), ..., (W_{L+1}, b_{L+1})] (views; autograd-traceable).
 
         Raises
@@ -148,7 +160,7 @@ class MLP:
             )
         return self.unpack_unchecked(check_array(theta, "theta"))
 
-    def unpack_unchecked(self, theta):
+    def unpack_unchecked(self, theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`unpack` without the checks, for θ the caller has validated (the hot path).
 
         Public for the closed-form derivatives of :class:`~subriemann.maps.network.NetworkMap`,
@@ -159,7 +171,7 @@ class MLP:
             for (s, m, e), shape in zip(self.offsets, self.shapes, strict=True)
         ]
 
-    def pack(self, params):
+    def pack(self, params: Iterable[tuple[npt.ArrayLike, npt.ArrayLike]]) -> np.ndarray:
         """[(W_1, b_1), ...] ↦ θ, shape ``(K,)``; inverse of :meth:`unpack`.
 
         Raises
@@ -192,21 +204,25 @@ class MLP:
             checked.append((W, b))
         return self.pack_unchecked(checked)
 
-    def pack_unchecked(self, params):
+    def pack_unchecked(self, params: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """:meth:`pack` without the checks, for parameters the package computed."""
         theta = anp.concatenate([x for W, b in params for x in (anp.reshape(W, (-1,)), b)])
         return theta if isbox(theta) else np.asarray(theta, dtype=np.float64)
 
-    def forward(self, theta, inputs):
+    def forward(self, theta: npt.ArrayLike, inputs: npt.ArrayLike) -> np.ndarray:
         """Outputs x_j^{(L+1)} for inputs of shape ``(N, M)``; returns ``(N, Q)``."""
         inputs = check_array(inputs, "inputs", shape=(None, self.M))
         out = self.propagate(self.unpack(theta), inputs)[0]
         return check_result(out, "the network output", "check the scale of theta and of inputs")
 
     # -- propagation shared by the map and its derivatives ---------------------
-    def propagate(self, params, inputs):
+    def propagate(
+        self, params: Sequence[tuple[np.ndarray, np.ndarray]], inputs: np.ndarray
+    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """Return (output (N,Q), pre-activations z_ℓ, activations a_{ℓ-1} incl. inputs)."""
-        a, pre, acts = inputs, [], [inputs]
+        a = inputs
+        pre: list[np.ndarray] = []
+        acts = [inputs]
         for W, b in params[:-1]:
             z = anp.dot(a, W.T) + b
             a = self.activation.fn(z)
@@ -219,7 +235,7 @@ class MLP:
         return f"MLP({self.layer_sizes}, activation={self.activation.name!r}, K={self.K})"
 
 
-def parse_architecture(spec) -> list[int]:
+def parse_architecture(spec: str | Sequence[int]) -> list[int]:
     """Layer sizes from ``"2,8,3"``, ``"2-8-3"`` or a sequence of ints: the package's one parser.
 
     A string lists positive integers separated by commas or by hyphens, one

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterator
 
 import autograd.numpy as anp
 import numpy as np
+import numpy.typing as npt
 from autograd.extend import defjvp, defvjp, primitive
 from autograd.tracer import isbox
 
-from subriemann.errors import InputError, ShapeError, check_array
+from subriemann.errors import InputError, ShapeError, check_array, check_int, check_vector
 from subriemann.maps.smooth import SmoothMap
 
-__all__ = ["CallableMap"]
+__all__ = ["CallableMap", "adapter_dimension"]
 
 logger = logging.getLogger(__name__)
 
@@ -333,3 +334,35 @@ class CallableMap(SmoothMap):
 
     def __repr__(self) -> str:
         return f"CallableMap({self.name!r}, dim_in={self.dim_in}, dim_out={self.dim_out})"
+
+
+def adapter_dimension(
+    input_dim: int | None, example_point: npt.ArrayLike | None, adapter: str
+) -> tuple[int, np.ndarray | None]:
+    """K of a model wrapped by an adapter (``from_jax``, ``from_torch``), and its checked θ0.
+
+    From ``example_point`` (a finite real vector θ0: K is its length) or ``input_dim``;
+    both may be given if they agree.  Returns ``(K, θ0 as a float array or None)``.
+
+    Raises
+    ------
+    InputError
+        Neither given, or the two disagree; ``example_point`` not a finite real vector
+        (a :class:`~subriemann.errors.ShapeError` for a wrong shape).
+    """
+    if example_point is None:
+        if input_dim is None:
+            raise InputError(
+                f"{adapter} needs the input dimension K: pass input_dim=K or example_point=theta0"
+            )
+        return check_int(input_dim, "input_dim", "the input dimension K"), None
+    K = int(np.shape(example_point)[0]) if np.ndim(example_point) == 1 else -1
+    if K < 1:
+        raise ShapeError(
+            f"example_point must be a vector theta of shape (K,), got shape "
+            f"{np.shape(example_point)}"
+        )
+    point = check_vector(example_point, K, "example_point")
+    if input_dim is not None and check_int(input_dim, "input_dim") != K:
+        raise InputError(f"input_dim = {input_dim} but example_point has length {K}")
+    return K, point

@@ -203,7 +203,7 @@ class TrainingData:
     @classmethod
     def from_csv(
         cls,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         label_column: str | int,
         feature_columns: Sequence[str | int] | None = None,
         *,

@@ -28,10 +28,11 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
-from subriemann.errors import InputError, ShapeError, check_int, check_vector
+from subriemann.errors import InputError, ShapeError
 from subriemann.extras import import_optional
-from subriemann.maps.callables import CallableMap
+from subriemann.maps.callables import CallableMap, adapter_dimension
 from subriemann.maps.smooth import SmoothMap
 
 __all__ = ["from_jax"]
@@ -72,7 +73,7 @@ def from_jax(
     fn: Callable,
     *,
     input_dim: int | None = None,
-    example_point=None,
+    example_point: npt.ArrayLike | None = None,
     jit: bool = True,
     name: str | None = None,
 ) -> CallableMap:
@@ -117,22 +118,7 @@ def from_jax(
     jax = import_optional("jax", extra="jax", purpose="sr.maps.from_jax (JAX models)")
     if not callable(fn):
         raise InputError(f"fn must be callable (a JAX function of theta), got {type(fn).__name__}")
-    if example_point is not None:
-        K = int(np.shape(example_point)[0]) if np.ndim(example_point) == 1 else -1
-        if K < 1:
-            raise ShapeError(
-                f"example_point must be a vector theta of shape (K,), got shape "
-                f"{np.shape(example_point)}"
-            )
-        check_vector(example_point, K, "example_point")
-        if input_dim is not None and check_int(input_dim, "input_dim") != K:
-            raise InputError(f"input_dim = {input_dim} but example_point has length {K}")
-    elif input_dim is None:
-        raise InputError(
-            "from_jax needs the input dimension K: pass input_dim=K or example_point=theta0"
-        )
-    else:
-        K = check_int(input_dim, "input_dim", "the input dimension K")
+    K, _ = adapter_dimension(input_dim, example_point, "from_jax")
     name = name or getattr(fn, "__name__", "jax function")
     jnp = jax.numpy
 
@@ -150,7 +136,7 @@ def from_jax(
             "jax_enable_x64 was off, or a cast); expected float64 throughout: build its "
             "constants as numpy arrays or inside fn, and do not cast to lower precision"
         )
-    shape = closed.out_avals[0].shape if len(closed.out_avals) == 1 else ()
+    shape: tuple[int, ...] = closed.out_avals[0].shape if len(closed.out_avals) == 1 else ()
     if len(shape) != 1 or shape[0] < 1:
         raise ShapeError(
             f"{name}: fn returns shape {tuple(shape)}; expected a vector (n,), e.g. "

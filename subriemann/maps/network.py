@@ -19,10 +19,13 @@ copy), which keeps it within a small factor of the cost of writing QN×K floats.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import cast
 
 import autograd.numpy as anp
 import numpy as np
+import numpy.typing as npt
 from autograd.tracer import getval, isbox
 
 from subriemann import scratch
@@ -59,7 +62,7 @@ class NetworkMap(StructuredNTK, SmoothMap):
     the tangents (dz_ℓ, da_ℓ, dB_ℓ) of the same recursion, which needs σ″.
     """
 
-    def __init__(self, mlp: MLP, inputs):
+    def __init__(self, mlp: MLP, inputs: npt.ArrayLike | TrainingData):
         if not isinstance(mlp, MLP):
             raise InputError(f"mlp must be an MLP, got {type(mlp).__name__}")
         if isinstance(inputs, TrainingData):
@@ -87,7 +90,13 @@ class NetworkMap(StructuredNTK, SmoothMap):
             self.mlp.propagate(self.mlp.unpack_unchecked(theta), self.inputs)[0], (-1,)
         )
 
-    def backward_factors(self, params, pre, dparams=None, dpre=None):
+    def backward_factors(
+        self,
+        params: Sequence[tuple[np.ndarray, np.ndarray]],
+        pre: Sequence[np.ndarray],
+        dparams: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+        dpre: Sequence[np.ndarray] | None = None,
+    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
         """Backward factors B_ℓ = ∂x/∂z_ℓ and, along a tangent dθ, their derivatives dB_ℓ.
 
         ``params`` are ``mlp.unpack_unchecked(θ)``, ``pre`` the pre-activations of
@@ -98,24 +107,28 @@ class NetworkMap(StructuredNTK, SmoothMap):
         """
         act = self.mlp.activation
         N, Q = self.N, self.Q
-        tangent = dparams is not None
-        Bs, dBs = [anp.broadcast_to(np.eye(Q), (N, Q, Q))], [None]
+        Bs: list[np.ndarray] = [anp.broadcast_to(np.eye(Q), (N, Q, Q))]
+        dBs: list[np.ndarray | None] = [None]
         # C = B_{ℓ+1} W_{ℓ+1}; for ℓ = L it is W_{L+1} for every sample, so the
-        # product with B_{L+1} = 1 is skipped.
+        # product with B_{L+1} = 1 is skipped.  dC is None exactly when there is no tangent.
         C = params[-1][0][None]
-        dC = dparams[-1][0][None] if tangent else None
+        dC = None if dparams is None else dparams[-1][0][None]
         for layer in range(self.mlp.L, 0, -1):
             z = pre[layer - 1]
             s1 = act.d1(z)[:, None, :]
             B = C * s1
-            dB = dC * s1 + C * (act.d2(z) * dpre[layer - 1])[:, None, :] if tangent else None
+            dB = None
+            if dC is not None:
+                # a tangent dθ comes with its pre-activation tangents dpre (_tangents)
+                dz = cast("Sequence[np.ndarray]", dpre)[layer - 1]
+                dB = dC * s1 + C * (act.d2(z) * dz)[:, None, :]
             Bs.append(B)
             dBs.append(dB)
             if layer > 1:
                 # one (NQ × M_ℓ)·(M_ℓ × M_{ℓ-1}) product instead of N batched small ones
                 W = params[layer - 1][0]
                 C = _rows_times(B, W)
-                if tangent:
+                if dparams is not None:
                     dC = _rows_times(dB, W) + _rows_times(B, dparams[layer - 1][0])
         return Bs[::-1], dBs[::-1]
 
@@ -385,7 +398,15 @@ _OUTER_CHUNK_BYTES = 1 << 20
 _OUTER_MIN_ROWS = 8
 
 
-def write_outer(out, B, a, accumulate=False, *, min_rows=None, chunk_bytes=None):
+def write_outer(
+    out: np.ndarray,
+    B: np.ndarray,
+    a: np.ndarray,
+    accumulate: bool = False,
+    *,
+    min_rows: int | None = None,
+    chunk_bytes: int | None = None,
+) -> None:
     """out[j, q, o*n_in + i] (+)= B[j, q, o] a[j, i] in place; ``out`` is (N, Q, n_out*n_in).
 
     The numpy block writer of :meth:`NetworkMap.jacobian` and
@@ -455,7 +476,9 @@ def _rows(B):
 
 
 @contextmanager
-def assembly(kind: str, *, min_rows=None, chunk_bytes=None):
+def assembly(
+    kind: str, *, min_rows: int | None = None, chunk_bytes: int | None = None
+) -> Iterator[None]:
     """Testing hook: write the untraced Jacobian blocks with ``kind`` inside a ``with`` block.
 
     ``kind`` is ``"c"`` (``subriemann._kernels``, imported here even when
@@ -484,7 +507,10 @@ def assembly(kind: str, *, min_rows=None, chunk_bytes=None):
         ASSEMBLY, _KERNELS, _OUTER_MIN_ROWS, _OUTER_CHUNK_BYTES = saved
 
 
-def assemble(f: NetworkMap, layers):
+def assemble(
+    f: NetworkMap,
+    layers: Sequence[tuple[Sequence[tuple[np.ndarray, np.ndarray | None]], np.ndarray | None]],
+) -> np.ndarray:
     """Testing hook: ``f``'s untraced layout of a (QN, K) matrix from per-layer factors.
 
     ``layers[ℓ]`` is ``(terms, bias)`` for layer ℓ = 1..L+1: the W_ℓ-block is

@@ -11,9 +11,18 @@ The kernel route of :mod:`subriemann.geometry.kernel` asks for it.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError, check_int, check_result, check_vector
+
+if TYPE_CHECKING:
+    from subriemann.maps.architecture import MLP
+    from subriemann.maps.network import NetworkMap
 
 __all__ = ["StructuredNTK"]
 
@@ -24,6 +33,15 @@ class StructuredNTK:
     #: Θ = DDᵀ has a closed form that never touches K (:meth:`ntk`); the kernel route
     #: (:mod:`subriemann.geometry.kernel`) asks for it.
     has_structured_ntk = True
+
+    # what the mixin reads of the map it is mixed into (NetworkMap and SmoothMap set them)
+    mlp: MLP
+    inputs: np.ndarray
+    N: int
+    Q: int
+    dim_in: int
+    dim_out: int
+    counts: Counter[str]
 
     def ntk_block_bytes(self, block_samples: int) -> int:
         """Memory model of one Θ block of ``block_samples`` samples against another, in bytes.
@@ -48,7 +66,9 @@ class StructuredNTK:
         factors = N * (Q * sum(sizes[1:]) + 2 * sum(sizes[:-1]))
         return 8 * ((Q * N) ** 2 + factors + 2 * (b * Q) ** 2)
 
-    def ntk_partition(self, *, block_samples=None, memory_budget=None) -> list[tuple[int, int]]:
+    def ntk_partition(
+        self, *, block_samples: int | None = None, memory_budget: int | None = None
+    ) -> list[tuple[int, int]]:
         """The sample blocks ``[(start, stop), ...]`` in which :meth:`ntk` computes Θ.
 
         ``block_samples`` fixes the block size; otherwise ``memory_budget`` (bytes)
@@ -89,25 +109,33 @@ class StructuredNTK:
         b = min(b, N)
         return [(s, min(s + b, N)) for s in range(0, N, b)]
 
-    def ntk_factors(self, params, inputs):
+    def ntk_factors(
+        self, params: Sequence[tuple[np.ndarray, np.ndarray]], inputs: npt.ArrayLike
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(activations a_0..a_L, backward factors B_1..B_{L+1}) of the samples ``inputs``.
 
         The same forward/backward propagation as :meth:`jacobian`, on a block of
         samples (a NetworkMap over those inputs), so that any process computing a
         block from the same inputs gets the same bits.
         """
-        sub = type(self)(self.mlp, inputs)
+        # the mixin's class is a NetworkMap (or a subclass), whose constructor this is
+        sub = cast("type[NetworkMap]", type(self))(self.mlp, inputs)
         _, pre, acts = self.mlp.propagate(params, sub.inputs)
         Bs, _ = sub.backward_factors(params, pre)
         return acts, Bs
 
-    def ntk_block_from(self, fac_rows, fac_cols, symmetric: bool):
+    def ntk_block_from(
+        self,
+        fac_rows: tuple[Sequence[np.ndarray], Sequence[np.ndarray]],
+        fac_cols: tuple[Sequence[np.ndarray], Sequence[np.ndarray]],
+        symmetric: bool,
+    ) -> np.ndarray:
         """Θ[(j,q),(k,r)] for the samples of two factor sets; see :meth:`ntk` for the formula."""
         (acts_r, Bs_r), (acts_c, Bs_c) = fac_rows, fac_cols
         Q, L = self.Q, self.mlp.L
         n_r, n_c = acts_r[0].shape[0], acts_c[0].shape[0]
         # output layer ℓ = L+1: B_{L+1} = 1, so its term is δ_qr (⟨a_L,j, a_L,k⟩ + 1)
-        out = np.zeros((n_r, Q, n_c, Q))
+        out: np.ndarray = np.zeros((n_r, Q, n_c, Q))
         gram = acts_r[L] @ acts_c[L].T + 1.0
         idx = np.arange(Q)
         out[:, idx, :, idx] = gram
@@ -122,7 +150,14 @@ class StructuredNTK:
             out = 0.5 * (out + out.T)
         return out
 
-    def ntk(self, theta, *, block_samples=None, memory_budget=None):
+    def ntk(
+        self,
+        theta: npt.ArrayLike,
+        *,
+        block: int | None = None,
+        block_samples: int | None = None,
+        memory_budget: int | None = None,
+    ) -> np.ndarray:
         r"""The empirical neural tangent kernel Θ = D Dᵀ (QN×QN), never forming D.
 
         Structured route (the "structured derivatives" of Novak et al., *Fast Finite
@@ -152,6 +187,11 @@ class StructuredNTK:
         Parameters
         ----------
         theta : array-like, shape=[K]
+        block : int, optional
+            The keyword of :meth:`SmoothMap.ntk <subriemann.maps.smooth.SmoothMap.ntk>`
+            (rows of D per block), so code written for any smooth map runs here: blocks of
+            max(1, ⌊block/Q⌋) samples, i.e. at most ``block`` of Θ's rows at a time.  Give it
+            or ``block_samples``, not both.
         block_samples : int, optional
             Samples per block (Θ is computed block by block; see :meth:`ntk_partition`).
         memory_budget : int, optional
@@ -171,6 +211,12 @@ class StructuredNTK:
         refinement of :class:`subriemann.geometry.kernel.KernelFactorization`.
         """
         theta = check_vector(theta, self.dim_in, "theta")
+        if block is not None:
+            if block_samples is not None:
+                raise InputError(
+                    "give block (rows of D, the SmoothMap.ntk keyword) or block_samples, not both"
+                )
+            block_samples = max(1, check_int(block, "block", "rows of D per block") // self.Q)
         blocks = self.ntk_partition(block_samples=block_samples, memory_budget=memory_budget)
         self.counts["ntk"] += 1
         params = self.mlp.unpack_unchecked(np.asarray(theta, dtype=np.float64))
@@ -180,13 +226,15 @@ class StructuredNTK:
         for i, (s_i, e_i) in enumerate(blocks):
             for j in range(i, len(blocks)):
                 s_j, e_j = blocks[j]
-                block = self.ntk_block_from(factors[i], factors[j], symmetric=i == j)
-                out[s_i * Q : e_i * Q, s_j * Q : e_j * Q] = block
+                tile = self.ntk_block_from(factors[i], factors[j], symmetric=i == j)
+                out[s_i * Q : e_i * Q, s_j * Q : e_j * Q] = tile
                 if i != j:
-                    out[s_j * Q : e_j * Q, s_i * Q : e_i * Q] = block.T
+                    out[s_j * Q : e_j * Q, s_i * Q : e_i * Q] = tile.T
         return check_result(out, "the NTK Theta = D D^T", "check the scale of theta and inputs")
 
-    def ntk_block(self, theta, rows, cols):
+    def ntk_block(
+        self, theta: npt.ArrayLike, rows: tuple[int, int], cols: tuple[int, int]
+    ) -> np.ndarray:
         """One block Θ[rows, cols] of :meth:`ntk` for two sample ranges, shape (|rows|Q, |cols|Q).
 
         Parameters

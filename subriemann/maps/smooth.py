@@ -66,7 +66,7 @@ class SmoothMap:
     def __init__(self, dim_in: int, dim_out: int):
         self.dim_in = check_int(dim_in, "dim_in")
         self.dim_out = check_int(dim_out, "dim_out")
-        self.counts: Counter = Counter()
+        self.counts: Counter[str] = Counter()
 
     # -- required -------------------------------------------------------------
     def _value(self, theta):

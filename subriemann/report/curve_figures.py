@@ -12,9 +12,12 @@ axes (never on the data) and labels are matplotlib mathtext.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError
 from subriemann.report.canvas import new_figure, save_figure
@@ -22,7 +25,13 @@ from subriemann.report.canvas import new_figure, save_figure
 __all__ = ["plot_lifted_loop", "plot_gap_law"]
 
 
-def plot_lifted_loop(points, path, *, title=None, climb=None) -> Path:
+def plot_lifted_loop(
+    points: npt.ArrayLike,
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    climb: float | None = None,
+) -> Path:
     """Draw a horizontal curve q(t) in R³ and its projection to the first two coordinates.
 
     Parameters
@@ -63,7 +72,16 @@ def plot_lifted_loop(points, path, *, title=None, climb=None) -> Path:
     return save_figure(fig, path)
 
 
-def plot_gap_law(eps, gaps, path, *, labels=None, orders=None, brackets=None, title=None) -> Path:
+def plot_gap_law(
+    eps: npt.ArrayLike,
+    gaps: npt.ArrayLike,
+    path: str | os.PathLike[str],
+    *,
+    labels: Sequence[str] | None = None,
+    orders: Sequence[float] | np.ndarray | None = None,
+    brackets: Sequence[float] | np.ndarray | None = None,
+    title: str | None = None,
+) -> Path:
     """log–log |gap| of commutator loops against ε, one line per frame pair, with fitted slopes.
 
     Parameters
@@ -73,9 +91,9 @@ def plot_gap_law(eps, gaps, path, *, labels=None, orders=None, brackets=None, ti
         |q(4ε) − q0|.
     path : path-like
     labels : sequence of str, optional
-    orders : array-like, shape=[n_pairs], optional
+    orders : sequence or ndarray, shape=[n_pairs], optional
         Fitted slopes (shown in the legend).
-    brackets : array-like, shape=[n_pairs], optional
+    brackets : sequence or ndarray, shape=[n_pairs], optional
         |[X_i, X_j](q0)|: the reference ε²|bracket| is drawn dotted.
     title : str, optional
     """

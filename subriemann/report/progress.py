@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO
+from typing import IO, Any
 
 __all__ = ["ProgressBar", "progress_bar"]
 
@@ -56,7 +56,7 @@ class ProgressBar:
         enabled: bool | None = None,
         delay: float = 1.0,
         min_interval: float = 0.1,
-        **tqdm_options,
+        **tqdm_options: Any,
     ):
         from tqdm.auto import tqdm
 
@@ -124,7 +124,7 @@ class ProgressBar:
     def __enter__(self) -> ProgressBar:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -135,7 +135,7 @@ def _count(value: float) -> float:
 
 
 def progress_bar(
-    label: str, quiet: bool = False, stream: IO[str] | None = None, **kwargs
+    label: str, quiet: bool = False, stream: IO[str] | None = None, **kwargs: Any
 ) -> ProgressBar:
     """A :class:`ProgressBar` on stderr, switched off by ``quiet`` (the CLI's ``--quiet``)."""
     return ProgressBar(label, stream=stream, enabled=False if quiet else None, **kwargs)

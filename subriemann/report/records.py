@@ -113,7 +113,8 @@ def _blas() -> dict:
                     "source": "threadpoolctl",
                 }
     try:
-        config = np.show_config(mode="dicts") or {}
+        # read as plain JSON-like data: an unusual build may lack the keys numpy's stubs promise
+        config: Mapping[str, Any] = np.show_config(mode="dicts") or {}
         blas = config.get("Build Dependencies", {}).get("blas", {})
     except Exception:  # an unusual numpy build: the record must still be written
         blas = {}
@@ -162,7 +163,9 @@ def provenance() -> dict[str, Any]:
     }
 
 
-def make_record(kind: str, config: Mapping, seed: int | None, results: Mapping, **extra) -> dict:
+def make_record(
+    kind: str, config: Mapping, seed: int | None, results: Mapping, **extra: Any
+) -> dict[str, Any]:
     """A self-describing run record: what was run (config, seed), with what, and what came out.
 
     Parameters
@@ -258,9 +261,16 @@ def write_json(path: str | os.PathLike, record: Mapping) -> Path:
     return write_atomic(path, text + "\n")
 
 
-def _json_type(value) -> str:
-    names = {type(None): "null", bool: "boolean", int: "number", float: "number"}
-    return names.get(type(value), {list: "array", str: "string"}.get(type(value), "value"))
+def _json_type(value: object) -> str:
+    names: dict[type, str] = {
+        type(None): "null",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        list: "array",
+        str: "string",
+    }
+    return names.get(type(value), "value")
 
 
 def read_json(path: str | os.PathLike) -> dict:

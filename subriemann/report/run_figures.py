@@ -31,11 +31,12 @@ its own once :mod:`subriemann.report` re-exports it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError
 from subriemann.report.canvas import new_figure, save_figure
@@ -209,7 +210,7 @@ def cost_law_figure(
             s, _positive(cost), color=color, marker="o", ms=3, lw=2.0, alpha=0.75, label=name
         )
         shown.append(cost)
-        if law is None:
+        if law is None or ax_dev is None:  # ax_dev is None only when no flow has a law
             continue
         if law == "euclidean":
             reference = C0 * np.exp(-2.0 * s / N)
@@ -274,7 +275,12 @@ def cost_law_figure(
 
 
 def plot_cost_law(
-    curves: Mapping, C0: float, N: int, path: str | os.PathLike, *args, **kwargs
+    curves: Mapping,
+    C0: float,
+    N: int,
+    path: str | os.PathLike,
+    *args: Any,
+    **kwargs: Any,
 ) -> Path:
     """Draw :func:`cost_law_figure` ((2.6), the G-law or (5.7) per flow) and save it to ``path``.
 
@@ -416,7 +422,10 @@ def plot_trapping(
 
 
 def frobenius_figure(
-    relative_defects, tolerance: float, labels=None, title: str | None = None
+    relative_defects: npt.ArrayLike,
+    tolerance: float,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Relative Frobenius defect at sample points against the involutivity tolerance.
 
@@ -456,17 +465,17 @@ def frobenius_figure(
 
 
 def plot_frobenius(
-    relative_defects,
+    relative_defects: npt.ArrayLike,
     path: str | os.PathLike,
     tolerance: float,
-    labels=None,
+    labels: Sequence[str] | None = None,
     title: str | None = None,
 ) -> Path:
     """Draw :func:`frobenius_figure` (the test (2.31) per point) and save it to ``path``."""
     return save_figure(frobenius_figure(relative_defects, tolerance, labels, title), path)
 
 
-def growth_vector_figure(growth, dim: int, title: str | None = None) -> Figure:
+def growth_vector_figure(growth: Iterable[int], dim: int, title: str | None = None) -> Figure:
     """Growth vector (dim Δ¹, dim Δ², ...) of the Lie flag against the ambient dimension.
 
     The Lie flag is Δ¹ = Δ, Δ^k = Δ^{k−1} + [Δ, Δ^{k−1}] (see
@@ -492,7 +501,9 @@ def growth_vector_figure(growth, dim: int, title: str | None = None) -> Figure:
     return fig
 
 
-def plot_growth_vector(growth, dim: int, path: str | os.PathLike, title: str | None = None) -> Path:
+def plot_growth_vector(
+    growth: Iterable[int], dim: int, path: str | os.PathLike, title: str | None = None
+) -> Path:
     """Draw :func:`growth_vector_figure` (the Lie flag's growth) and save it to ``path``."""
     return save_figure(growth_vector_figure(growth, dim, title), path)
 

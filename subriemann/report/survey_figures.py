@@ -9,12 +9,19 @@ drawn as its own class, "inconclusive", never folded into another.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from subriemann.errors import InputError
 from subriemann.report.canvas import new_figure, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from subriemann.diagnostics.surveys import SurveyResult
 
 __all__ = ["survey_figure", "plot_survey", "FROBENIUS_CLASSES", "ORBIT_MARKERS"]
 
@@ -29,7 +36,7 @@ FROBENIUS_CLASSES = (
 ORBIT_MARKERS = {"completed": "o", "lost_rank": "X", "diverged": "^", "max_steps": "s"}
 
 
-def plot_survey(result, path) -> Path:
+def plot_survey(result: SurveyResult, path: str | os.PathLike[str]) -> Path:
     """Draw the survey's figure (:func:`survey_figure`) and save it; returns the path.
 
     Parameters
@@ -45,7 +52,7 @@ def plot_survey(result, path) -> Path:
     return save_figure(survey_figure(result), path)
 
 
-def survey_figure(result):
+def survey_figure(result: SurveyResult) -> Figure:
     """The figure of a survey, with the theory's reference lines.
 
     Rank survey, three panels against K/QN: P[rank DDᵀ = QN] with 95 %

@@ -21,9 +21,12 @@ pullback bundle's h-orthonormal frame Pen[D], (2.22)–(2.30)).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import (
     InputError,
@@ -37,11 +40,20 @@ from subriemann.integrate import (
     DormandPrince54,
     PIController,
     ScipyStepper,
+    Solution,
     SolutionCurve,
     SolverControlled,
     Status,
+    Stepper,
     solve,
 )
+
+if TYPE_CHECKING:
+    # hints only: the distribution layer (below) calls into this one on use, and the
+    # endpoint module builds on this one; no import cycle at run time
+    from subriemann.distributions import Distribution
+    from subriemann.linalg import RankPolicy
+    from subriemann.subriemannian.endpoint import EndpointDifferential
 
 __all__ = [
     "CURVE_METHODS",
@@ -61,7 +73,9 @@ METHODS = {
 CURVE_METHODS = METHODS
 
 
-def curve_solver(method: str, rtol: float, atol: float):
+def curve_solver(
+    method: str, rtol: float, atol: float
+) -> tuple[Stepper, PIController | SolverControlled]:
     """(stepper, controller) of the core for ``method`` (one of :data:`METHODS`)."""
     if method == "dopri5":
         return DormandPrince54(rtol=rtol, atol=atol), PIController(DormandPrince54.order)
@@ -79,10 +93,10 @@ class _Piece:
 
     start: float
     stop: float
-    control: object  # callable t -> (r,)
+    control: Callable[[float], npt.ArrayLike]  # t -> (r,)
 
 
-def _check_control_value(u, r: int, t: float) -> np.ndarray:
+def _check_control_value(u: npt.ArrayLike, r: int, t: float) -> np.ndarray:
     u = check_array(u, f"controls({t:.6g})")
     if u.shape != (r,):
         raise ShapeError(
@@ -92,7 +106,12 @@ def _check_control_value(u, r: int, t: float) -> np.ndarray:
     return np.asarray(u, dtype=np.float64)
 
 
-def _pieces(controls, t_end: float, r: int, switch_times) -> list[_Piece]:
+def _pieces(
+    controls: Callable[[float], npt.ArrayLike] | npt.ArrayLike,
+    t_end: float,
+    r: int,
+    switch_times: npt.ArrayLike | None,
+) -> list[_Piece]:
     """The control as smooth pieces: a callable (one piece) or an (m, r) array of constants."""
     if callable(controls):
         if switch_times is not None:
@@ -132,12 +151,12 @@ def _pieces(controls, t_end: float, r: int, switch_times) -> list[_Piece]:
     ]
 
 
-def _constant(u):
+def _constant(u: npt.ArrayLike) -> Callable[[float], np.ndarray]:
     value = np.array(u, dtype=np.float64)
     return lambda _t: value
 
 
-def _control_at(pieces, t: float) -> np.ndarray:
+def _control_at(pieces: list[_Piece], t: float) -> np.ndarray:
     for piece in pieces:
         if t <= piece.stop:
             return np.asarray(piece.control(t), dtype=np.float64)
@@ -164,19 +183,19 @@ class HorizontalCurve(SolutionCurve):
     method : str
     """
 
-    dist: object
+    dist: Distribution
     q0: np.ndarray
     rtol: float
     atol: float
     method: str
-    pieces: list = field(repr=False)
+    pieces: list[_Piece] = field(repr=False)
 
     @property
     def point_dim(self) -> int:
         """q is the first ``dim`` components of the state (q, ℓ)."""
         return self.dist.dim
 
-    def control(self, t) -> np.ndarray:
+    def control(self, t: float) -> np.ndarray:
         """The control u(t), shape (r,), of the piece that holds t (the last one at a switch)."""
         t = float(t)
         piece = next((p for p in reversed(self.pieces) if p.start <= t), self.pieces[0])
@@ -191,11 +210,13 @@ class HorizontalCurve(SolutionCurve):
         """
         return float(self.solution.y[-1, self.dist.dim])
 
-    def controls(self, t) -> np.ndarray:
+    def controls(self, t: float) -> np.ndarray:
         """u(t), shape=[r] (at a switching time, the value of the piece that ends there)."""
         return _control_at(self.pieces, check_real(t, "t"))
 
-    def endpoint_differential(self, *, derivative: str = "autograd", rank_policy=None):
+    def endpoint_differential(
+        self, *, derivative: str = "autograd", rank_policy: RankPolicy | float | None = None
+    ) -> EndpointDifferential:
         """d(End)/du along this curve; see :func:`~subriemann.subriemannian.endpoint.endpoint_differential`."""
         # imported here: the endpoint module builds on this one
         from subriemann.subriemannian.endpoint import endpoint_differential
@@ -209,7 +230,7 @@ class HorizontalCurve(SolutionCurve):
         )
 
 
-def check_point(dist, q0) -> np.ndarray:
+def check_point(dist: Distribution, q0: npt.ArrayLike) -> np.ndarray:
     """q0 as a float point of R^dim for ``dist``; ShapeError naming the expected shape."""
     q0 = np.array(check_array(q0, "q0"), dtype=np.float64)
     if q0.shape != (dist.dim,):
@@ -219,7 +240,7 @@ def check_point(dist, q0) -> np.ndarray:
     return q0
 
 
-def frame_width(dist, q0) -> int:
+def frame_width(dist: Distribution, q0: np.ndarray) -> int:
     """r, the number of frame fields (columns of F(q0)); InputError if F cannot be evaluated."""
     try:
         F = np.asarray(dist.frame(q0))
@@ -229,12 +250,12 @@ def frame_width(dist, q0) -> int:
 
 
 def horizontal_curve(
-    dist,
-    q0,
-    controls,
-    t_end,
+    dist: Distribution,
+    q0: npt.ArrayLike,
+    controls: Callable[[float], npt.ArrayLike] | npt.ArrayLike,
+    t_end: float,
     *,
-    switch_times=None,
+    switch_times: npt.ArrayLike | None = None,
     rtol: float = 1e-10,
     atol: float = 1e-12,
     method: str = "dopri5",
@@ -286,7 +307,7 @@ def horizontal_curve(
     pieces = _pieces(controls, t_end, r, switch_times)
     dim = dist.dim
 
-    runs = []
+    runs: list[Solution] = []
     y = np.concatenate([q0, [0.0]])
     for piece in pieces:
         stepper, controller = curve_solver(method, rtol, atol)

@@ -15,14 +15,21 @@ transverse part is of higher order (3 on Martinet's singular surface, where
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError, NumericalError, check_int, check_real
 from subriemann.integrate import Status
 from subriemann.linalg import JacobianSVD
 from subriemann.subriemannian.curves import check_point, frame_width, horizontal_curve
+
+if TYPE_CHECKING:
+    # the distribution layer (below) calls into this one on use; hints only, no cycle
+    from subriemann.distributions import Distribution
 
 __all__ = ["HolonomyReport", "loop_displacement", "holonomy_test", "fitted_order"]
 
@@ -31,7 +38,7 @@ _EPS = float(np.finfo(np.float64).eps)
 DEFAULT_EPS = (0.2, 0.1, 0.05, 0.025)
 
 
-def _check_pair(dist, q0, i, j) -> tuple[int, int]:
+def _check_pair(dist: Distribution, q0: np.ndarray, i: int, j: int) -> tuple[int, int]:
     r = frame_width(dist, q0)
     i = check_int(i, "i", "index of a frame column", minimum=0)
     j = check_int(j, "j", "index of a frame column", minimum=0)
@@ -43,8 +50,16 @@ def _check_pair(dist, q0, i, j) -> tuple[int, int]:
 
 
 def loop_displacement(
-    dist, q0, i, j, eps, *, rtol: float = 1e-12, atol: float = 1e-14, method="dopri5"
-):
+    dist: Distribution,
+    q0: npt.ArrayLike,
+    i: int,
+    j: int,
+    eps: float,
+    *,
+    rtol: float = 1e-12,
+    atol: float = 1e-14,
+    method: str = "dopri5",
+) -> np.ndarray:
     """q(4ε) − q0 for the commutator loop e^{εX_i}, e^{εX_j}, e^{−εX_i}, e^{−εX_j} (in this order).
 
     Implements the holonomy form of the Frobenius condition (2.31): the gap is
@@ -82,7 +97,7 @@ def loop_displacement(
     return curve.end - q0
 
 
-def fitted_order(eps, gaps, floor: float = 0.0) -> float:
+def fitted_order(eps: npt.ArrayLike, gaps: npt.ArrayLike, floor: float = 0.0) -> float:
     """Least-squares slope of log|gap| against log ε over the gaps above ``floor``.
 
     Returns ``inf`` when fewer than two gaps exceed the floor (a gap that is 0
@@ -127,7 +142,7 @@ class HolonomyReport:
 
     point: np.ndarray
     eps: np.ndarray
-    pairs: list
+    pairs: list[tuple[int, int]]
     gaps: np.ndarray
     transverse: np.ndarray
     brackets: np.ndarray
@@ -181,7 +196,13 @@ class HolonomyReport:
 
 
 def holonomy_test(
-    dist, q0, eps=DEFAULT_EPS, *, pairs=None, rtol: float = 1e-12, atol: float = 1e-14
+    dist: Distribution,
+    q0: npt.ArrayLike,
+    eps: npt.ArrayLike = DEFAULT_EPS,
+    *,
+    pairs: Iterable[Sequence[int]] | None = None,
+    rtol: float = 1e-12,
+    atol: float = 1e-14,
 ) -> HolonomyReport:
     """Commutator-loop displacements for every frame pair at several ε, fitted orders, brackets.
 
@@ -218,8 +239,8 @@ def holonomy_test(
     r = frame_width(dist, q0)
     if pairs is None:
         pairs = [(i, j) for i in range(r) for j in range(i + 1, r)]
-    pairs = [_check_pair(dist, q0, i, j) for i, j in pairs]
-    if not pairs:
+    checked = [_check_pair(dist, q0, i, j) for i, j in pairs]
+    if not checked:
         raise InputError(f"the frame has r = {r} column(s): no pair (i, j) to loop around")
     F = np.asarray(dist.frame(q0), dtype=np.float64)
     span = JacobianSVD(F, dist.rank_policy)
@@ -230,13 +251,13 @@ def holonomy_test(
     gaps = np.array(
         [
             [loop_displacement(dist, q0, i, j, e, rtol=rtol, atol=atol) for e in eps_arr]
-            for i, j in pairs
+            for i, j in checked
         ]
     )
     transverse = np.linalg.norm(
         gaps - span.project_range(gaps.reshape(-1, dist.dim).T).T.reshape(gaps.shape), axis=-1
     )
-    brackets = np.array([B_all[i, j] for i, j in pairs])
+    brackets = np.array([B_all[i, j] for i, j in checked])
     e1, e2 = eps_arr[-1], eps_arr[-2]
     r1 = gaps[:, -1] / e1**2
     r2 = gaps[:, -2] / e2**2
@@ -250,7 +271,7 @@ def holonomy_test(
     return HolonomyReport(
         point=q0,
         eps=eps_arr,
-        pairs=[tuple(p) for p in pairs],
+        pairs=checked,
         gaps=gaps,
         transverse=transverse,
         brackets=brackets,

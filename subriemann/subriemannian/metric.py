@@ -24,7 +24,7 @@ It adds the inverse problem:
   length and whether the geodesic has a conjugate time inside (0, 1) (then it
   is not even locally minimising, ABB Thm 8.72, and is discarded).
 
-Why one module of ~620 lines: its one concept is the sub-Riemannian metric's
+Why one module of ~700 lines: its one concept is the sub-Riemannian metric's
 exponential and its inverse.  ``log`` and ``distance`` are the shooting inverse of
 ``exp``, and :class:`SubRiemannianMetric` is geomstats' face of the same three
 functions (most of its lines adapt geomstats' batch and signature conventions).
@@ -32,9 +32,12 @@ functions (most of its lines adapt geomstats' batch and signature conventions).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import numpy as np
+import numpy.typing as npt
 from autograd import grad
 from geomstats.geometry.sub_riemannian_metric import (
     SubRiemannianMetric as GeomstatsSubRiemannianMetric,
@@ -57,6 +60,10 @@ from subriemann.integrate import solve
 from .geodesics import geodesic_solver, hamiltonian, normal_geodesic
 from .jacobi import conjugate_times, jacobi_fields
 
+if TYPE_CHECKING:
+    # the distribution layer (below) calls into this one on use; hints only, no cycle
+    from subriemann.distributions import Distribution
+
 __all__ = [
     "SubRiemannianMetric",
     "sub_riemannian_metric",
@@ -68,7 +75,13 @@ __all__ = [
 ]
 
 
-def _flat_pair(dist, base_point, cotangent_vec, name_point, name_vector):
+def _flat_pair(
+    dist: Distribution,
+    base_point: npt.ArrayLike,
+    cotangent_vec: npt.ArrayLike,
+    name_point: str,
+    name_vector: str,
+) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
     base_point, cotangent_vec = batch_pair(
         base_point, cotangent_vec, dist.dim, name_point, name_vector
     )
@@ -76,13 +89,21 @@ def _flat_pair(dist, base_point, cotangent_vec, name_point, name_vector):
     return shape, base_point.reshape(-1, dist.dim), cotangent_vec.reshape(-1, dist.dim)
 
 
-def _at_index(shape, i, name):
+def _at_index(shape: tuple[int, ...], i: int, name: str) -> str:
     if not shape:
         return ""
     return f"at batch index {tuple(int(j) for j in np.unravel_index(i, shape))} of {name}"
 
 
-def exp(dist, cotangent_vec, base_point, *, t=1.0, rtol=1e-12, method="dop853"):
+def exp(
+    dist: Distribution,
+    cotangent_vec: npt.ArrayLike,
+    base_point: npt.ArrayLike,
+    *,
+    t: float = 1.0,
+    rtol: float = 1e-12,
+    method: str = "dop853",
+) -> np.ndarray:
     """exp_{base_point}(t·p): the normal geodesic of (base_point, p) at time t; [..., dim].
 
     Parameters
@@ -139,7 +160,9 @@ class ShootingResult:
     length: float
 
 
-def _default_starts(dist, base_point, point, n_starts, seed):
+def _default_starts(
+    dist: Distribution, base_point: np.ndarray, point: np.ndarray, n_starts: int, seed: int | None
+) -> list[np.ndarray]:
     """Starting covectors: the least-squares guess F Fᵀp = Δq, then random ones at three scales.
 
     The first is the covector of the straight line when Δq is horizontal; the
@@ -157,19 +180,29 @@ def _default_starts(dist, base_point, point, n_starts, seed):
     return starts
 
 
-def _shoot_one(dist, base_point, point, p, *, tol, rtol, max_iterations, method):
+def _shoot_one(
+    dist: Distribution,
+    base_point: np.ndarray,
+    point: np.ndarray,
+    p: np.ndarray,
+    *,
+    tol: float,
+    rtol: float,
+    max_iterations: int,
+    method: str,
+) -> ShootingResult:
     """Levenberg–Marquardt with Broyden updates on r(p) = q(1; p) − point, from one start."""
 
     scale = max(1.0, float(np.linalg.norm(point)))
 
-    def residual(cov, size):
+    def residual(cov: np.ndarray, size: float) -> np.ndarray:
         # far from the solution a cheap geodesic steers as well as an exact one: the
         # tolerance follows the residual (1 % of it) down to rtol
         tol_now = min(1e-6, max(rtol, 1e-2 * size / scale))
         geo = normal_geodesic(dist, base_point, cov, 1.0, rtol=tol_now, method=method)
         return geo.end - point
 
-    def jacobian(cov):
+    def jacobian(cov: np.ndarray) -> np.ndarray:
         # a cheap tolerance: the Jacobian only steers, the residual decides
         return jacobi_fields(
             dist, base_point, cov, 1.0, rtol=1e-7, method=method
@@ -223,7 +256,18 @@ def _shoot_one(dist, base_point, point, p, *, tol, rtol, max_iterations, method)
     )
 
 
-def _shoot(dist, point, base_point, starts, n_starts, seed, tol, rtol, max_iterations, method):
+def _shoot(
+    dist: Distribution,
+    point: npt.ArrayLike,
+    base_point: npt.ArrayLike,
+    starts: npt.ArrayLike | None,
+    n_starts: int,
+    seed: int | None,
+    tol: float,
+    rtol: float,
+    max_iterations: int,
+    method: str,
+) -> tuple[np.ndarray, np.ndarray, list[ShootingResult], list[ShootingResult]]:
     """Shooting from every start: (base_point, point, all results, converged ones by length)."""
     base_point = np.array(check_array(base_point, "base_point", shape=(dist.dim,)))
     point = np.array(check_array(point, "point", shape=(dist.dim,)))
@@ -258,7 +302,9 @@ def _shoot(dist, point, base_point, starts, n_starts, seed, tol, rtol, max_itera
     return base_point, point, results, good
 
 
-def _no_solution(results, base_point, point):
+def _no_solution(
+    results: list[ShootingResult], base_point: np.ndarray, point: np.ndarray
+) -> NumericalError:
     where = f"shooting from base_point {base_point} to point {point} did not converge"
     if not results:
         return NumericalError(f"{where}: the geodesic of every start failed")
@@ -271,17 +317,17 @@ def _no_solution(results, base_point, point):
 
 
 def log(
-    dist,
-    point,
-    base_point,
+    dist: Distribution,
+    point: npt.ArrayLike,
+    base_point: npt.ArrayLike,
     *,
-    starts=None,
-    n_starts=6,
-    seed=0,
-    tol=1e-10,
-    rtol=1e-11,
-    max_iterations=40,
-    method="dop853",
+    starts: npt.ArrayLike | None = None,
+    n_starts: int = 6,
+    seed: int | None = 0,
+    tol: float = 1e-10,
+    rtol: float = 1e-11,
+    max_iterations: int = 40,
+    method: str = "dop853",
 ) -> np.ndarray:
     """A covector p at base_point with exp(p) = point: the shortest converged shooting solution.
 
@@ -340,25 +386,25 @@ class DistanceResult:
 
     value: float
     covector: np.ndarray
-    solutions: list = field(default_factory=list)
+    solutions: list[ShootingResult] = field(default_factory=list)
     locally_minimising: bool = True
     certified: bool = False
     note: str = ""
 
 
 def distance(
-    dist,
-    point_a,
-    point_b,
+    dist: Distribution,
+    point_a: npt.ArrayLike,
+    point_b: npt.ArrayLike,
     *,
-    starts=None,
-    n_starts=6,
-    seed=0,
-    tol=1e-10,
-    rtol=1e-11,
-    max_iterations=40,
-    method="dop853",
-    check_conjugate=True,
+    starts: npt.ArrayLike | None = None,
+    n_starts: int = 6,
+    seed: int | None = 0,
+    tol: float = 1e-10,
+    rtol: float = 1e-11,
+    max_iterations: int = 40,
+    method: str = "dop853",
+    check_conjugate: bool = True,
 ) -> DistanceResult:
     """d(point_a, point_b) via the shortest normal geodesic found by shooting from point_a.
 
@@ -408,6 +454,31 @@ def distance(
     )
 
 
+class _ShootingOptions(TypedDict, total=False):
+    """The keyword options of :func:`log`, passed on by :meth:`SubRiemannianMetric.log`."""
+
+    starts: npt.ArrayLike | None
+    n_starts: int
+    seed: int | None
+    tol: float
+    rtol: float
+    max_iterations: int
+    method: str
+
+
+class _DistanceOptions(_ShootingOptions, total=False):
+    """The keyword options of :func:`distance`: the shooting's and the conjugate-time check."""
+
+    check_conjugate: bool
+
+
+class _MetricOptions(TypedDict, total=False):
+    """The keyword options of :class:`SubRiemannianMetric` (``sub_riemannian_metric(dist, ...)``)."""
+
+    rtol: float
+    method: str
+
+
 class SubRiemannianMetric(GeomstatsSubRiemannianMetric):
     """geomstats ``SubRiemannianMetric`` of a Distribution with accurate normal geodesics.
 
@@ -425,7 +496,7 @@ class SubRiemannianMetric(GeomstatsSubRiemannianMetric):
         Geodesic stepper (:data:`~subriemann.subriemannian.geodesics.METHODS`).
     """
 
-    def __init__(self, dist, *, rtol: float = 1e-12, method: str = "dop853"):
+    def __init__(self, dist: Distribution, *, rtol: float = 1e-12, method: str = "dop853") -> None:
         self.distribution = dist
         self.rtol = check_real(rtol, "rtol", "the geodesic tolerance", positive=True)
         self.method = method
@@ -438,7 +509,14 @@ class SubRiemannianMetric(GeomstatsSubRiemannianMetric):
         super().__init__(euclidean(dist.dim), frame=frame)
 
     # -- normal geodesics -----------------------------------------------------------
-    def exp(self, cotangent_vec, base_point, n_steps=None, *, rtol=None):
+    def exp(
+        self,
+        cotangent_vec: npt.ArrayLike,
+        base_point: npt.ArrayLike,
+        n_steps: int | None = None,
+        *,
+        rtol: float | None = None,
+    ) -> np.ndarray:
         """exp_{base_point}(cotangent_vec), shape=[..., dim].
 
         Parameters
@@ -468,7 +546,14 @@ class SubRiemannianMetric(GeomstatsSubRiemannianMetric):
             method=self.method,
         )
 
-    def geodesic(self, initial_point, initial_cotangent_vec, n_steps=None, *, rtol=None):
+    def geodesic(
+        self,
+        initial_point: npt.ArrayLike,
+        initial_cotangent_vec: npt.ArrayLike,
+        n_steps: int | None = None,
+        *,
+        rtol: float | None = None,
+    ) -> Callable[[npt.ArrayLike], np.ndarray]:
         """t ↦ normal geodesic of (initial_point, initial_cotangent_vec) at times t.
 
         Returns a callable ``path(t)``: t a scalar or array [n_t] (any sign:
@@ -487,7 +572,7 @@ class SubRiemannianMetric(GeomstatsSubRiemannianMetric):
         qs, ps = q.reshape(-1, dim), p.reshape(-1, dim)
         tol = self.rtol if rtol is None else rtol
 
-        def path(t):
+        def path(t: npt.ArrayLike) -> np.ndarray:
             ts = np.atleast_1d(np.asarray(check_array(t, "t"), dtype=np.float64))
             if ts.ndim != 1:
                 raise ShapeError(f"t must be a scalar or 1-D array of times, got shape {ts.shape}")
@@ -506,7 +591,15 @@ class SubRiemannianMetric(GeomstatsSubRiemannianMetric):
 
         return path
 
-    def symp_flow(self, hamiltonian, end_time=1.0, n_steps=None, *, rtol=None, n_points=21):
+    def symp_flow(
+        self,
+        hamiltonian: Callable[[np.ndarray], float | np.ndarray],
+        end_time: float = 1.0,
+        n_steps: int | None = None,
+        *,
+        rtol: float | None = None,
+        n_points: int = 21,
+    ) -> Callable[[npt.ArrayLike], np.ndarray]:
         """The Hamiltonian flow of ``hamiltonian`` from a state [2, ..., dim].
 
         Accurate by default: the states at ``n_points`` equally spaced times of
@@ -525,7 +618,7 @@ class SubRiemannianMetric(GeomstatsSubRiemannianMetric):
         dim = self.distribution.dim
         own = getattr(hamiltonian, "__self__", None) is self
 
-        def flow(state):
+        def flow(state: npt.ArrayLike) -> np.ndarray:
             state = np.asarray(check_array(state, "state"))
             if state.ndim < 2 or state.shape[0] != 2 or state.shape[-1] != dim:
                 raise ShapeError(f"state must have shape [2, ..., {dim}], got {state.shape}")
@@ -546,7 +639,9 @@ class SubRiemannianMetric(GeomstatsSubRiemannianMetric):
         return flow
 
     # -- the inverse problem -----------------------------------------------------------
-    def log(self, point, base_point, **options):
+    def log(
+        self, point: npt.ArrayLike, base_point: npt.ArrayLike, **options: Unpack[_ShootingOptions]
+    ) -> np.ndarray:
         """A covector at base_point whose geodesic reaches point at t = 1; [..., dim].
 
         See :func:`log` (shooting; NumericalError with the residual if it fails).
@@ -568,7 +663,9 @@ class SubRiemannianMetric(GeomstatsSubRiemannianMetric):
                 raise with_context(exc, where) from exc
         return out.reshape(*shape, dim)
 
-    def dist(self, point_a, point_b, **options):
+    def dist(
+        self, point_a: npt.ArrayLike, point_b: npt.ArrayLike, **options: Unpack[_DistanceOptions]
+    ) -> np.ndarray | float:
         """Sub-Riemannian distance, shape=[...] (minimality not certified: see :func:`distance`)."""
         dim = self.distribution.dim
         point_a, point_b = batch_pair(point_a, point_b, dim, "point_a", "point_b")
@@ -587,14 +684,23 @@ class SubRiemannianMetric(GeomstatsSubRiemannianMetric):
                 raise with_context(exc, where) from exc
         return out.reshape(shape) if shape else float(out[0])
 
-    def distance(self, point_a, point_b, **options) -> DistanceResult:
+    def distance(
+        self, point_a: npt.ArrayLike, point_b: npt.ArrayLike, **options: Unpack[_DistanceOptions]
+    ) -> DistanceResult:
         """The full :class:`DistanceResult` of one pair of points (shape [dim] each)."""
         options.setdefault("rtol", max(self.rtol, 1e-11))
         options.setdefault("method", self.method)
         return distance(self.distribution, point_a, point_b, **options)
 
 
-def _general_flow(hamiltonian, q0, p0, times, rtol, method):
+def _general_flow(
+    hamiltonian: Callable[[np.ndarray], float | np.ndarray],
+    q0: np.ndarray,
+    p0: np.ndarray,
+    times: np.ndarray,
+    rtol: float,
+    method: str,
+) -> tuple[np.ndarray, np.ndarray]:
     """Flow of z′ = J∇H(z) for a user Hamiltonian H(state [2, dim]) through the core."""
     n = len(q0)
     dH = grad(lambda y: hamiltonian(y.reshape(2, n)))
@@ -618,7 +724,9 @@ def _general_flow(hamiltonian, q0, p0, times, rtol, method):
     return y[:, :n], y[:, n:]
 
 
-def sub_riemannian_metric(dist, **options) -> SubRiemannianMetric:
+def sub_riemannian_metric(
+    dist: Distribution, **options: Unpack[_MetricOptions]
+) -> SubRiemannianMetric:
     """``SubRiemannianMetric(dist, **options)``: the delegate of ``Distribution.sub_riemannian_metric``."""
     if not hasattr(dist, "frame") or not hasattr(dist, "dim"):
         raise InputError(f"expected a Distribution (with .frame and .dim), got {type(dist)!r}")

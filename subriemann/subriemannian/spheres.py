@@ -18,19 +18,30 @@ R³ (the plot helper) a = (cos θ, sin θ) and c is the single "vertical" value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError, check_array, check_int, check_real
 
 from .geodesics import check_start, normal_geodesic
 from .jacobi import first_conjugate_time
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    # the distribution layer (below) calls into this one on use; hints only, no cycle
+    from subriemann.distributions import Distribution
+
 __all__ = ["Sphere", "unit_covectors", "sphere", "plot_sphere"]
 
 
-def unit_covectors(dist, q0, angles, vertical) -> np.ndarray:
+def unit_covectors(
+    dist: Distribution, q0: npt.ArrayLike, angles: npt.ArrayLike, vertical: npt.ArrayLike
+) -> np.ndarray:
     """Covectors p = P a(θ) + N c with H(q0, p) = ½, for a rank-2 frame; shape [len(angles)·len(vertical), dim].
 
     Parameters
@@ -56,7 +67,7 @@ def unit_covectors(dist, q0, angles, vertical) -> np.ndarray:
     c = np.asarray(vertical, dtype=np.float64).reshape(len(np.atleast_1d(vertical)), -1)
     if c.shape[1] != N.shape[1]:
         raise InputError(f"vertical must have {N.shape[1]} coordinate(s) per covector")
-    out = []
+    out: list[np.ndarray] = []
     for theta in angles:
         horizontal = U[:, :2] @ (np.array([np.cos(theta), np.sin(theta)]) / s[:2])
         out.extend(horizontal + N @ ci for ci in c)
@@ -86,7 +97,16 @@ class Sphere:
     truncated: np.ndarray
 
 
-def sphere(dist, q0, radius, n_covectors=None, *, covectors=None, stop=None, rtol=1e-10) -> Sphere:
+def sphere(
+    dist: Distribution,
+    q0: npt.ArrayLike,
+    radius: float,
+    n_covectors: int | None = None,
+    *,
+    covectors: npt.ArrayLike | None = None,
+    stop: Literal["conjugate"] | Callable[[np.ndarray], float] | None = None,
+    rtol: float = 1e-10,
+) -> Sphere:
     """Points exp(t·p), t = min(radius, stop time), for unit covectors p at q0.
 
     Parameters
@@ -122,7 +142,9 @@ def sphere(dist, q0, radius, n_covectors=None, *, covectors=None, stop=None, rto
     covectors = np.array(check_array(covectors, "covectors"))
     if covectors.ndim != 2 or covectors.shape[1] != dist.dim:
         raise InputError(f"covectors must have shape (k, {dist.dim}), got {covectors.shape}")
-    points, times, unit = [], [], []
+    points: list[np.ndarray] = []
+    times: list[float] = []
+    unit: list[np.ndarray] = []
     F = np.asarray(dist.frame(q0))
     for p in covectors:
         q0, p = check_start(dist, q0, p, "q0", "covector")
@@ -140,17 +162,26 @@ def sphere(dist, q0, radius, n_covectors=None, *, covectors=None, stop=None, rto
         points.append(normal_geodesic(dist, q0, p, t, rtol=rtol, method="dop853").end)
         times.append(t)
         unit.append(p)
-    times = np.array(times)
+    followed = np.array(times)
     return Sphere(
         points=np.array(points),
         covectors=np.array(unit),
-        times=times,
+        times=followed,
         radius=radius,
-        truncated=times < radius,
+        truncated=followed < radius,
     )
 
 
-def plot_sphere(dist, q0=None, radius=1.0, *, n_fan=12, n_section=81, stop=None, rtol=1e-9):
+def plot_sphere(
+    dist: Distribution,
+    q0: npt.ArrayLike | None = None,
+    radius: float = 1.0,
+    *,
+    n_fan: int = 12,
+    n_section: int = 81,
+    stop: Literal["conjugate"] | Callable[[np.ndarray], float] | None = None,
+    rtol: float = 1e-9,
+) -> Figure:
     """A figure: a fan of unit-speed geodesics in 3-D and the sphere's section in the (x, z) plane.
 
     For a rank-2 distribution in R³.  Left: geodesics of the covectors θ = 0..2π

@@ -1,0 +1,249 @@
+"""sr.maps.from_torch: a PyTorch model gets every operation of the package, equal to the autograd network.
+
+The reference is the same MLP built by ``sr.NetworkMap`` (closed-form and autograd
+derivatives).  The torch side is built two ways — an ``nn.Sequential`` of ``nn.Linear`` and
+``nn.Tanh`` evaluated on the inputs (θ = its parameters in ``named_parameters()`` order, which
+is the package's (W, b)-per-layer layout), and a plain function of θ — so both entry points of
+the adapter are checked.  Programs computing the same exact quantities differ by round-off
+only: ``assert_routes_agree`` (tests/tolerances.py), with the condition number of the linear
+algebra applied to D (1 for f and its derivatives, cond(D) for the pseudo-inverse, cond(D)² for
+Gram inverses and the pullback metric), never looser than 1e-10 relative.
+
+torch is an optional extra, not in ``test`` (a bare ``torch`` requirement downloads a CUDA build
+of several GB on most machines); ``.ci/run`` installs the CPU build and runs this file with
+``SUBRIEMANN_REQUIRE_TORCH=1``, which turns a missing torch into a failure instead of a skip.
+"""
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from tolerances import assert_routes_agree as agree
+from tolerances import routes_agree_tol
+
+import subriemann as sr
+from subriemann.errors import InputError, ShapeError
+from subriemann.geometry import SquareLoop
+
+if os.environ.get("SUBRIEMANN_REQUIRE_TORCH") == "1":
+    import torch
+else:
+    torch = pytest.importorskip(
+        "torch", reason="the torch adapter needs the optional 'torch' extra"
+    )
+
+# torch's own internals (torch.func importing torch.jit) warn about torch.jit.script
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
+)
+
+
+def torch_module(mlp, theta):
+    """``mlp`` as an nn.Sequential (float32 by torch's default), its parameters set to θ."""
+    layers = []
+    for i, (m_out, m_in) in enumerate(mlp.shapes):
+        layers.append(torch.nn.Linear(m_in, m_out))
+        if i < len(mlp.shapes) - 1:
+            layers.append(torch.nn.Tanh())
+    model = torch.nn.Sequential(*layers)
+    torch.nn.utils.vector_to_parameters(
+        torch.as_tensor(theta, dtype=torch.float32), model.parameters()
+    )
+    return model
+
+
+def torch_function(mlp, inputs):
+    """The network x(θ) of ``mlp`` on ``inputs`` as a torch function of θ (package layout)."""
+    X = torch.as_tensor(inputs, dtype=torch.float64)
+
+    def net(theta):
+        a = X
+        for i, ((s, m, e), shape) in enumerate(zip(mlp.offsets, mlp.shapes, strict=True)):
+            z = a @ theta[s:m].reshape(shape).T + theta[m:e]
+            a = torch.tanh(z) if i < len(mlp.shapes) - 1 else z
+        return a.reshape(-1)
+
+    return net
+
+
+def triple(layers, n_samples, seed):
+    mlp = sr.MLP(layers)
+    inputs = np.random.default_rng(seed).normal(size=(n_samples, mlp.M))
+    theta = mlp.init(seed)
+    module = sr.maps.from_torch(torch_module(mlp, theta), inputs=inputs, example_point=theta)
+    function = sr.maps.from_torch(torch_function(mlp, inputs), example_point=theta)
+    return sr.NetworkMap(mlp, inputs), module, function, theta
+
+
+@pytest.fixture(scope="module")
+def over():
+    """Over-parametrized: K = 17 > QN = 4 (grad_h, flows, Frobenius, holonomy)."""
+    return triple([2, 3, 2], 2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def under():
+    """Under-parametrized: K = 5 ≤ QN = 8, an immersion (the pullback metric g, christoffels, exp)."""
+    return triple([2, 1, 1], 8, seed=1)
+
+
+@pytest.mark.parametrize("entry", ["module", "function"])
+def test_value_and_first_and_second_derivatives_agree(over, entry):
+    f, module, function, theta = over
+    g = module if entry == "module" else function
+    rng = np.random.default_rng(2)
+    v, w = rng.normal(size=f.dim_in), rng.normal(size=f.dim_out)
+    V, W = rng.normal(size=(f.dim_in, 3)), rng.normal(size=(f.dim_out, 2))
+    G = rng.normal(size=(f.dim_out, f.dim_in))
+    k = 4.0 * f.dim_in  # sums over a layer's fan-in (≤ K terms): K roundings per route
+    assert g.dim_in == f.dim_in and g.dim_out == f.dim_out
+    agree(g(theta), f(theta), k=k)
+    agree(g.jacobian(theta), f.jacobian(theta), k=k)
+    agree(g.jvp(theta, v), f.jvp(theta, v), k=k)
+    agree(g.vjp(theta, w), f.vjp(theta, w), k=k)
+    agree(g.jacobian_derivative(theta, v), f.jacobian_derivative(theta, v), k=k)
+    agree(g.hessian_vector_products(theta, V, W), f.hessian_vector_products(theta, V, W), k=k)
+    # torch's jacobian_vjp is autograd's reverse rule of D: ∇_θ ⟨G, D(θ)⟩, against the
+    # contraction of the forward derivatives d/dt D[θ + t e_i] of the reference with G
+    reverse = autograd.grad(lambda t: anp.sum(G * g.jacobian(t)))(theta)
+    agree(reverse, [np.sum(G * f.jacobian_derivative(theta, e)) for e in np.eye(f.dim_in)], k=k)
+    assert g.has_matrix_free_products
+
+
+def test_grad_h_and_the_adapted_flow_agree(over):
+    f, g, _, theta = over
+    cond = float(np.linalg.cond(f.jacobian(theta)))
+    covector = np.random.default_rng(3).normal(size=f.dim_in)
+    agree(
+        sr.PullbackBundle(g).grad(theta, covector), sr.PullbackBundle(f).grad(theta, covector), cond
+    )
+    cost = sr.L2Cost(np.zeros(f.dim_out), 2)
+    orbit_g = sr.integrate(sr.AdaptedFlow(g, cost), theta, 0.5)
+    orbit_f = sr.integrate(sr.AdaptedFlow(f, cost), theta, 0.5)
+    np.testing.assert_array_equal(orbit_g.s, orbit_f.s)
+    agree(orbit_g.theta, orbit_f.theta, cond, k=64.0 * len(orbit_f.s))
+    agree(orbit_g.cost, orbit_f.cost, cond, k=64.0 * len(orbit_f.s))
+
+
+def test_frobenius_test_and_brackets_agree(over):
+    f, g, _, theta = over
+    cond2 = float(np.linalg.cond(f.jacobian(theta))) ** 2  # (DDᵀ)⁻¹ in the brackets
+    dg, df = sr.PullbackBundle(g).distribution(), sr.PullbackBundle(f).distribution()
+    agree(dg.frame_brackets(theta), df.frame_brackets(theta), cond2, k=4.0 * f.dim_in)
+    rg, rf = dg.frobenius_defect(theta), df.frobenius_defect(theta)
+    agree(rg.relative_defect, rf.relative_defect, cond2, k=4.0 * f.dim_in)
+    assert rg.is_involutive == rf.is_involutive is False  # QN = 4 ≥ 2: generically not involutive
+
+
+def test_holonomy_of_a_square_loop_agrees(over):
+    f, g, _, theta = over
+    cond = float(np.linalg.cond(f.jacobian(theta)))
+    loop = SquareLoop(x0=f(theta), a=0, b=1, eps=0.05)
+    hg, hf = sr.PullbackBundle(g).holonomy(theta, loop), sr.PullbackBundle(f).holonomy(theta, loop)
+    # as in tests/test_jax_map.py: end points carry the round-off of |θ|; both runs take the
+    # same adaptive steps, and independent per-step roundings accumulate like ~8·√steps
+    # (Higham, Accuracy and Stability, §2.8), with a factor 8 margin
+    steps = len(hf.lift.solution.t)
+    agree(theta + hg.displacement, theta + hf.displacement, cond, k=64.0 * np.sqrt(steps))
+    assert np.linalg.norm(hf.displacement) > 1e-4  # a non-trivial holonomy, ~ε²|[u_0, u_1]|
+
+
+def test_christoffels_and_exp_of_the_pullback_metric_agree(under):
+    f, g, _, theta = under
+    cond2 = float(np.linalg.cond(f.jacobian(theta))) ** 2  # g⁻¹ = (DᵀD)⁻¹
+    mg, mf = sr.PullbackMetric(g), sr.PullbackMetric(f)
+    agree(mg.christoffels(theta), mf.christoffels(theta), cond2, k=4.0 * f.dim_out)
+    v = 0.3 * np.ones(f.dim_in)
+    # the error model of tests/test_jax_map.py's exp check: Christoffel round-off relative to
+    # the end point, summed over Σ dt = 1, times a geodesic sensitivity of order 1
+    agree(mg.exp(v, theta), mf.exp(v, theta), cond2, k=4.0 * f.dim_out)
+
+
+def test_module_parameters_is_theta_in_named_parameters_order_and_the_module_is_untouched():
+    mlp = sr.MLP([2, 3, 1])
+    theta = mlp.init(4)
+    model = torch_module(mlp, theta)
+    before = [p.detach().clone() for p in model.parameters()]
+    # float32 storage: θ0 read back equals θ rounded to float32 (|δ| ≤ 2⁻²⁴|θ|)
+    np.testing.assert_array_equal(
+        sr.maps.module_parameters(model), theta.astype(np.float32).astype(np.float64)
+    )
+    g = sr.maps.from_torch(model, inputs=np.ones((2, 2)))
+    g.jacobian(theta + 1.0)  # evaluating elsewhere does not write θ into the module
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_float64_is_used_inside_and_the_default_dtype_is_left_alone():
+    before = torch.get_default_dtype()
+
+    def with_a_constant(t):  # a constant made inside the model follows the default dtype
+        return torch.sin(t) * torch.tensor(1.0 / 3.0)
+
+    g = sr.maps.from_torch(with_a_constant, input_dim=2)
+    t = np.array([0.3, 1.1])
+    np.testing.assert_allclose(g(t), np.sin(t) / 3.0, rtol=4 * np.finfo(float).eps, atol=0)
+    assert g(t).dtype == np.float64
+    assert torch.get_default_dtype() == before
+
+
+def test_bad_models_and_arguments_name_what_was_expected():
+    with pytest.raises(InputError, match="expected float64"):
+        sr.maps.from_torch(lambda t: torch.sin(t).float(), input_dim=3)
+    with pytest.raises(InputError, match="input_dim=K or example_point"):
+        sr.maps.from_torch(torch.sin)
+    with pytest.raises(ShapeError, match="expected a tensor vector"):
+        sr.maps.from_torch(lambda t: torch.sum(t), input_dim=2)
+    with pytest.raises(InputError, match="must be callable"):
+        sr.maps.from_torch(3, input_dim=2)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 1))
+    with pytest.raises(InputError, match="needs its training inputs"):
+        sr.maps.from_torch(model)
+    with pytest.raises(InputError, match=r"module.eval\(\)"):
+        sr.maps.from_torch(model, inputs=np.ones((8, 2)))
+    sr.maps.from_torch(model.eval(), inputs=np.ones((8, 2)))  # deterministic once in eval mode
+    with pytest.raises(InputError, match="NaN or inf"):
+        sr.maps.from_torch(model, inputs=np.array([[1.0, np.nan]]))
+    with pytest.raises(InputError, match="inputs= is for an nn.Module"):
+        sr.maps.from_torch(torch.sin, input_dim=2, inputs=np.ones((2, 2)))
+    with pytest.raises(ShapeError, match=r"shape \(17,\), got \(3,\)"):
+        sr.maps.from_torch(model, inputs=np.ones((2, 2)), example_point=np.ones(3))
+
+
+def test_the_package_imports_without_torch():
+    code = "import sys, subriemann as sr; sr.maps.from_torch; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+
+
+def test_the_pytorch_block_of_the_your_model_page_runs_as_written(tmp_path):
+    page = pathlib.Path(__file__).resolve().parents[1] / "docs" / "your-model.md"
+    blocks = re.findall(
+        r'^```python title="PyTorch"\n(.*?)^```', page.read_text("utf-8"), re.DOTALL | re.MULTILINE
+    )
+    assert len(blocks) == 1, "docs/your-model.md should have one PyTorch block"
+    script = tmp_path / "pytorch_block.py"
+    script.write_text(blocks[0], encoding="utf-8")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    # the push-forward of grad_h is ∇ₓC (1.28) to the round-off of a solve with D:
+    # routes_agree_tol at |∇ₓC| ≤ 10 (targets 0, outputs O(1)) and cond(D) ≤ 1e3 at this seed
+    assert float(lines[0]) <= routes_agree_tol(10.0, cond=1e3)
+    assert lines[1] == "False"  # not involutive (2.31)
+    closure, climb = map(float, lines[2].split())
+    assert closure <= 1e-10 and climb > 1e-3
