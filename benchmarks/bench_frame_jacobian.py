@@ -58,8 +58,10 @@ def operations(dist, p0, target, quick):
             SubRiemannianMetric(d).dist(q0, target, n_starts=2)
         )
     if not quick or dist.name == "heisenberg":
+        # one start 1% off the covector that reached the target (Cartan's shooting stalls at a
+        # residual ~1e-8 from 5% off, on both routes alike)
         ops["log (one start)"] = lambda d: SubRiemannianMetric(d).log(
-            target, q0, starts=[1.05 * p0]
+            target, q0, starts=[1.01 * p0]
         )
     return ops
 
@@ -85,7 +87,7 @@ def main():
     repeat = 1 if args.quick else 3
     problems = [
         (catalog.heisenberg(), np.array([0.6, -0.8, -3.0])),
-        (catalog.cartan_235(), np.array([0.7, 0.4, 0.5, -0.3, 0.2])),
+        (catalog.cartan_235(), np.array([0.8, -0.3, 1.0, 0.2, 0.1])),
     ]
     print(f"{'problem':<12}{'operation':<26}{'closed [ms]':>12}{'autograd [ms]':>15}"
           f"{'speed-up':>10}{'|Δ| routes':>12}")  # fmt: skip

@@ -2,7 +2,9 @@
 
 * ``ScipyStepper.step`` needs the solver that ``start`` creates (``solver`` is None before):
   called first it raises the package's InputError naming ``start``, not an AttributeError
-  on None;
+  on None; and a failure of the field itself when ``start`` evaluates it at t0 (the
+  package's own error, e.g. rank loss) reaches the driver as that error, not relabelled as
+  a bad scipy option;
 * a controller with ``reject_on_failure`` (a ``RetryingController``) receives ``None`` for a
   trial step whose field evaluation failed, and the driver counts that step as rejected
   whatever the controller answers — there is no proposal to accept.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from subriemann.errors import InputError, NumericalError
+from subriemann.errors import InputError, NumericalError, RankConditionError
 from subriemann.integrate import (
     RK4,
     Decision,
@@ -29,6 +31,16 @@ def test_scipy_stepper_step_before_start_is_an_input_error():
     y = np.array([1.0])
     with pytest.raises(InputError, match="start"):
         stepper.step(lambda _t, z: -z, 0.0, y, -y, 0.1)
+
+
+def test_a_field_failure_at_t0_is_not_called_a_bad_scipy_option():
+    def field(_t, _y):
+        raise RankConditionError("rank D = 1 < QN = 2 at t = 0")
+
+    with pytest.raises(RankConditionError, match="rank D = 1"):
+        ScipyStepper("RK45").start(field, 0.0, np.array([1.0]), 1.0)
+    with pytest.raises(InputError, match="invalid options for scipy's RK45"):
+        ScipyStepper("RK45", first_step=-1.0).start(lambda _t, z: -z, 0.0, np.array([1.0]), 1.0)
 
 
 class _AcceptsEverything:

@@ -1,7 +1,10 @@
 """Classic distributions with their known answers, for teaching and for testing the Frobenius machinery.
 
 Every entry returns a :class:`~subriemann.distributions.frame.Distribution` whose
-frame is written with ``autograd.numpy`` (exact brackets) and whose ``known``
+frame is written with ``autograd.numpy`` (exact brackets), whose frame Jacobian
+J[j, i, k] = ∂F_ji/∂p_k is written out by hand (``frame_jacobian``: the normal
+geodesics' ∂H/∂q without tracing the frame; user-supplied ``phi`` or ``field``
+callables are differentiated by autograd instead) and whose ``known``
 dict records the documented answers: ``dim``, ``rank``, ``growth_vector`` (at a
 generic point), ``step``, ``involutive``, ``bracket_generating``, the
 ``hausdorff_dimension`` Q = Σ k(n_k − n_{k−1}) (Mitchell's theorem; bracket-generating
@@ -18,17 +21,28 @@ ch. 1–2; J.-P. Laumond (ed.), *Robot Motion Planning and Control* (Springer
 ``network_bundle`` builds the pullback bundle V of a small network (§2.3),
 the paper's own example of a non-integrable distribution (§2.4);
 :func:`from_spec` resolves a name or a network spec for the command line.
+
+Why one module of ~650 lines: it is one list of examples, each a frame, its
+hand-written Jacobian and its documented answers side by side (a reader checks
+the Jacobian against the frame a few lines above); split by entry, the shared
+builders ``_columns``/``_jacobian``/``_known`` would be imported across modules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import autograd
 import autograd.numpy as anp
 import numpy as np
+import numpy.typing as npt
+from autograd.tracer import isbox
 
+from subriemann.distributions.brackets import VectorField
 from subriemann.distributions.frame import Distribution
 from subriemann.errors import InputError, check_array, check_int, check_real
-from subriemann.maps import parse_architecture
+from subriemann.maps import Activation, parse_architecture
 
 __all__ = [
     "heisenberg",
@@ -69,17 +83,40 @@ def _known(dim, growth_vector, **facts) -> dict:
     }
 
 
-def _entry(frame, dim, name, growth_vector, **facts) -> Distribution:
-    """The catalog Distribution ``name`` of ``frame`` on R^dim with its documented answers (:func:`_known`)."""
-    return Distribution(frame, dim, name=name, known=_known(dim, growth_vector, **facts))
+def _entry(frame, dim, name, growth_vector, *, frame_jacobian, **facts) -> Distribution:
+    """The catalog Distribution ``name`` of ``frame`` (and its Jacobian) on R^dim with its documented answers (:func:`_known`)."""
+    return Distribution(
+        frame,
+        dim,
+        name=name,
+        known=_known(dim, growth_vector, **facts),
+        frame_jacobian=frame_jacobian,
+    )
+
+
+def _jacobian(dim, r, *derivatives) -> np.ndarray:
+    """J (dim, r, dim), J[j, i, k] = ∂(X_i)_j/∂p_k: zero but for ``derivatives`` (i, j, k, value)."""
+    J = np.zeros((dim, r, dim))
+    for i, j, k, value in derivatives:
+        J[j, i, k] = value
+    return J
+
+
+def _constant(J):
+    """p ↦ J for a frame whose Jacobian does not depend on p (a copy: callers may write to it)."""
+    return lambda p: J.copy()
 
 
 def _columns(x, *columns):
     """The frame (dim, r) with the given columns, lists of components; numbers are constants.
 
     The constants take the shape and type of the coordinate x, so the frame stays
-    traceable by autograd.
+    traceable by autograd; an untraced scalar x builds the array with numpy alone
+    (the normal geodesics evaluate the frame ~10⁴ times: autograd's wrappers of
+    the nested stacks would be most of that time).
     """
+    if not isbox(x) and np.ndim(x) == 0:
+        return np.array(columns, dtype=np.float64).T
     one = anp.ones_like(x)
     return anp.stack(
         [anp.stack([c * one if isinstance(c, int | float) else c for c in col]) for col in columns],
@@ -106,6 +143,7 @@ def heisenberg() -> Distribution:
         3,
         "heisenberg",
         (2, 3),
+        frame_jacobian=_constant(_jacobian(3, 2, (0, 2, 1, -0.5), (1, 2, 0, 0.5))),
         hausdorff_dimension=4,
         contact=True,
         brackets="[X, Y] = d/dz",
@@ -128,6 +166,7 @@ def engel() -> Distribution:
         4,
         "engel",
         (2, 3, 4),
+        frame_jacobian=_constant(_jacobian(4, 2, (1, 2, 0, 1.0), (1, 3, 2, 1.0))),
         hausdorff_dimension=7,
         brackets="[X1, X2] = d3, [X2, [X1, X2]] = -d4",
     )
@@ -148,11 +187,15 @@ def martinet() -> Distribution:
         x = p[0]
         return _columns(x, [1, 0, 0], [0, 1, x**2 / 2])
 
+    def frame_jacobian(p):
+        return _jacobian(3, 2, (1, 2, 0, p[0]))
+
     return _entry(
         frame,
         3,
         "martinet",
         (2, 3),
+        frame_jacobian=frame_jacobian,
         hausdorff_dimension=4,
         singular_set="x = 0 (the Martinet surface)",
         singular_point=(0.0, 1.0, 2.0),
@@ -182,11 +225,13 @@ def contact_r5() -> Distribution:
             [0, 0, 0, 1, x2 / 2],
         )
 
+    halves = ((0, 4, 1, -0.5), (1, 4, 0, 0.5), (2, 4, 3, -0.5), (3, 4, 2, 0.5))
     return _entry(
         frame,
         5,
         "contact_r5",
         (4, 5),
+        frame_jacobian=_constant(_jacobian(5, 4, *halves)),
         hausdorff_dimension=6,
         contact=True,
         brackets="[X_i, Y_i] = d/dz, others 0",
@@ -213,6 +258,7 @@ def grushin() -> Distribution:
         2,
         "grushin",
         (2,),
+        frame_jacobian=_constant(_jacobian(2, 2, (1, 1, 0, 1.0))),
         hausdorff_dimension=2,
         singular_set="x = 0 (the frame's rank drops to 1)",
         singular_point=(0.0, 0.1),
@@ -239,11 +285,16 @@ def cartan_235() -> Distribution:
         x1, x2 = p[0], p[1]
         return _columns(x1, [1, 0, 0, 0, 0], [0, 1, x1, x1**2 / 2, x1 * x2])
 
+    def frame_jacobian(p):
+        x1, x2 = p[0], p[1]
+        return _jacobian(5, 2, (1, 2, 0, 1.0), (1, 3, 0, x1), (1, 4, 0, x2), (1, 4, 1, x1))
+
     return _entry(
         frame,
         5,
         "cartan_235",
         (2, 3, 5),
+        frame_jacobian=frame_jacobian,
         hausdorff_dimension=10,
         brackets="[X1, X2] = d3 + x1 d4 + x2 d5, [X1, [X1, X2]] = d4, [X2, [X1, X2]] = d5",
     )
@@ -262,11 +313,16 @@ def unicycle() -> Distribution:
         th = p[2]
         return _columns(th, [anp.cos(th), anp.sin(th), 0], [0, 0, 1])
 
+    def frame_jacobian(p):
+        th = p[2]
+        return _jacobian(3, 2, (0, 0, 2, -np.sin(th)), (0, 1, 2, np.cos(th)))
+
     return _entry(
         frame,
         3,
         "unicycle",
         (2, 3),
+        frame_jacobian=frame_jacobian,
         hausdorff_dimension=4,
         brackets="[Y, X] = -sin(t) dx + cos(t) dy",
     )
@@ -286,11 +342,18 @@ def car() -> Distribution:
         drive = [anp.cos(ph) * anp.cos(th), anp.cos(ph) * anp.sin(th), anp.sin(ph), 0]
         return _columns(th, drive, [0, 0, 0, 1])
 
+    def frame_jacobian(p):
+        ct, st, c, s = np.cos(p[2]), np.sin(p[2]), np.cos(p[3]), np.sin(p[3])
+        d_theta = ((0, 0, 2, -c * st), (0, 1, 2, c * ct))
+        d_phi = ((0, 0, 3, -s * ct), (0, 1, 3, -s * st), (0, 2, 3, c))
+        return _jacobian(4, 2, *d_theta, *d_phi)
+
     return _entry(
         frame,
         4,
         "car",
         (2, 3, 4),
+        frame_jacobian=frame_jacobian,
         hausdorff_dimension=7,
         brackets="[X1, [X2, X1]] = sin(t) dx - cos(t) dy",
     )
@@ -315,11 +378,19 @@ def car_trailer() -> Distribution:
         drive = [c * anp.cos(th), c * anp.sin(th), s, 0, c * anp.sin(th - th1)]
         return _columns(th, drive, [0, 0, 0, 1, 0])
 
+    def frame_jacobian(p):
+        ct, st, c, s = np.cos(p[2]), np.sin(p[2]), np.cos(p[3]), np.sin(p[3])
+        cd, sd = np.cos(p[2] - p[4]), np.sin(p[2] - p[4])
+        d_theta = ((0, 0, 2, -c * st), (0, 1, 2, c * ct), (0, 4, 2, c * cd))
+        d_phi = ((0, 0, 3, -s * ct), (0, 1, 3, -s * st), (0, 2, 3, c), (0, 4, 3, -s * sd))
+        return _jacobian(5, 2, *d_theta, *d_phi, (0, 4, 4, -c * cd))
+
     return _entry(
         frame,
         5,
         "car_trailer",
         (2, 3, 4, 5),
+        frame_jacobian=frame_jacobian,
         hausdorff_dimension=11,
         singular_set="cos(phi) = 0 (front wheel across the car)",
         singular_point=(0.0, 0.0, 0.3, float(np.pi / 2), -0.2),
@@ -335,7 +406,36 @@ def _default_level_function(x):
     return x[n - 1] + anp.sum(x[: n - 2] * x[1 : n - 1]) + anp.sum(anp.sin(head))
 
 
-def level_set_foliation(phi=None, dim=3) -> Distribution:
+def _default_level_derivatives(x):
+    """(∇φ, ∇²φ) of :func:`_default_level_function` in closed form (0-based: pairs i ≤ n−3, sines i ≤ n−2)."""
+    n = x.shape[0]
+    g = np.zeros(n)
+    g[n - 1] = 1.0
+    g[: n - 1] += np.cos(x[: n - 1])
+    g[: n - 2] += x[1 : n - 1]  # ∂/∂x_i of x_i x_{i+1}
+    g[1 : n - 1] += x[: n - 2]  # ∂/∂x_{i+1} of x_i x_{i+1}
+    H = np.zeros((n, n))
+    H[np.arange(n - 1), np.arange(n - 1)] = -np.sin(x[: n - 1])
+    H[np.arange(n - 2), np.arange(1, n - 1)] = 1.0
+    H[np.arange(1, n - 1), np.arange(n - 2)] = 1.0
+    return g, H
+
+
+def _projector_jacobian(g, H):
+    """∂P/∂x for P = 1 − nnᵀ, n = g/|g|, g = ∇φ, H = ∇²φ: −(∂n nᵀ + n ∂nᵀ), ∂n = (1 − nnᵀ)H/|g|."""
+    norm = np.linalg.norm(g)
+    n = g / norm
+    Dn = (H - np.outer(n, n @ H)) / norm  # Dn[j, k] = ∂n_j/∂x_k
+    return -(Dn[:, None, :] * n[None, :, None] + n[:, None, None] * Dn[None, :, :])
+
+
+def _default_level_jacobian(p):
+    return _projector_jacobian(*_default_level_derivatives(p))
+
+
+def level_set_foliation(
+    phi: Callable[[np.ndarray], float] | None = None, dim: int = 3
+) -> Distribution:
     """Tangent spaces of the level sets of φ : R^dim → R: Δ_p = ker dφ(p), integrable.
 
     Frame: the projector 1 − nnᵀ with n = ∇φ/|∇φ| — dim columns spanning a
@@ -348,11 +448,15 @@ def level_set_foliation(phi=None, dim=3) -> Distribution:
     phi : callable, optional
         Autograd-traceable φ(x), x of shape (dim,).  Default
         φ(x) = x_n + Σ x_i x_{i+1} + Σ sin x_i (over i < n − 1 and i < n), whose
-        gradient never vanishes.
+        gradient never vanishes; its frame Jacobian is written out,
+        ∂P = −(∂n nᵀ + n ∂nᵀ) with ∂n = (1 − nnᵀ)∇²φ/|∇φ|.  A given φ takes the
+        autograd route (``frame_jacobian_route``).
     dim : int
         At least 2.
     """
     dim = check_int(dim, "dim", "the level sets of phi foliate R^dim", minimum=2)
+    # a user's phi: autograd differentiates the frame
+    frame_jacobian = _default_level_jacobian if phi is None else None
     phi = _default_level_function if phi is None else phi
     if not callable(phi):
         raise InputError(f"phi must be a callable R^dim -> R, got {type(phi).__name__}")
@@ -368,6 +472,7 @@ def level_set_foliation(phi=None, dim=3) -> Distribution:
         int(dim),
         name="level_set_foliation",
         known=_known(int(dim), (int(dim) - 1,), leaves="the level sets of phi"),
+        frame_jacobian=frame_jacobian,
     )
 
 
@@ -376,7 +481,17 @@ def _default_line_field(p):
     return anp.concatenate([head, anp.sin(p[:-1]) * p[1:] + p[:-1] ** 2])
 
 
-def rank_one(field=None, dim=3) -> Distribution:
+def _default_line_jacobian(p):
+    """J (dim, 1, dim) of :func:`_default_line_field`: X_j = sin(p_{j−1})p_j + p_{j−1}² for j ≥ 1."""
+    n = p.shape[0]
+    J = np.zeros((n, 1, n))
+    j = np.arange(1, n)
+    J[j, 0, j - 1] = np.cos(p[:-1]) * p[1:] + 2.0 * p[:-1]
+    J[j, 0, j] = np.sin(p[:-1])
+    return J
+
+
+def rank_one(field: VectorField | None = None, dim: int = 3) -> Distribution:
     """The line field spanned by one nowhere-zero vector field: always integrable.
 
     [X, X] = 0, and by tensoriality [aX, bX] = (a Xb − b Xa)X ∈ Δ, so the
@@ -387,10 +502,13 @@ def rank_one(field=None, dim=3) -> Distribution:
     ----------
     field : callable, optional
         Autograd-traceable X(p), shape (dim,).  Default
-        X = (1, sin(p₁)p₂ + p₁², ...), which never vanishes.
+        X = (1, sin(p₁)p₂ + p₁², ...), which never vanishes (its Jacobian is
+        written out; a given field takes the autograd route).
     dim : int
     """
     dim = check_int(dim, "dim")
+    # a user's field: autograd differentiates the frame
+    frame_jacobian = _default_line_jacobian if field is None else None
     field = _default_line_field if field is None else field
     if not callable(field):
         raise InputError(f"field must be a callable R^dim -> R^dim, got {type(field).__name__}")
@@ -403,13 +521,14 @@ def rank_one(field=None, dim=3) -> Distribution:
         int(dim),
         name="rank_one",
         known=_known(int(dim), (1,), leaves="integral curves of the field"),
+        frame_jacobian=frame_jacobian,
     )
 
 
 _DEFAULT_A = np.array([[1.0, 2.0, 0.0, -1.0], [0.0, 1.0, 3.0, 1.0]])
 
 
-def linear_horizontal(A=None) -> Distribution:
+def linear_horizontal(A: npt.ArrayLike | None = None) -> Distribution:
     """Δ = range Aᵀ ⊂ R^n for a linear map A : R^n → R^m: the pullback bundle of θ ↦ Aθ.
 
     A constant distribution (frame Aᵀ), so every bracket vanishes and Δ is
@@ -432,11 +551,16 @@ def linear_horizontal(A=None) -> Distribution:
         n,
         name="linear_horizontal",
         known=_known(n, (rank,), leaves="affine planes theta0 + range A^T"),
+        frame_jacobian=_constant(np.zeros((n, A.shape[0], n))),
     )
 
 
 def network_bundle(
-    layer_sizes=(2, 3, 2), n_samples=2, activation="tanh", seed=0, input_scale=1.0
+    layer_sizes: Sequence[int] = (2, 3, 2),
+    n_samples: int = 2,
+    activation: str | Activation = "tanh",
+    seed: int = 0,
+    input_scale: float = 1.0,
 ) -> Distribution:
     """Pullback bundle V = range Dᵀ of a small network on random inputs (§2.3–2.4).
 
@@ -479,7 +603,7 @@ def network_bundle(
     return dist
 
 
-ENTRIES = {
+ENTRIES: dict[str, Callable[..., Distribution]] = {
     "heisenberg": heisenberg,
     "engel": engel,
     "martinet": martinet,
@@ -495,12 +619,12 @@ ENTRIES = {
 }
 
 
-def names() -> list:
+def names() -> list[str]:
     """Names of the catalog entries (``get(name)`` builds one)."""
     return sorted(ENTRIES)
 
 
-def get(name: str, **kwargs) -> Distribution:
+def get(name: str, **kwargs: Any) -> Distribution:
     """The catalog entry ``name`` (see :func:`names`), built with ``kwargs``."""
     key = str(name).lower().replace("-", "_")
     if key not in ENTRIES:

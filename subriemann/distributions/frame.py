@@ -14,7 +14,7 @@ delegate to them: :mod:`~subriemann.distributions.brackets` (Lie brackets),
 vector), :mod:`~subriemann.distributions.symbolic` (SymPy) and
 :mod:`~subriemann.subriemannian.metric` (the geomstats metric, the layer above).
 
-Why one module of ~660 lines: it is the *one object users hold* for a distribution.
+Why one module of ~750 lines: it is the *one object users hold* for a distribution.
 Its ~50 methods are one-to-five-line delegations with the docstrings that say which
 equation each implements (the contract's names live on the object, as geomstats'
 do); the code that computes lives in the modules above.  Splitting the class would
@@ -23,11 +23,18 @@ split its documentation, not its logic.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Self, cast
+
+import autograd
 import autograd.numpy as anp
 import numpy as np
+import numpy.typing as npt
 from autograd.tracer import getval, isbox
 
 from subriemann.distributions.brackets import (
+    SuppliedBrackets,
+    VectorField,
     check_point,
     frame_bracket_data,
     lie_bracket,  # noqa: F401 - importable from here, as before the split
@@ -36,6 +43,7 @@ from subriemann.distributions.brackets import (
 )
 from subriemann.distributions.frobenius import (
     CurvatureData,
+    CurvatureTerms,
     FrobeniusReport,
     FrobeniusVerdict,  # noqa: F401 - importable from here, as before the split
     curvature_from_brackets,
@@ -46,20 +54,47 @@ from subriemann.distributions.frobenius import (
 from subriemann.distributions.growth import (
     N_PROBES,
     GrowthVector,
+    LieFlag,
     hausdorff_dimension,
     lie_flag,
     neighbour_points,
     privileged_weights,
 )
 from subriemann.distributions.metric import (
+    AmbientMetric,
     FrameSpan,
     check_metric,
     from_metric,
     metric_factor,
 )
-from subriemann.distributions.symbolic import SymbolicFrame
-from subriemann.errors import InputError, NumericalError, ShapeError, check_array, check_int
-from subriemann.linalg import JacobianSVD, RankReport, resolve_policy
+from subriemann.distributions.symbolic import (
+    ParameterSpec,
+    RankDropLocus,
+    SymbolicFields,
+    SymbolicFrame,
+    SymbolicPoint,
+    Word,
+)
+from subriemann.errors import (
+    InputError,
+    NonFiniteError,
+    NumericalError,
+    ShapeError,
+    SubriemannError,
+    check_array,
+    check_int,
+)
+from subriemann.linalg import JacobianSVD, RankPolicy, RankReport, resolve_policy
+
+if TYPE_CHECKING:  # for the hints only: the layer above, and SymPy (an optional extra)
+    import sympy
+
+    from subriemann.subriemannian.abnormal import SingularityReport
+    from subriemann.subriemannian.curves import HorizontalCurve
+    from subriemann.subriemannian.geodesics import NormalGeodesic
+    from subriemann.subriemannian.holonomy import HolonomyReport
+    from subriemann.subriemannian.metric import SubRiemannianMetric
+    from subriemann.subriemannian.spheres import Sphere
 
 __all__ = ["Distribution"]
 
@@ -107,6 +142,14 @@ class Distribution:
         :meth:`frobenius_defect`, :meth:`curvature` and the growth vector's
         second step; the frame and ``brackets`` still serve everything else.
         :meth:`subriemann.geometry.bundles.PullbackBundle.distribution` supplies it.
+    frame_jacobian : callable, optional
+        The frame's derivative in closed form: ``p ↦ J``, shape ``(dim, r, dim)``,
+        J[j, i, k] = ∂F_ji/∂p_k (the Jacobian of column X_i is J[:, i, :]).  Then
+        :meth:`frame_jacobian` returns it and the normal geodesics, Jacobi fields,
+        endpoint differentials and Gramians of :mod:`subriemann.subriemannian` use
+        it instead of tracing the frame with autograd (route "closed form";
+        :meth:`from_sympy` supplies the symbolic one, every catalog entry a
+        hand-written one).  Its shape and finiteness are checked when used.
 
     Notes
     -----
@@ -120,19 +163,28 @@ class Distribution:
     :mod:`~subriemann.subriemannian.metric` (moving along Δ: :mod:`subriemann.subriemannian`).
     """
 
+    # set by from_sympy, what with_parameters rebuilds from: (exact, rank_policy, metric, options)
+    _sympy_options: tuple[
+        bool,
+        RankPolicy | float | None,
+        AmbientMetric | None,
+        dict[str, Any],
+    ]
+
     def __init__(
         self,
-        frame,
-        dim,
-        brackets=None,
-        rank_policy=None,
-        metric=None,
+        frame: VectorField,
+        dim: int,
+        brackets: str | SuppliedBrackets | None = None,
+        rank_policy: RankPolicy | float | None = None,
+        metric: AmbientMetric | None = None,
         *,
-        name=None,
-        known=None,
-        base_point=None,
-        curvature_terms=None,
-    ):
+        name: str | None = None,
+        known: Mapping[str, Any] | None = None,
+        base_point: npt.ArrayLike | None = None,
+        curvature_terms: CurvatureTerms | None = None,
+        frame_jacobian: VectorField | None = None,
+    ) -> None:
         if not callable(frame):
             raise InputError(f"frame must be callable p -> (dim, r) array, got {type(frame)!r}")
         self.dim = check_int(dim, "dim")
@@ -147,24 +199,37 @@ class Distribution:
             if base_point is None
             else np.array(check_array(base_point, "base_point", shape=(self.dim,)))
         )
-        self._symbolic = None  # the SymbolicFrame when built by from_sympy
+        self._symbolic: SymbolicFrame | None = None  # the SymbolicFrame when built by from_sympy
         if curvature_terms is not None and not callable(curvature_terms):
             raise InputError(
                 f"curvature_terms must be callable p -> (basis, report, terms, r), got {curvature_terms!r}"
             )
         self._curvature_terms = curvature_terms
+        if frame_jacobian is not None and not callable(frame_jacobian):
+            raise InputError(
+                "frame_jacobian must be callable p -> (dim, r, dim) array with "
+                f"J[j, i, k] = dF_ji/dp_k, got {type(frame_jacobian)!r}"
+            )
+        self._frame_jacobian = frame_jacobian
+        self._frame_jacobian_route = "autograd" if frame_jacobian is None else "closed form"
+        self._frame_columns: int | None = None  # r, learnt when frame_jacobian is first checked
 
     @property
     def bracket_route(self) -> str:
         """How the frame's brackets are computed ("autograd", "supplied", "symbolic", "central differences")."""
         return self._bracket_route
 
+    @property
+    def frame_jacobian_route(self) -> str:
+        """How :meth:`frame_jacobian` gets ∂F/∂p: "closed form" (given), "symbolic" (from_sympy) or "autograd"."""
+        return self._frame_jacobian_route
+
     def __repr__(self) -> str:
         label = f"{self.name!r}, " if self.name else ""
         return f"Distribution({label}dim={self.dim}, brackets={self._bracket_route!r})"
 
     # -- the frame --------------------------------------------------------------
-    def frame(self, p):
+    def frame(self, p: npt.ArrayLike) -> np.ndarray:
         """Frame F(p), shape ``(dim, r)``: columns span Δ_p.  Traceable by autograd."""
         p = check_point(p)
         if anp.shape(p)[0] != self.dim:
@@ -181,7 +246,83 @@ class Distribution:
             F = np.asarray(F, dtype=np.float64)
         if not np.all(np.isfinite(getval(F))):
             raise NumericalError("frame(p) returned NaN/inf at a finite point p")
-        return F
+        # a traced p gives a traced F: an ArrayBox standing in for the array (autograd is untyped)
+        return cast(np.ndarray, F)
+
+    def frame_jacobian(self, p: npt.ArrayLike) -> np.ndarray:
+        """The frame's derivative J[j, i, k] = ∂F_ji/∂p_k at p, shape ``(dim, r, dim)``.
+
+        The one route for callers: the closed form given as ``frame_jacobian`` (or
+        by :meth:`from_sympy`), else autograd's Jacobian of :meth:`frame`
+        (:attr:`frame_jacobian_route` says which).  It is what Hamilton's equations
+        of the normal geodesics need: for H(q, p) = ½|F(q)ᵀp|²,
+
+            ∂H/∂q_k = Σ_{i,j} u_i p_j ∂F_ji/∂q_k,   u = F(q)ᵀp
+
+        (Agrachev–Barilari–Boscain, *A Comprehensive Introduction to Sub-Riemannian
+        Geometry*, ch. 4, Thm 4.20; Montgomery, *A Tour of Subriemannian
+        Geometries*, ch. 1), and the linearisation A = Σ_i u_i ∂X_i/∂q of
+        q′ = F(q)u in the endpoint map and its Gramian.
+
+        Parameters
+        ----------
+        p : array-like, shape=[dim]
+
+        Returns
+        -------
+        J : ndarray, shape=[dim, r, dim]
+
+        Raises
+        ------
+        ShapeError, NonFiniteError
+            (InputErrors) The given frame_jacobian returned another shape than
+            (dim, r, dim), or NaN/inf at a finite point; the message names frame_jacobian.
+        InputError
+            Autograd cannot trace the frame (route "autograd").
+        """
+        point: np.ndarray = self._point(p)
+        if self._frame_jacobian is None:
+            return self._traced_frame_jacobian(point)
+        try:
+            J = np.asarray(self._frame_jacobian(point), dtype=np.float64)
+        except SubriemannError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"frame_jacobian(p) did not return a float array ({type(exc).__name__}: {exc})"
+            ) from exc
+        if self._frame_columns is None:
+            # once: the number of columns r is the frame's
+            self._frame_columns = int(np.shape(self.frame(point))[1])
+        expected = (self.dim, self._frame_columns, self.dim)
+        if J.shape != expected:
+            raise ShapeError(
+                f"frame_jacobian(p) returned shape {J.shape}; expected (dim, r, dim) = {expected} "
+                "with J[j, i, k] = dF_ji/dp_k"
+            )
+        if not np.all(np.isfinite(J)):
+            raise NonFiniteError(
+                f"frame_jacobian(p) returned NaN/inf at the finite point p = {point}; "
+                "expected finite derivatives dF_ji/dp_k"
+            )
+        return J
+
+    def _traced_frame_jacobian(self, p):
+        try:
+            J = autograd.jacobian(self.frame)(p)
+        except SubriemannError:
+            raise
+        except (TypeError, ValueError, AttributeError, NotImplementedError) as exc:
+            raise InputError(
+                f"autograd could not differentiate the frame ({type(exc).__name__}: {exc}); "
+                "write it with autograd.numpy or give the closed form as frame_jacobian="
+            ) from exc
+        J = np.asarray(J)
+        if J.dtype.kind == "O":
+            raise InputError(
+                "the frame returned an object array under autograd; give frame_jacobian="
+            )
+        return np.asarray(J, dtype=np.float64)
 
     def _span(self, p, F=None):
         """SVD of LᵀF: the orthonormal basis E = F C of Δ_p, C (r, k), and the rank report."""
@@ -195,17 +336,17 @@ class Distribution:
     def _point(self, p):
         return np.asarray(check_array(p, "point p", shape=(self.dim,)), dtype=np.float64)
 
-    def rank(self, p) -> RankReport:
+    def rank(self, p: npt.ArrayLike) -> RankReport:
         """Numerical rank of Δ_p = span of the frame at p, decided by the rank policy."""
         return self._span(p)[0].report
 
-    def orthonormal_basis(self, p) -> FrameSpan:
+    def orthonormal_basis(self, p: npt.ArrayLike) -> FrameSpan:
         """A basis e_a of Δ_p orthonormal for the metric, shape ``(dim, rank)``, and its rank report."""
         svd, _, L = self._span(p)
         return FrameSpan(from_metric(L, svd.U), svd.report)
 
     # -- brackets -----------------------------------------------------------------
-    def frame_brackets(self, p):
+    def frame_brackets(self, p: npt.ArrayLike) -> np.ndarray:
         """Brackets of the frame columns, [X_i, X_j](p), shape ``(r, r, dim)``.
 
         Implements the brackets of (2.31) for the frame: by autograd (one jvp of
@@ -227,7 +368,7 @@ class Distribution:
         svd, C, L = self._span(p, F)
         return curvature_from_brackets(p, svd, C, L, self._bracket_data(p, F))
 
-    def curvature(self, p):
+    def curvature(self, p: npt.ArrayLike) -> np.ndarray:
         """Curvature 2-form Ω_p(e_a, e_b) = Π^⊥[e_a, e_b](p) of Δ in an orthonormal basis of Δ_p.
 
         Implements the obstruction of the Frobenius condition (2.31).
@@ -246,7 +387,7 @@ class Distribution:
         """
         return self._curvature_data(p).Omega
 
-    def frobenius_defect(self, p, tolerance=None) -> FrobeniusReport:
+    def frobenius_defect(self, p: npt.ArrayLike, tolerance: float | None = None) -> FrobeniusReport:
         """Frobenius test (2.31) at p: curvature norm, scale-free defect, tolerance, verdict.
 
         The relative defect is |Ω_p|_HS / scale with scale = √2·|T|_HS, where
@@ -277,19 +418,26 @@ class Distribution:
         """
         return frobenius_report(self._curvature_data(p), self.dim, self._bracket_route, tolerance)
 
-    def is_involutive(self, p, tolerance=None) -> bool:
+    def is_involutive(self, p: npt.ArrayLike, tolerance: float | None = None) -> bool:
         """Whether [Δ, Δ] ⊂ Δ at p, the Frobenius condition (2.31), to the report's tolerance."""
         return self.frobenius_defect(p, tolerance).is_involutive
 
-    def sample_points(self, n_points=20, seed=0, scale=1.0):
+    def sample_points(self, n_points: int = 20, seed: int = 0, scale: float = 1.0) -> np.ndarray:
         """Gaussian points base_point + scale·N(0, 1), shape ``(n_points, dim)``."""
         n_points = check_int(n_points, "n_points")
         rng = np.random.default_rng(seed)
         return self.base_point + scale * rng.standard_normal((n_points, self.dim))
 
     def sample_verdict(
-        self, points=None, *, n_points=20, seed=0, scale=1.0, tolerance=None, progress=None
-    ):
+        self,
+        points: npt.ArrayLike | None = None,
+        *,
+        n_points: int = 20,
+        seed: int = 0,
+        scale: float = 1.0,
+        tolerance: float | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> FrobeniusVerdict:
         """Frobenius test (2.31) at many points: fraction failing, worst defect, global verdict.
 
         Parameters
@@ -316,7 +464,7 @@ class Distribution:
         return frobenius_verdict(reports)
 
     # -- Lie flag and growth vector (the first derived distribution) ----------------
-    def derived_distribution(self, p) -> FrameSpan:
+    def derived_distribution(self, p: npt.ArrayLike) -> FrameSpan:
         """The first derived distribution Δ' = Δ + [Δ, Δ] at p: an orthonormal basis and its rank report.
 
         Δ' is the second step of both the Lie flag (:meth:`growth_spans`) and the
@@ -331,7 +479,7 @@ class Distribution:
         # two steps only: no stopping certificate is needed, so no neighbours are probed
         return self._lie_flag(self._point(p), 2, None).spans[-1]
 
-    def lie_flag(self, p, max_step=None):
+    def lie_flag(self, p: npt.ArrayLike, max_step: int | None = None) -> LieFlag:
         """The Lie flag Δ^k = Δ^{k−1} + [Δ, Δ^{k−1}] at p: spans and the :class:`GrowthVector`.
 
         Implements the flag of the Chow–Rashevskii condition from brackets of the
@@ -379,7 +527,7 @@ class Distribution:
 
         return neighbour_rank
 
-    def growth_spans(self, p, max_step=None) -> list:
+    def growth_spans(self, p: npt.ArrayLike, max_step: int | None = None) -> list[FrameSpan]:
         """[Δ¹_p, Δ²_p, ...] as :class:`FrameSpan` s: the Lie flag of :meth:`lie_flag`.
 
         Parameters
@@ -389,7 +537,7 @@ class Distribution:
         """
         return list(self.lie_flag(p, max_step).spans)
 
-    def growth_vector(self, p, max_step=None) -> GrowthVector:
+    def growth_vector(self, p: npt.ArrayLike, max_step: int | None = None) -> GrowthVector:
         """Growth vector (n_1, n_2, ...), n_k = dim Δ^k_p, saying whether it is determined.
 
         A :class:`~subriemann.distributions.growth.GrowthVector` (a tuple, trailing
@@ -401,7 +549,7 @@ class Distribution:
         """
         return self.lie_flag(p, max_step).growth_vector
 
-    def is_bracket_generating(self, p, max_step=None) -> bool:
+    def is_bracket_generating(self, p: npt.ArrayLike, max_step: int | None = None) -> bool:
         """Chow–Rashevskii (Hörmander) condition at p: some Δ^k_p is all of T_pR^dim.
 
         True or False only when the flag is determined (:meth:`growth_vector`).
@@ -414,7 +562,7 @@ class Distribution:
         """
         return self.growth_vector(p, max_step).require_determined()[-1] == self.dim
 
-    def hausdorff_dimension(self, p, max_step=None) -> int:
+    def hausdorff_dimension(self, p: npt.ArrayLike, max_step: int | None = None) -> int:
         """Q(p) = Σ_k k (n_k − n_{k−1}) from the growth vector at p (Mitchell's theorem).
 
         At a regular point, the Hausdorff dimension of the sub-Riemannian metric near
@@ -431,7 +579,7 @@ class Distribution:
         """
         return hausdorff_dimension(self.growth_vector(p, max_step))
 
-    def weights(self, p, max_step=None) -> tuple:
+    def weights(self, p: npt.ArrayLike, max_step: int | None = None) -> tuple[int, ...]:
         """Weights of privileged coordinates at p: k repeated n_k − n_{k−1} times, length dim.
 
         See :func:`~subriemann.distributions.growth.privileged_weights` (Bellaïche 1996, §4);
@@ -439,7 +587,14 @@ class Distribution:
         """
         return privileged_weights(self.growth_vector(p, max_step))
 
-    def is_regular(self, p, max_step=None, *, n_points=N_PROBES, radius=None) -> bool:
+    def is_regular(
+        self,
+        p: npt.ArrayLike,
+        max_step: int | None = None,
+        *,
+        n_points: int = N_PROBES,
+        radius: float | None = None,
+    ) -> bool:
         """Whether the growth vector is locally constant near p (p is a regular point).
 
         Numerical test: the growth vector at p equals the one at ``n_points``
@@ -463,7 +618,7 @@ class Distribution:
                 return False
         return True
 
-    def nilpotent_approximation(self, p, **options):
+    def nilpotent_approximation(self, p: npt.ArrayLike, **options: Any) -> Distribution:
         """The nilpotent approximation of Δ at p, as a :class:`Distribution`.
 
         A distribution in privileged coordinates at p (weights :meth:`weights`)
@@ -478,28 +633,38 @@ class Distribution:
 
     # -- geomstats ------------------------------------------------------------------
     # -- moving along Δ: subriemann.subriemannian, the layer above, imported on use ---------
-    def horizontal_curve(self, q0, controls, t_end, **options):
+    def horizontal_curve(
+        self,
+        q0: npt.ArrayLike,
+        controls: Callable[[float], npt.ArrayLike] | npt.ArrayLike,
+        t_end: float,
+        **options: Any,
+    ) -> HorizontalCurve:
         """The horizontal curve q′ = F(q)u(t) from q0; see
         :func:`subriemann.subriemannian.curves.horizontal_curve` (options and result)."""
         from subriemann.subriemannian.curves import horizontal_curve
 
         return horizontal_curve(self, q0, controls, t_end, **options)
 
-    def loop_displacement(self, q0, i, j, eps, **options):
+    def loop_displacement(
+        self, q0: npt.ArrayLike, i: int, j: int, eps: float, **options: Any
+    ) -> np.ndarray:
         """End − q0 of the commutator loop of X_i, X_j with side ε: ε²[X_i, X_j](q0) + O(ε³);
         see :func:`subriemann.subriemannian.holonomy.loop_displacement`."""
         from subriemann.subriemannian.holonomy import loop_displacement
 
         return loop_displacement(self, q0, i, j, eps, **options)
 
-    def holonomy_test(self, q0, eps=None, **options):
+    def holonomy_test(
+        self, q0: npt.ArrayLike, eps: npt.ArrayLike | None = None, **options: Any
+    ) -> HolonomyReport:
         """Loop displacements of all pairs at several ε, their order and agreement with the
         brackets; see :func:`subriemann.subriemannian.holonomy.holonomy_test`."""
         from subriemann.subriemannian.holonomy import DEFAULT_EPS, holonomy_test
 
         return holonomy_test(self, q0, DEFAULT_EPS if eps is None else eps, **options)
 
-    def sub_riemannian_metric(self, **options):
+    def sub_riemannian_metric(self, **options: Any) -> SubRiemannianMetric:
         """geomstats ``SubRiemannianMetric`` on R^dim for which the frame is orthonormal.
 
         The frame columns are *declared* orthonormal (that defines the metric on
@@ -512,28 +677,42 @@ class Distribution:
 
         return sub_riemannian_metric(self, **options)
 
-    def normal_geodesic(self, q0, p0, t_end=1.0, **options):
+    def normal_geodesic(
+        self, q0: npt.ArrayLike, p0: npt.ArrayLike, t_end: float = 1.0, **options: Any
+    ) -> NormalGeodesic:
         """The normal geodesic from (q0, p0) (Hamilton's equations of H = ½Σ⟨p, X_i⟩²);
         see :func:`subriemann.subriemannian.geodesics.normal_geodesic`."""
         from subriemann.subriemannian.geodesics import normal_geodesic
 
         return normal_geodesic(self, q0, p0, t_end, **options)
 
-    def conjugate_times(self, q0, p0, t_max, **options):
+    def conjugate_times(
+        self, q0: npt.ArrayLike, p0: npt.ArrayLike, t_max: float, **options: Any
+    ) -> np.ndarray:
         """Conjugate times of the normal geodesic from (q0, p0) up to t_max;
         see :func:`subriemann.subriemannian.jacobi.conjugate_times`."""
         from subriemann.subriemannian.jacobi import conjugate_times
 
         return conjugate_times(self, q0, p0, t_max, **options)
 
-    def sphere(self, q0, radius, n_covectors=None, **options):
+    def sphere(
+        self, q0: npt.ArrayLike, radius: float, n_covectors: int | None = None, **options: Any
+    ) -> Sphere:
         """Endpoints of normal geodesics of length ``radius`` from q0;
         see :func:`subriemann.subriemannian.spheres.sphere`."""
         from subriemann.subriemannian.spheres import sphere
 
         return sphere(self, q0, radius, n_covectors, **options)
 
-    def is_singular_curve(self, curve=None, *, q0=None, controls=None, t_end=None, **options):
+    def is_singular_curve(
+        self,
+        curve: HorizontalCurve | None = None,
+        *,
+        q0: npt.ArrayLike | None = None,
+        controls: Callable[[float], npt.ArrayLike] | npt.ArrayLike | None = None,
+        t_end: float | None = None,
+        **options: Any,
+    ) -> SingularityReport:
         """Is the horizontal curve singular (abnormal candidate)?  ``curve`` is a
         :class:`~subriemann.subriemannian.curves.HorizontalCurve` or give ``q0, controls,
         t_end``; see :func:`subriemann.subriemannian.abnormal.is_singular_curve`."""
@@ -541,22 +720,24 @@ class Distribution:
 
         if curve is not None:
             q0, controls, t_end = curve.points[0], curve.control, curve.t[-1]
+        if q0 is None or controls is None or t_end is None:
+            raise InputError("is_singular_curve needs a curve, or q0, controls and t_end")
         return is_singular_curve(self, q0, controls, t_end, **options)
 
     # -- SymPy ------------------------------------------------------------------------
     @classmethod
     def from_sympy(
         cls,
-        vector_fields,
-        coordinates,
-        exact=False,
-        rank_policy=None,
-        metric=None,
+        vector_fields: SymbolicFields,
+        coordinates: Iterable[sympy.Symbol],
+        exact: bool = False,
+        rank_policy: RankPolicy | float | None = None,
+        metric: AmbientMetric | None = None,
         *,
-        parameters=None,
-        names=None,
-        **options,
-    ):
+        parameters: ParameterSpec | None = None,
+        names: Iterable[str] | None = None,
+        **options: Any,
+    ) -> Self:
         """A distribution from SymPy vector fields; numerics by lambdify to autograd.numpy.
 
         Parameters
@@ -605,16 +786,18 @@ class Distribution:
             brackets=brackets,
             rank_policy=rank_policy,
             metric=metric,
+            frame_jacobian=symbolic.numeric_frame_jacobian(),
             **options,
         )
         if exact:
             dist._bracket_route = "symbolic"
+        dist._frame_jacobian_route = "symbolic"
         dist._symbolic = symbolic
         # what with_parameters needs to build the same distribution with other values
         dist._sympy_options = (exact, rank_policy, metric, dict(options))
         return dist
 
-    def with_parameters(self, **values):
+    def with_parameters(self, **values: sympy.Expr | float | None) -> Self:
         """The same from_sympy distribution with parameter values, e.g. ``with_parameters(a=1)``.
 
         Values not given keep their previous value (None frees one again);
@@ -639,11 +822,11 @@ class Distribution:
         return self._require_symbolic()
 
     @property
-    def symbolic_frame(self):
+    def symbolic_frame(self) -> sympy.Matrix:
         """The SymPy frame Matrix (dim, r) of a distribution built by :meth:`from_sympy`."""
         return self._require_symbolic().matrix
 
-    def symbolic_brackets(self, step=2) -> dict:
+    def symbolic_brackets(self, step: int = 2) -> dict[Word, sympy.Matrix]:
         """{word: iterated bracket as a SymPy column Matrix} for steps 2..step.
 
         Step 2 gives {(i, j): [X_i, X_j]} for i < j; step 3 adds (i, (j, k)) =
@@ -652,7 +835,11 @@ class Distribution:
         """
         return self._require_symbolic().brackets(step)
 
-    def symbolic_growth_vector(self, max_step=None, point=None):
+    def symbolic_growth_vector(
+        self,
+        max_step: int | None = None,
+        point: SymbolicPoint | None = None,
+    ) -> GrowthVector:
         """Exact growth vector (a :class:`~subriemann.distributions.growth.GrowthVector`).
 
         Implements the Lie flag Δ^k = Δ^{k−1} + [Δ, Δ^{k−1}] in exact arithmetic,
@@ -663,7 +850,7 @@ class Distribution:
         """
         return self._require_symbolic().growth_vector(max_step, point)
 
-    def symbolic_singular_set(self, max_step=None) -> tuple:
+    def symbolic_singular_set(self, max_step: int | None = None) -> tuple[RankDropLocus, ...]:
         """Where each step of the Lie flag drops below its generic rank (equations, solutions);
         see :meth:`~subriemann.distributions.symbolic.SymbolicFrame.singular_set`."""
         return self._require_symbolic().singular_set(max_step)

@@ -26,7 +26,7 @@ growth vector follows the numeric convention
 and whether it is determined).  A reference to test the numerics against, not a
 route for speed.  SymPy is the optional extra ``subriemann[symbolic]``.
 
-(Why one module of ~690 lines: the fields, their iterated brackets, the exact flag, its
+(Why one module of ~710 lines: the fields, their iterated brackets, the exact flag, its
 rank-drop locus and their LaTeX all work on the same words and canonical forms;
 split, they would import each other's private helpers.)
 """
@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 import autograd.numpy as anp
 import numpy as np
@@ -46,7 +47,35 @@ from subriemann.distributions.growth import GrowthVector
 from subriemann.errors import InputError, ShapeError
 from subriemann.extras import import_optional
 
-__all__ = ["SymbolicFrame", "RankDropLocus", "word_label", "latex_report"]
+if TYPE_CHECKING:  # for the hints only: SymPy is an optional extra, frame imports this module
+    import sympy
+
+    from subriemann.distributions.frame import Distribution
+
+__all__ = [
+    "SymbolicFrame",
+    "RankDropLocus",
+    "Word",
+    "SymbolicFields",
+    "ParameterSpec",
+    "SymbolicPoint",
+    "word_label",
+    "latex_report",
+]
+
+#: The name of an iterated bracket: a generator is its column index i, a bracket [A, B]
+#: the pair (A, B) of the words of A and B, so (0, (0, 1)) is [X_0, [X_0, X_1]].
+Word: TypeAlias = int | tuple["Word", "Word"]
+# (the three below are strings: SymPy, an optional extra, is not imported to define them)
+#: The ``vector_fields`` of a :class:`SymbolicFrame`: a SymPy Matrix (dim, r), or r fields of
+#: dim expressions each.
+SymbolicFields: TypeAlias = "sympy.MatrixBase | Iterable[Iterable[sympy.Expr | float]]"
+#: The ``parameters`` of a :class:`SymbolicFrame`: symbols (or their names) declared free, or a
+#: mapping {symbol or name: value or None}.
+ParameterSpec: TypeAlias = "Iterable[sympy.Symbol | str] | Mapping[sympy.Symbol, sympy.Expr | float | None] | Mapping[str, sympy.Expr | float | None]"
+#: A point for :meth:`SymbolicFrame.growth_vector`: a substitution {symbol or name: value}, or
+#: values in coordinate order.
+SymbolicPoint: TypeAlias = "Mapping[sympy.Symbol, sympy.Expr | float] | Mapping[str, sympy.Expr | float] | Iterable[sympy.Expr | float]"
 
 
 def _sympy():
@@ -110,7 +139,7 @@ def _rank(A) -> int:
     return int(sp.Matrix(A.applyfunc(sp.simplify)).rank(simplify=True))
 
 
-def word_label(word, names) -> str:
+def word_label(word: Word, names: Sequence[str]) -> str:
     """The bracket a word stands for, e.g. (0, (0, 1)) ↦ "[X, [X, Y]]" for names ("X", "Y")."""
     if isinstance(word, tuple):
         return f"[{word_label(word[0], names)}, {word_label(word[1], names)}]"
@@ -190,7 +219,14 @@ class SymbolicFrame:
         parameters, non-finite parameter values.
     """
 
-    def __init__(self, vector_fields, coordinates, parameters=None, *, names=None):
+    def __init__(
+        self,
+        vector_fields: SymbolicFields,
+        coordinates: Iterable[sympy.Symbol],
+        parameters: ParameterSpec | None = None,
+        *,
+        names: Iterable[str] | None = None,
+    ) -> None:
         sp = _sympy()
         coords = tuple(coordinates)
         if not coords or not all(isinstance(c, sp.Symbol) for c in coords):
@@ -270,7 +306,7 @@ class SymbolicFrame:
             )
         return self.matrix.subs(self.values)
 
-    def numeric_frame(self):
+    def numeric_frame(self) -> Callable[[np.ndarray], np.ndarray]:
         """p ↦ F(p), shape ``(dim, r)``, by lambdify to ``autograd.numpy`` (traceable).
 
         With free parameters the returned function raises InputError naming them.
@@ -279,13 +315,41 @@ class SymbolicFrame:
             return self._refusing("evaluating the frame")
         return _lambdify_array(_sympy(), self.coordinates, self._valued("the frame").tolist())
 
+    def numeric_frame_jacobian(self) -> Callable[[np.ndarray], np.ndarray]:
+        """p ↦ J(p), shape ``(dim, r, dim)``, J[j, i, k] = ∂F_ji/∂p_k: the exact Jacobian, lambdified.
+
+        SymPy differentiates the fields (parameter values substituted, as for
+        :meth:`numeric_frame`); the lambdified function is what
+        :meth:`Distribution.frame_jacobian
+        <subriemann.distributions.frame.Distribution.frame_jacobian>` returns on
+        the "symbolic" route (∂H/∂q of the normal geodesics, ABB Thm 4.20).  It is
+        built on the first call, so a distribution that never needs it pays
+        nothing.  With free parameters it raises InputError naming them.
+        """
+        if self.free_parameters:
+            return self._refusing("evaluating the frame jacobian")
+        built: list[Callable[[np.ndarray], np.ndarray]] = []
+
+        def jacobian(p: np.ndarray) -> np.ndarray:
+            if not built:
+                sp, coords = _sympy(), self.coordinates
+                M = self._valued("the frame jacobian")
+                nested = [
+                    [[sp.diff(M[j, i], x) for x in coords] for i in range(M.shape[1])]
+                    for j in range(M.shape[0])
+                ]
+                built.append(_lambdify_array(sp, coords, nested))
+            return np.asarray(built[0](p), dtype=np.float64)
+
+        return jacobian
+
     def _refusing(self, what):
         def refuse(p):
             self._valued(what)
 
         return refuse
 
-    def exact_brackets(self):
+    def exact_brackets(self) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """p ↦ (brackets, terms), each ``(r, r, dim)``: [X_i, X_j](p) and J(X_j)X_i, symbolically.
 
         Implements the brackets of (2.31) exactly: brackets[i, j] = terms[i, j] −
@@ -310,7 +374,7 @@ class SymbolicFrame:
         return brackets
 
     # -- iterated brackets and the Lie flag ---------------------------------------------
-    def levels(self, max_step):
+    def levels(self, max_step: int) -> list[list[tuple[Word, sympy.Matrix]]]:
         """The words of each step with their brackets: [[(word, Matrix), ...] for k = 1..max_step].
 
         Step 1 holds the fields (words 0, ..., r−1), step 2 the (i, j) with i < j,
@@ -343,7 +407,7 @@ class SymbolicFrame:
                 if not (prune and B.is_zero_matrix)
             ]
 
-    def brackets(self, step=2) -> dict:
+    def brackets(self, step: int = 2) -> dict[Word, sympy.Matrix]:
         """{word: bracket as a SymPy column Matrix} for all words of steps 2..step.
 
         Implements the iterated brackets of the Lie flag; step 2 gives
@@ -378,7 +442,11 @@ class SymbolicFrame:
                 return ranks, levels, "stabilised"
         return ranks, levels, f"truncated at max_step={cap}"
 
-    def growth_vector(self, max_step=None, point=None) -> GrowthVector:
+    def growth_vector(
+        self,
+        max_step: int | None = None,
+        point: SymbolicPoint | None = None,
+    ) -> GrowthVector:
         """Exact growth vector of the Lie flag: generic (over rational functions) or at ``point``.
 
         The ranks of Δ^k = Δ^{k−1} + [Δ, Δ^{k−1}], spanned by the iterated brackets
@@ -463,7 +531,7 @@ class SymbolicFrame:
             subs = dict(zip(self.coordinates, values, strict=True))
         return {k: sp.nsimplify(v, rational=True) for k, v in subs.items()}
 
-    def singular_set(self, max_step=None) -> tuple:
+    def singular_set(self, max_step: int | None = None) -> tuple[RankDropLocus, ...]:
         """Where each step of the Lie flag has less than its generic rank, solved by SymPy.
 
         With (n_1, ..., n_s) the generic growth vector (:meth:`growth_vector`) and
@@ -563,7 +631,7 @@ def _rank_drop(sp, step, n, A) -> RankDropLocus:
             solutions=None,
             message=f"not formed: {count} minors of size {n} (more than MAX_MINORS={MAX_MINORS})",
         )
-    keys = {}
+    keys: dict[sympy.Expr, None] = {}  # the distinct minors, in order of discovery
     for r_idx in itertools.combinations(range(rows), n):
         for c_idx in itertools.combinations(range(cols), n):
             minor = sp.factor(A.extract(list(r_idx), list(c_idx)).det(method="berkowitz"))
@@ -622,7 +690,7 @@ def _field_latex(sp, column, coords) -> str:
     return text + "".join(f" {sign} {body}" for sign, body in terms[1:])
 
 
-def latex_report(source, step=None) -> dict:
+def latex_report(source: Distribution | SymbolicFrame, step: int | None = None) -> dict:
     """The fields, their iterated brackets and the Lie flag as LaTeX strings (``sympy.latex``).
 
     Parameters

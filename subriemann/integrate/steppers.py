@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.integrate
 
-from subriemann.errors import InputError
+from subriemann.errors import InputError, SubriemannError
 
 from .solution import Interpolant, hermite
 
@@ -294,6 +294,8 @@ class ScipyStepper(Stepper):
             kwargs.setdefault("max_step", max_step)
         try:
             self.solver = getattr(scipy.integrate, self.name)(field, t0, y0, t_end, **kwargs)
+        except SubriemannError:
+            raise  # the field's own failure at t0 (e.g. rank loss), not a bad option
         except (TypeError, ValueError) as exc:
             raise InputError(f"invalid options for scipy's {self.name}: {exc}") from exc
 

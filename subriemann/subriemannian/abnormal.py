@@ -15,25 +15,36 @@ W solves the Lyapunov differential equation
     W′ = A W + W Aᵀ + F Fᵀ,    W(0) = 0,
 
 integrated here together with the curve by the package's ODE core (the
-variational equation along the control; A by autograd through ``dist.frame``).
+variational equation along the control; A from the frame's closed-form or symbolic
+Jacobian where the distribution has one, else by autograd through ``dist.frame``:
+:func:`~subriemann.subriemannian.endpoint.control_field_jacobian`).
 The curve is singular iff rank W(T) < dim; the decision compares the smallest
 eigenvalue of W(T) with ``tolerance``·(largest) and reports both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from autograd import jacobian
+import numpy.typing as npt
 
 from subriemann.errors import InputError, NumericalError, ShapeError, check_array, check_real
 from subriemann.integrate import DormandPrince54, PIController, Status, solve
+from subriemann.subriemannian.endpoint import control_field_jacobian
+
+if TYPE_CHECKING:
+    # the distribution layer (below) calls into this one on use; hints only, no cycle
+    from subriemann.distributions import Distribution
 
 __all__ = ["SingularityReport", "is_singular_curve", "endpoint_gramian"]
 
 
-def _control_function(controls, t_end, r):
+def _control_function(
+    controls: Callable[[float], npt.ArrayLike] | npt.ArrayLike, t_end: float, r: int
+) -> tuple[Callable[[float], npt.ArrayLike], tuple[float, ...]]:
     """A callable t ↦ u(t) (r,) from a callable, a constant (r,) or a uniform piecewise (m, r)."""
     if callable(controls):
         return controls, ()
@@ -84,7 +95,14 @@ class SingularityReport:
         return self.is_singular
 
 
-def endpoint_gramian(dist, q0, controls, t_end, *, rtol=1e-11):
+def endpoint_gramian(
+    dist: Distribution,
+    q0: npt.ArrayLike,
+    controls: Callable[[float], npt.ArrayLike] | npt.ArrayLike,
+    t_end: float,
+    *,
+    rtol: float = 1e-11,
+) -> tuple[np.ndarray, np.ndarray]:
     """(q(T), W(T)) for q′ = F(q)u(t): the curve's end and its controllability Gramian.
 
     Parameters
@@ -109,12 +127,13 @@ def endpoint_gramian(dist, q0, controls, t_end, *, rtol=1e-11):
     except NumericalError as exc:
         raise InputError(f"q0 = {q0} lies outside where the frame is defined ({exc})") from exc
     u_of, breaks = _control_function(controls, t_end, r)
+    A_of = control_field_jacobian(dist)
 
-    def field(t, y):
+    def field(t: float, y: np.ndarray) -> np.ndarray:
         q, W = y[:n], y[n:].reshape(n, n)
         u = np.asarray(u_of(t), dtype=np.float64)
         F = np.asarray(dist.frame(q))
-        A = jacobian(lambda x: dist.frame(x) @ u)(q)
+        A = A_of(q, u)
         dW = A @ W + W @ A.T + F @ F.T
         return np.concatenate([F @ u, dW.ravel()])
 
@@ -122,8 +141,11 @@ def endpoint_gramian(dist, q0, controls, t_end, *, rtol=1e-11):
     edges = (0.0, *breaks, t_end)
     for a, b in zip(edges[:-1], edges[1:], strict=True):
         # shift time so that each piece starts at 0 for the core, and back for u(t)
+        def shifted(t: float, z: np.ndarray, a: float = a) -> np.ndarray:
+            return field(t + a, z)
+
         sol = solve(
-            lambda t, z, a=a: field(t + a, z),
+            shifted,
             0.0,
             y,
             b - a,
@@ -140,7 +162,13 @@ def endpoint_gramian(dist, q0, controls, t_end, *, rtol=1e-11):
 
 
 def is_singular_curve(
-    dist, q0, controls, t_end, *, rtol=1e-11, tolerance=None
+    dist: Distribution,
+    q0: npt.ArrayLike,
+    controls: Callable[[float], npt.ArrayLike] | npt.ArrayLike,
+    t_end: float,
+    *,
+    rtol: float = 1e-11,
+    tolerance: float | None = None,
 ) -> SingularityReport:
     """Is the horizontal curve q′ = F(q)u(t), q(0) = q0, t ∈ [0, t_end] singular (abnormal)?
 

@@ -9,17 +9,22 @@ curve is *singular* (an abnormal candidate) where rank L < dim.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import autograd
 import numpy as np
 
 from subriemann.errors import InputError, NumericalError
-from subriemann.integrate import Status, solve
+from subriemann.integrate import Solution, Status, solve
 from subriemann.linalg import RankPolicy, RankReport, numerical_rank
 from subriemann.subriemannian.curves import HorizontalCurve, curve_solver
 
-__all__ = ["EndpointDifferential", "endpoint_differential"]
+if TYPE_CHECKING:
+    from subriemann.distributions import Distribution
+
+__all__ = ["EndpointDifferential", "endpoint_differential", "control_field_jacobian"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -69,8 +74,37 @@ class EndpointDifferential:
         }
 
 
-def _field_jacobian(dist, derivative: str):
-    """(q, u) ↦ A = ∂_q(F(q)u), shape (dim, dim): autograd, or central differences."""
+def control_field_jacobian(
+    dist: Distribution, derivative: str = "autograd"
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """(q, u) ↦ A = ∂_q(F(q)u) = Σᵢ uᵢ ∂Xᵢ/∂q, shape (dim, dim): the linearisation of q′ = F(q)u.
+
+    A is the matrix of the variational equation δq′ = A δq + F δu of the endpoint
+    map and of the Gramian's Lyapunov equation (Agrachev–Barilari–Boscain §3.3),
+    and pᵀA = ∂H/∂q for H = ½|Fᵀp|² at u = Fᵀp (ABB Thm 4.20).
+
+    Parameters
+    ----------
+    dist : Distribution
+    derivative : "autograd" or "fd"
+        "autograd" (exact): A_jk = Σᵢ J[j, i, k] uᵢ from the distribution's frame
+        Jacobian J when it has a closed form or a symbolic one
+        (:attr:`~subriemann.distributions.frame.Distribution.frame_jacobian_route`),
+        else autograd's Jacobian of q ↦ F(q)u; "fd": central differences (step
+        eps^(1/3)·max(1, |q|)) for frames autograd cannot trace.
+
+    Returns
+    -------
+    A : callable
+        A(q, u) -> ndarray, shape=[dim, dim].
+    """
+    if derivative == "autograd" and dist.frame_jacobian_route != "autograd":
+
+        def A(q, u):
+            # u @ J contracts u with J's middle axis (stacked matmul): A[j, k] = Σᵢ uᵢ J[j, i, k]
+            return u @ dist.frame_jacobian(q)
+
+        return A
     if derivative == "autograd":
 
         def A(q, u):
@@ -107,7 +141,12 @@ def _field_jacobian(dist, derivative: str):
     raise InputError(f"derivative must be 'autograd' or 'fd', got {derivative!r}")
 
 
-def endpoint_differential(curve: HorizontalCurve, *, derivative="autograd", rank_policy=None):
+def endpoint_differential(
+    curve: HorizontalCurve,
+    *,
+    derivative: str = "autograd",
+    rank_policy: RankPolicy | float | None = None,
+) -> EndpointDifferential:
     """d(End)/du at the control of ``curve``, from the variational equation along it.
 
     With A(t) = ∂_q(F(q)u)(q(t), u(t)) the linearisation δq′ = A δq + F δu has
@@ -126,9 +165,10 @@ def endpoint_differential(curve: HorizontalCurve, *, derivative="autograd", rank
     ----------
     curve : HorizontalCurve
     derivative : "autograd" or "fd"
-        How ∂_q(F u) is computed: autograd through the frame (exact), or central
-        differences (step eps^(1/3)·max(1, |q|), error ~1e-10 relative) for
-        frames autograd cannot trace.
+        How ∂_q(F u) is computed (:func:`control_field_jacobian`): exactly — the
+        frame's closed-form or symbolic Jacobian where the distribution has one,
+        else autograd through the frame — or by central differences (step
+        eps^(1/3)·max(1, |q|), error ~1e-10 relative) for frames autograd cannot trace.
     rank_policy : RankPolicy, float or None
         Rank decision on the singular values of L.  Default rtol √(100·rtol of
         the curve): W is known to ~100·rtol relative, so σ(L)² below that cannot
@@ -141,8 +181,8 @@ def endpoint_differential(curve: HorizontalCurve, *, derivative="autograd", rank
     if not isinstance(curve, HorizontalCurve):
         raise InputError(f"curve must be a HorizontalCurve, got {type(curve).__name__}")
     dist, dim = curve.dist, curve.dist.dim
-    A_of = _field_jacobian(dist, derivative)
-    runs = []
+    A_of = control_field_jacobian(dist, derivative)
+    runs: list[Solution] = []
     y = np.concatenate([curve.q0, np.eye(dim).ravel(), np.zeros(dim * dim)])
     t_stop = float(curve.t[-1])
     for piece in curve.pieces:

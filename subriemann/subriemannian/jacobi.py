@@ -27,14 +27,21 @@ variational solution.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import numpy as np
+import numpy.typing as npt
 
 from subriemann.errors import InputError, NumericalError, check_real
 from subriemann.integrate import Event, Solution, Status, solve
 
 from .geodesics import check_start, geodesic_solver, hamiltonian_field
+
+if TYPE_CHECKING:
+    # the distribution layer (below) calls into this one on use; hints only, no cycle
+    from subriemann.distributions import Distribution
 
 __all__ = [
     "JacobiFields",
@@ -45,7 +52,9 @@ __all__ = [
 ]
 
 
-def variational_field(dist, m: int, *, derivative: str = "autograd"):
+def variational_field(
+    dist: Distribution, m: int, *, derivative: str = "autograd"
+) -> Callable[[float, np.ndarray], np.ndarray]:
     """Field of y = (q, p, δz (2·dim × m)) flattened: the geodesic and its Jacobi fields.
 
     The variation δz′ = DX_H(z)·δz is the central difference of the (exact)
@@ -60,7 +69,7 @@ def variational_field(dist, m: int, *, derivative: str = "autograd"):
     X_H = hamiltonian_field(dist, derivative=derivative)
     cube_root_eps = np.finfo(np.float64).eps ** (1 / 3)
 
-    def field(t, y):
+    def field(t: float, y: np.ndarray) -> np.ndarray:
         z = y[: 2 * n]
         D = y[2 * n :].reshape(2 * n, m)
         dz = X_H(t, z)
@@ -78,7 +87,7 @@ def variational_field(dist, m: int, *, derivative: str = "autograd"):
     return field
 
 
-def level_set_directions(dist, q0, p0) -> np.ndarray:
+def level_set_directions(dist: Distribution, q0: npt.ArrayLike, p0: npt.ArrayLike) -> np.ndarray:
     """Orthonormal basis B (dim × (dim − 1)) of {δp : ⟨q′(0), δp⟩ = 0}, q′(0) = F Fᵀp0.
 
     These are the tangent directions at p0 of the level set {H(q0, ·) = H(q0, p0)}.
@@ -116,9 +125,9 @@ class JacobiFields:
     dim: int
     m: int
     dp0: np.ndarray
-    conjugate: list
+    conjugate: list[float]
 
-    def _split(self, y):
+    def _split(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n, m = self.dim, self.m
         return y[..., :n], y[..., n : 2 * n], y[..., 2 * n :].reshape(y.shape[:-1] + (2 * n, m))
 
@@ -131,21 +140,21 @@ class JacobiFields:
         """q at the accepted times, shape=[n_t, dim]."""
         return self.solution.y[:, : self.dim]
 
-    def endpoint_jacobian(self, t=None) -> np.ndarray:
+    def endpoint_jacobian(self, t: npt.ArrayLike | None = None) -> np.ndarray:
         """∂q(t)/∂p0 · dp0, shape=[dim, m] (at the end when t is None)."""
         y = self.solution.end if t is None else self.solution(t)
         return self._split(np.asarray(y))[2][..., : self.dim, :]
 
-    def __call__(self, t):
+    def __call__(self, t: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Dense (q, p, δq, δp) at t: shapes [dim], [dim], [dim, m], [dim, m]."""
         q, p, D = self._split(self.solution(t))
         return q, p, D[..., : self.dim, :], D[..., self.dim :, :]
 
 
-def _conjugacy_event(dist, n, m):
+def _conjugacy_event(dist: Distribution, n: int, m: int) -> Event:
     """g(t, y) = Hadamard ratio of [δq·B, q′(t)]: zero exactly at conjugate times."""
 
-    def g(t, y):
+    def g(t: float, y: np.ndarray) -> float:
         q, p = y[:n], y[n : 2 * n]
         dq = y[2 * n :].reshape(2 * n, m)[:n]
         F = np.asarray(dist.frame(q))
@@ -158,11 +167,11 @@ def _conjugacy_event(dist, n, m):
 
 
 def jacobi_fields(
-    dist,
-    q0,
-    p0,
+    dist: Distribution,
+    q0: npt.ArrayLike,
+    p0: npt.ArrayLike,
     t_end: float,
-    dp0=None,
+    dp0: npt.ArrayLike | None = None,
     *,
     rtol: float = 1e-11,
     atol: float | None = None,
@@ -233,7 +242,13 @@ def jacobi_fields(
 
 
 def conjugate_times(
-    dist, q0, p0, t_max: float, *, rtol: float = 1e-11, method: str = "dop853"
+    dist: Distribution,
+    q0: npt.ArrayLike,
+    p0: npt.ArrayLike,
+    t_max: float,
+    *,
+    rtol: float = 1e-11,
+    method: str = "dop853",
 ) -> np.ndarray:
     """Conjugate times in (0, t_max] of the normal geodesic from q0 with covector p0.
 
@@ -260,7 +275,20 @@ def conjugate_times(
     return np.array(fields.conjugate, dtype=np.float64)
 
 
-def first_conjugate_time(dist, q0, p0, t_max: float, **options) -> float:
+class _ConjugateTimeOptions(TypedDict, total=False):
+    """The keyword options of :func:`conjugate_times` that :func:`first_conjugate_time` passes on."""
+
+    rtol: float
+    method: str
+
+
+def first_conjugate_time(
+    dist: Distribution,
+    q0: npt.ArrayLike,
+    p0: npt.ArrayLike,
+    t_max: float,
+    **options: Unpack[_ConjugateTimeOptions],
+) -> float:
     """The first conjugate time in (0, t_max], or ``inf`` if there is none up to t_max."""
     times = conjugate_times(dist, q0, p0, t_max, **options)
     return float(times[0]) if times.size else float("inf")
