@@ -123,7 +123,6 @@ _LAZY = {
 # `sr.<name>` for the package's modules, including their names before the layers became
 # folders (sr.theory, sr.bundles, ... are kept working as aliases).
 _SUBMODULES = {
-    "integrate": "subriemann.integrate",
     "maps": "subriemann.maps",
     "geometry": "subriemann.geometry",
     "distributions": "subriemann.distributions",
@@ -147,6 +146,30 @@ _SUBMODULES = {
     "trajectory": "subriemann.flows.trajectory",
     "architecture": "subriemann.maps.architecture",
 }
+
+if TYPE_CHECKING:  # sr.<module> as the module itself for type checkers (loaded on use)
+    from subriemann import cli as cli
+    from subriemann import diagnostics as diagnostics
+    from subriemann import distributions as distributions
+    from subriemann import errors as errors
+    from subriemann import flows as flows
+    from subriemann import geometry as geometry
+    from subriemann import linalg as linalg
+    from subriemann import maps as maps
+    from subriemann import report as report
+    from subriemann.diagnostics import landscape as landscape
+    from subriemann.diagnostics import surveys as surveys
+    from subriemann.distributions import catalog as catalog
+    from subriemann.flows import cost as cost
+    from subriemann.flows import orbits as orbits
+    from subriemann.flows import theory as theory
+    from subriemann.flows import trajectory as trajectory
+    from subriemann.geometry import bundles as bundles
+    from subriemann.geometry import metrics as metrics
+    from subriemann.geometry import spaces as spaces
+    from subriemann.maps import architecture as architecture
+    from subriemann.maps import data as data
+    from subriemann.maps import network as network
 
 
 def __getattr__(name: str) -> Any:  # a lazy name or submodule: its type is per name

@@ -318,3 +318,8 @@ def test_from_sklearn_loads_the_bundled_sets_with_their_class_names(name, N, M, 
 def test_from_sklearn_refuses_unknown_sets():
     with pytest.raises(InputError, match="expected one of"):
         sr.TrainingData.from_sklearn("mnist")
+
+
+def test_an_n_by_q_target_is_refused_with_the_reshape_that_stacks_it():
+    with pytest.raises(InputError, match=r"got shape \(5, 2\): pass target.reshape\(-1\)"):
+        sr.L2Cost(np.zeros((5, 2)), 5)

@@ -216,6 +216,65 @@ def test_bad_models_and_arguments_name_what_was_expected():
         sr.maps.from_torch(model, inputs=np.ones((2, 2)), example_point=np.ones(3))
 
 
+class _Picked(torch.nn.Module):
+    """A model with an integer buffer used as indices, and a floating buffer as an offset."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 3)
+        self.register_buffer("keep", torch.tensor([0, 2]))
+        self.register_buffer("offset", torch.tensor([0.5, -0.25]))
+
+    def forward(self, x):
+        return torch.sin(self.layer(x))[:, self.keep] + self.offset
+
+
+def test_buffers_keep_their_kind_and_the_module_is_never_written_to():
+    model = _Picked()
+    X = np.random.default_rng(5).normal(size=(3, 2))
+    g = sr.maps.from_torch(model, inputs=X)
+    theta = sr.maps.module_parameters(model)
+    W, b = theta[:6].reshape(3, 2), theta[6:]
+    expected = np.sin(X @ W.T + b)[:, [0, 2]] + np.array([0.5, -0.25])
+    # a sum of two products and a sine: a few roundings of |x| ≤ 2
+    agree(g(theta), expected.reshape(-1), k=16.0)
+    assert model.keep.dtype == torch.int64 and model.offset.dtype == torch.float32
+
+
+def test_modules_in_training_mode_that_write_buffers_or_use_float32_are_refused():
+    X = np.random.default_rng(6).normal(size=(5, 2))
+    torch.manual_seed(1)
+    bn = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 1))
+    running = bn[1].running_mean.clone()
+    with pytest.raises(InputError, match=r"changes its buffers.*module.eval\(\)"):
+        sr.maps.from_torch(bn, inputs=X)
+    assert torch.equal(bn[1].running_mean, running)  # the check itself wrote nothing
+    g = sr.maps.from_torch(bn.eval(), inputs=X)  # eval mode: running statistics, a map of θ
+    assert g.jacobian(sr.maps.module_parameters(bn)).shape == (5, g.dim_in)
+
+    class Detour(torch.nn.Module):  # float32 in the middle, cast back before the output
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.layer(x).float().double()
+
+    with pytest.raises(InputError, match="computes with float32 values"):
+        sr.maps.from_torch(Detour(), inputs=X)
+
+    class Pair(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.layer(x), x
+
+    with pytest.raises(InputError, match="returns a tuple; expected one tensor"):
+        sr.maps.from_torch(Pair(), inputs=X)
+
+
 def test_the_package_imports_without_torch():
     code = "import sys, subriemann as sr; sr.maps.from_torch; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -38,6 +38,11 @@ class L2Cost:
     """
 
     def __init__(self, target: npt.ArrayLike, n_samples: int):
+        if np.ndim(target) == 2:  # (N, Q) targets: say how to stack them
+            raise ShapeError(
+                f"target must be 1-D, the targets stacked sample-major (QN,), got shape "
+                f"{np.shape(target)}: pass target.reshape(-1)"
+            )
         target = check_array(target, "target", ndim=1)
         n_samples = check_int(n_samples, "n_samples", "the number of samples N")
         if target.shape[0] == 0 or target.shape[0] % n_samples:

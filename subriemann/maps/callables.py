@@ -58,11 +58,11 @@ class CallableMap(SmoothMap):
     name : str, optional
         Shown in ``repr`` and in messages.
 
+    Notes
+    -----
     The derivatives are keywords (:attr:`DERIVATIVES`); :meth:`SmoothMap.from_callables`
     lists them in its signature.
 
-    Notes
-    -----
     **What is derived from what, and its cost** (n = dim_out, K = dim_in):
 
     * D: ``jacobian``; else K ``jvp`` columns D e_k or n ``vjp`` rows Dᵀe_i,

@@ -17,10 +17,12 @@ decisions and the Frobenius test are calibrated for.  Every call therefore runs 
 ``torch.get_default_dtype()`` set to float64 (restored afterwards, so the rest of the
 user's program is unaffected), θ and the inputs are float64 tensors, and a module's
 float32 parameters are replaced by θ's float64 values (``torch.func.functional_call``;
-the module itself is not modified).  A model whose output is not float64 (an explicit
-``.float()``) is refused with an :class:`~subriemann.errors.InputError`, as is a model
-whose value is not a deterministic function of θ (dropout or batch statistics in training
-mode: call ``module.eval()``).  torch is imported only when :func:`from_torch` is called
+the module itself is not modified, its buffers are copied).  A model that computes with
+float32/float16 values anywhere (an explicit ``.float()``, even if cast back — every torch
+call of one evaluation is watched by a ``TorchFunctionMode``) is refused with an
+:class:`~subriemann.errors.InputError`, as is a model whose value is not a deterministic
+function of θ (dropout in training mode) or that writes to its buffers (batch
+normalisation in training mode): call ``module.eval()``.  torch is imported only when :func:`from_torch` is called
 (the ``torch`` extra), so the package works without it.
 """
 
@@ -75,11 +77,15 @@ def module_parameters(module: Any) -> np.ndarray:
     return torch.cat(tensors).cpu().numpy().copy()
 
 
-def _module_function(torch: Any, module: Any, inputs: npt.ArrayLike) -> tuple[Callable, int]:
+def _module_function(
+    torch: Any, module: Any, inputs: npt.ArrayLike
+) -> tuple[Callable, int, dict[str, Any]]:
     """θ ↦ module(X).reshape(-1) by ``functional_call`` with θ split into the named parameters.
 
     The outputs are stacked sample by sample, x = (x_1, ..., x_N) with x_j = module(X_j) ∈ R^Q
-    consecutive, the ordering of the package's NetworkMap.
+    consecutive, the ordering of the package's NetworkMap.  Also returns the buffers the
+    calls use: copies of the module's (floating ones in float64, integer ones — indices,
+    counters — as they are), so that evaluating the map never writes to the module.
     """
     X = np.asarray(inputs)
     if X.dtype.kind not in "fiu" or X.ndim < 1:
@@ -91,7 +97,10 @@ def _module_function(torch: Any, module: Any, inputs: npt.ArrayLike) -> tuple[Ca
         raise InputError("inputs contain NaN or inf; expected finite training inputs")
     names_shapes = [(name, tuple(p.shape)) for name, p in module.named_parameters()]
     sizes = [int(np.prod(shape)) for _, shape in names_shapes]
-    buffers = {name: b.to(torch.float64) for name, b in module.named_buffers()}
+    buffers = {
+        name: b.detach().clone().to(torch.float64) if b.is_floating_point() else b.detach().clone()
+        for name, b in module.named_buffers()
+    }
     X_t = torch.as_tensor(X, dtype=torch.float64)
     bounds = np.cumsum([0, *sizes])
 
@@ -101,9 +110,14 @@ def _module_function(torch: Any, module: Any, inputs: npt.ArrayLike) -> tuple[Ca
             for i, (name, shape) in enumerate(names_shapes)
         }
         out = torch.func.functional_call(module, (params, buffers), (X_t,))
+        if not isinstance(out, torch.Tensor):
+            raise InputError(
+                f"the module returns a {type(out).__name__}; expected one tensor of outputs "
+                "(N, Q), e.g. forward returning only the prediction"
+            )
         return out.reshape(-1)
 
-    return fn, int(bounds[-1])
+    return fn, int(bounds[-1]), buffers
 
 
 def from_torch(
@@ -122,6 +136,8 @@ def from_torch(
         ``fn(theta)`` with ``theta`` a float64 tensor of shape ``(K,)`` returning shape
         ``(n,)``; or a module, evaluated as θ ↦ ``module(inputs).reshape(-1)`` with θ its
         parameters (:func:`module_parameters`), the network map x(θ) ∈ R^{QN} of §1.
+        θ holds *all* parameters, frozen ones (``requires_grad=False``) included: the
+        geometry is that of the whole parameter space.
     inputs : array-like, shape=[N, ...], optional
         The training inputs; required for (and only for) a module.
     input_dim : int, optional
@@ -145,14 +161,16 @@ def from_torch(
         torch is not installed (``pip install "subriemann[torch]"``).
     InputError
         ``fn`` not callable; a module without ``inputs`` or a function with them; K missing
-        or inconsistent; the output not a float64 vector; the value not deterministic.
+        or inconsistent; the output not one float64 vector; float32/float16 values anywhere
+        in an evaluation; the value not deterministic, or the evaluation writing to buffers.
 
     Examples
     --------
     >>> import torch  # doctest: +SKIP
     >>> model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))  # doctest: +SKIP
     >>> f = from_torch(model, inputs=np.ones((2, 2)))  # doctest: +SKIP
-    >>> sr.PullbackBundle(f).grad_h(module_parameters(model), np.zeros(2))  # doctest: +SKIP
+    >>> theta0 = module_parameters(model)  # doctest: +SKIP
+    >>> sr.PullbackBundle(f).grad(theta0, f.vjp(theta0, np.ones(2)))  # grad_h (2.30)  # doctest: +SKIP
     """
     torch = _torch()
     is_module = isinstance(fn, torch.nn.Module)
@@ -168,7 +186,7 @@ def from_torch(
             raise InputError(
                 f"{name}: a torch.nn.Module needs its training inputs: from_torch(module, inputs=X)"
             )
-        function, K = _module_function(torch, fn, inputs)
+        function, K, buffers = _module_function(torch, fn, inputs)
         if input_dim is not None and check_int(input_dim, "input_dim") != K:
             raise InputError(f"input_dim = {input_dim} but {name} has {K} parameters")
         theta0 = (
@@ -185,7 +203,15 @@ def from_torch(
         K, point = adapter_dimension(input_dim, example_point, "from_torch")
         theta0 = np.zeros(K) if point is None else point
 
+    if is_module:
+        before = {key: b.clone() for key, b in buffers.items()}
     n = _check_output(torch, function, theta0, name)
+    if is_module and any(not torch.equal(b, before[key]) for key, b in buffers.items()):
+        raise InputError(
+            f"{name}: evaluating the module changes its buffers (batch normalisation in "
+            "training mode updates its running statistics), so it is not a map of theta "
+            "alone and torch.func cannot differentiate it: call module.eval()"
+        )
     func = torch.func
 
     def jac_fn(t: Any) -> Any:
@@ -244,10 +270,29 @@ def from_torch(
 
 def _check_output(torch: Any, function: Callable, theta0: np.ndarray, name: str) -> int:
     """n, after evaluating the model twice at θ0: a float64 vector, finite, deterministic."""
+    low: set[str] = set()
+
+    class LowPrecision(torch.overrides.TorchFunctionMode):
+        """Records the floating dtypes below float64 among the results of every torch call."""
+
+        def __torch_function__(
+            self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+        ) -> Any:
+            out = func(*args, **(kwargs or {}))
+            for value in out if isinstance(out, tuple | list) else (out,):
+                if isinstance(value, torch.Tensor) and value.is_floating_point():
+                    if value.dtype != torch.float64:
+                        low.add(str(value.dtype).removeprefix("torch."))
+            return out
+
     with _float64(torch), torch.no_grad():
         t = torch.as_tensor(theta0, dtype=torch.float64)
         try:
-            first, second = function(t), function(t)
+            with LowPrecision():
+                first = function(t)
+            second = function(t)
+        except InputError as exc:
+            raise InputError(f"{name}: {exc}") from exc
         except Exception as exc:  # the user's model failed: say where it came from
             raise InputError(
                 f"{name}: evaluating the model at a float64 theta of shape {tuple(t.shape)} "
@@ -259,10 +304,11 @@ def _check_output(torch: Any, function: Callable, theta0: np.ndarray, name: str)
             f"{name}: the model returns {shape}; expected a tensor vector (n,), e.g. the "
             "network outputs stacked with .reshape(-1)"
         )
-    if first.dtype != torch.float64:
+    if first.dtype != torch.float64 or low:
+        found = ", ".join(sorted(low | {str(first.dtype).removeprefix("torch.")} - {"float64"}))
         raise InputError(
-            f"{name}: the model returns {first.dtype}; expected float64 throughout (remove "
-            "casts such as .float() or .to(torch.float32))"
+            f"{name}: the model computes with {found} values; expected float64 throughout "
+            "(remove casts such as .float() or .to(torch.float32))"
         )
     if not torch.equal(first, second):
         raise InputError(

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "Curves",
     "S_MARGIN",
     "LAWS",
     "cost_law_figure",
@@ -61,6 +62,10 @@ __all__ = [
     "record_figures",
     "figures_from_record",
 ]
+
+#: Curves of a figure: label -> (s, values), arrays of equal length per label (values the
+#: cost, σ_min(D), σ_max(D) or the trapping ratio, by figure).
+Curves = Mapping[str, tuple[npt.ArrayLike, npt.ArrayLike]]
 
 #: The time axis spans the run's flow times plus this fraction of their range on each side.
 S_MARGIN = 0.02
@@ -113,7 +118,7 @@ def _note(ax: Axes, label: str) -> None:
     ax.plot([], [], ls="none", label=label)
 
 
-def _flow_laws(curves: Mapping, predictions: Mapping, laws: Mapping | None) -> dict:
+def _flow_laws(curves: Curves, predictions: Mapping, laws: Mapping | None) -> dict:
     """The law of each flow: ``laws`` as given; by default none for ``standard``, else as predicted."""
     if laws is None:
         return {
@@ -139,7 +144,7 @@ def _flow_laws(curves: Mapping, predictions: Mapping, laws: Mapping | None) -> d
 
 
 def cost_law_figure(
-    curves: Mapping,
+    curves: Curves,
     C0: float,
     N: int,
     eps: float | None = None,
@@ -275,7 +280,7 @@ def cost_law_figure(
 
 
 def plot_cost_law(
-    curves: Mapping,
+    curves: Curves,
     C0: float,
     N: int,
     path: str | os.PathLike,
@@ -302,7 +307,7 @@ def _semilogy_series(ax: Axes, series, name: str) -> None:
         )
 
 
-def sigma_min_figure(curves: Mapping, sigma_max: Mapping | None = None) -> Figure:
+def sigma_min_figure(curves: Curves, sigma_max: Mapping | None = None) -> Figure:
     """σ_min(D[θ(s)]) along each orbit: the rank condition (2.1) holds while it stays > 0.
 
     Parameters
@@ -328,7 +333,7 @@ def sigma_min_figure(curves: Mapping, sigma_max: Mapping | None = None) -> Figur
 
 
 def plot_sigma_min(
-    curves: Mapping, path: str | os.PathLike, sigma_max: Mapping | None = None
+    curves: Curves, path: str | os.PathLike, sigma_max: Mapping | None = None
 ) -> Path:
     """Draw :func:`sigma_min_figure` (the rank condition (2.1)) and save it to ``path``."""
     return save_figure(sigma_min_figure(curves, sigma_max), path)
@@ -339,7 +344,7 @@ _HATCHES = ("//", "\\\\", "||", "--", "xx", "..")
 
 
 def trapping_figure(
-    curves: Mapping, bounds: Mapping | None = None, threshold: float | None = None
+    curves: Curves, bounds: Mapping | None = None, threshold: float | None = None
 ) -> Figure:
     """The trapping ratio |Dᵀ∇ₓC| / |∇ₓC| of (3.4) along each orbit, with its singular-value bounds.
 
@@ -412,7 +417,7 @@ def trapping_figure(
 
 
 def plot_trapping(
-    curves: Mapping,
+    curves: Curves,
     path: str | os.PathLike,
     bounds: Mapping | None = None,
     threshold: float | None = None,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = ["format_table", "format_value"]
 
 
-def format_table(rows: Sequence[tuple], header: Sequence[str] | None = None) -> str:
+def format_table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -> str:
     """Align rows of cells into a plain-text table (floats in ``%.4g``)."""
     cells = [[format_value(c) for c in row] for row in rows]
     if header is not None:
