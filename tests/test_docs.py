@@ -243,6 +243,13 @@ def test_site_builds_strictly(tmp_path):
     assert (tmp_path / "site" / "api" / "flows" / "index.html").exists()
     html = (tmp_path / "site" / "api" / "flows" / "index.html").read_text(encoding="utf-8")
     assert "AdaptedFlow" in html  # mkdocstrings rendered the docstrings
+    # Sphinx roles (:class:`...`) are rewritten by docs/sphinx_roles.py, never shown raw
+    for page in (tmp_path / "site" / "api").glob("*/index.html"):
+        raw = re.findall(r":(?:class|meth|func|mod|attr|data):<code>", page.read_text("utf-8"))
+        assert not raw, f"{page.parent.name}: {len(raw)} raw Sphinx roles"
+    # type aliases documented by `#:` comments are on the site (docs/sphinx_roles.py)
+    geometry = (tmp_path / "site" / "api" / "geometry" / "index.html").read_text("utf-8")
+    assert 'id="subriemann.geometry.metrics.OutputMetricLike"' in geometry
     assert (tmp_path / "site" / "tutorials" / "heisenberg" / "index.html").exists()
 
 
@@ -256,6 +263,29 @@ def test_every_python_block_runs_as_written(page, tmp_path):
         f"a ```python block of docs/{page} fails (line numbers are the page's):\n"
         f"{done.stderr[-3000:]}"
     )
+
+
+def test_sphinx_roles_become_links_where_they_resolve_and_code_elsewhere():
+    sys.path.insert(0, str(DOCS))
+    try:
+        from sphinx_roles import comment_docstring, rewrite_roles
+    finally:
+        sys.path.remove(str(DOCS))
+    known = {"subriemann.errors.InputError", "subriemann.maps.smooth.SmoothMap.ntk"}
+    text = (
+        "raises :class:`~subriemann.errors.InputError`; see :meth:`SmoothMap.ntk\n"
+        "<subriemann.maps.smooth.SmoothMap.ntk>`, :func:`.statistics.column_structure` and "
+        ":mod:`scipy.integrate`.\n```\n:class:`kept` in code\n```\n"
+    )
+    assert rewrite_roles(text, known.__contains__) == (
+        "raises [`InputError`][subriemann.errors.InputError]; see "
+        "[`SmoothMap.ntk`][subriemann.maps.smooth.SmoothMap.ntk], "
+        "`statistics.column_structure` and `scipy.integrate`.\n```\n:class:`kept` in code\n```\n"
+    )
+
+    source = ["x = 1", "#: first line", "#: second line", "Alias = int", "", "Plain = str"]
+    assert comment_docstring(source, 4) == "first line\nsecond line"
+    assert comment_docstring(source, 6) is None
 
 
 def test_block_script_keeps_the_page_line_numbers():
