@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 
+import adapter_checks as checks
 import autograd
 import autograd.numpy as anp
 import numpy as np
@@ -29,7 +30,6 @@ from tolerances import routes_agree_tol
 
 import subriemann as sr
 from subriemann.errors import InputError, ShapeError
-from subriemann.geometry import SquareLoop
 
 if os.environ.get("SUBRIEMANN_REQUIRE_TORCH") == "1":
     import torch
@@ -97,72 +97,33 @@ def under():
 def test_value_and_first_and_second_derivatives_agree(over, entry):
     f, module, function, theta = over
     g = module if entry == "module" else function
-    rng = np.random.default_rng(2)
-    v, w = rng.normal(size=f.dim_in), rng.normal(size=f.dim_out)
-    V, W = rng.normal(size=(f.dim_in, 3)), rng.normal(size=(f.dim_out, 2))
-    G = rng.normal(size=(f.dim_out, f.dim_in))
-    k = 4.0 * f.dim_in  # sums over a layer's fan-in (≤ K terms): K roundings per route
-    assert g.dim_in == f.dim_in and g.dim_out == f.dim_out
-    agree(g(theta), f(theta), k=k)
-    agree(g.jacobian(theta), f.jacobian(theta), k=k)
-    agree(g.jvp(theta, v), f.jvp(theta, v), k=k)
-    agree(g.vjp(theta, w), f.vjp(theta, w), k=k)
-    agree(g.jacobian_derivative(theta, v), f.jacobian_derivative(theta, v), k=k)
-    agree(g.hessian_vector_products(theta, V, W), f.hessian_vector_products(theta, V, W), k=k)
+    checks.derivatives_agree(f, g, theta)
     # torch's jacobian_vjp is autograd's reverse rule of D: ∇_θ ⟨G, D(θ)⟩, against the
     # contraction of the forward derivatives d/dt D[θ + t e_i] of the reference with G
+    G = np.random.default_rng(2).normal(size=(f.dim_out, f.dim_in))
     reverse = autograd.grad(lambda t: anp.sum(G * g.jacobian(t)))(theta)
-    agree(reverse, [np.sum(G * f.jacobian_derivative(theta, e)) for e in np.eye(f.dim_in)], k=k)
-    assert g.has_matrix_free_products
+    reference = [np.sum(G * f.jacobian_derivative(theta, e)) for e in np.eye(f.dim_in)]
+    agree(reverse, reference, k=4.0 * f.dim_in)
 
 
 def test_grad_h_and_the_adapted_flow_agree(over):
     f, g, _, theta = over
-    cond = float(np.linalg.cond(f.jacobian(theta)))
-    covector = np.random.default_rng(3).normal(size=f.dim_in)
-    agree(
-        sr.PullbackBundle(g).grad(theta, covector), sr.PullbackBundle(f).grad(theta, covector), cond
-    )
-    cost = sr.L2Cost(np.zeros(f.dim_out), 2)
-    orbit_g = sr.integrate(sr.AdaptedFlow(g, cost), theta, 0.5)
-    orbit_f = sr.integrate(sr.AdaptedFlow(f, cost), theta, 0.5)
-    np.testing.assert_array_equal(orbit_g.s, orbit_f.s)
-    agree(orbit_g.theta, orbit_f.theta, cond, k=64.0 * len(orbit_f.s))
-    agree(orbit_g.cost, orbit_f.cost, cond, k=64.0 * len(orbit_f.s))
+    checks.grad_h_and_adapted_flow_agree(f, g, theta)
 
 
 def test_frobenius_test_and_brackets_agree(over):
     f, g, _, theta = over
-    cond2 = float(np.linalg.cond(f.jacobian(theta))) ** 2  # (DDᵀ)⁻¹ in the brackets
-    dg, df = sr.PullbackBundle(g).distribution(), sr.PullbackBundle(f).distribution()
-    agree(dg.frame_brackets(theta), df.frame_brackets(theta), cond2, k=4.0 * f.dim_in)
-    rg, rf = dg.frobenius_defect(theta), df.frobenius_defect(theta)
-    agree(rg.relative_defect, rf.relative_defect, cond2, k=4.0 * f.dim_in)
-    assert rg.is_involutive == rf.is_involutive is False  # QN = 4 ≥ 2: generically not involutive
+    checks.frobenius_test_agrees(f, g, theta)
 
 
 def test_holonomy_of_a_square_loop_agrees(over):
     f, g, _, theta = over
-    cond = float(np.linalg.cond(f.jacobian(theta)))
-    loop = SquareLoop(x0=f(theta), a=0, b=1, eps=0.05)
-    hg, hf = sr.PullbackBundle(g).holonomy(theta, loop), sr.PullbackBundle(f).holonomy(theta, loop)
-    # as in tests/test_jax_map.py: end points carry the round-off of |θ|; both runs take the
-    # same adaptive steps, and independent per-step roundings accumulate like ~8·√steps
-    # (Higham, Accuracy and Stability, §2.8), with a factor 8 margin
-    steps = len(hf.lift.solution.t)
-    agree(theta + hg.displacement, theta + hf.displacement, cond, k=64.0 * np.sqrt(steps))
-    assert np.linalg.norm(hf.displacement) > 1e-4  # a non-trivial holonomy, ~ε²|[u_0, u_1]|
+    checks.holonomy_agrees(f, g, theta)
 
 
 def test_christoffels_and_exp_of_the_pullback_metric_agree(under):
     f, g, _, theta = under
-    cond2 = float(np.linalg.cond(f.jacobian(theta))) ** 2  # g⁻¹ = (DᵀD)⁻¹
-    mg, mf = sr.PullbackMetric(g), sr.PullbackMetric(f)
-    agree(mg.christoffels(theta), mf.christoffels(theta), cond2, k=4.0 * f.dim_out)
-    v = 0.3 * np.ones(f.dim_in)
-    # the error model of tests/test_jax_map.py's exp check: Christoffel round-off relative to
-    # the end point, summed over Σ dt = 1, times a geodesic sensitivity of order 1
-    agree(mg.exp(v, theta), mf.exp(v, theta), cond2, k=4.0 * f.dim_out)
+    checks.pullback_metric_agrees(f, g, theta)
 
 
 def test_module_parameters_is_theta_in_named_parameters_order_and_the_module_is_untouched():
